@@ -1,0 +1,2 @@
+//! User runtime.
+#![no_std]

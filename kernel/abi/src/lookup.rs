@@ -1,0 +1,1 @@
+//! Placeholder: filled in by the object-model work (issue 3).

@@ -1,0 +1,2 @@
+//! The kernel object model (issue 3 fills this in).
+#![no_std]

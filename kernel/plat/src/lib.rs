@@ -1,0 +1,2 @@
+//! Pure boot-time platform logic.
+#![no_std]
