@@ -13,7 +13,9 @@ pub const MAX_BOOTINFO_UNTYPED_CAPS: usize = 230;
 pub const BOOTINFO_FRAME_SIZE: usize = 4096;
 
 /// A half-open range of CNode slots, `[start, end)`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct SlotRegion {
     /// First slot.
@@ -34,7 +36,9 @@ impl SlotRegion {
 }
 
 /// seL4_UntypedDesc: one boot untyped.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct UntypedDesc {
     /// Physical base address (aligned to 2^size_bits).
@@ -98,7 +102,10 @@ const_assert_eq!(core::mem::offset_of!(BootInfo, user_image_frames), 72);
 const_assert_eq!(core::mem::offset_of!(BootInfo, user_image_paging), 88);
 const_assert_eq!(core::mem::offset_of!(BootInfo, io_space_caps), 104);
 const_assert_eq!(core::mem::offset_of!(BootInfo, extra_bi_pages), 120);
-const_assert_eq!(core::mem::offset_of!(BootInfo, init_thread_cnode_size_bits), 136);
+const_assert_eq!(
+    core::mem::offset_of!(BootInfo, init_thread_cnode_size_bits),
+    136
+);
 const_assert_eq!(core::mem::offset_of!(BootInfo, init_thread_domain), 144);
 const_assert_eq!(core::mem::offset_of!(BootInfo, untyped), 152);
 const_assert_eq!(core::mem::offset_of!(BootInfo, untyped_list), 168);
@@ -126,7 +133,9 @@ pub enum BootInfoHeaderId {
 }
 
 /// Header of one extra-bootinfo chunk; `len` includes the header.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct BootInfoHeader {
     /// A [`BootInfoHeaderId`] value.
@@ -145,7 +154,12 @@ mod tests {
     #[test]
     fn untyped_list_entry_k_is_at_168_plus_16k() {
         let mut bi = BootInfo::new_zeroed();
-        bi.untyped_list[3] = UntypedDesc { paddr: 0x4000_0000, size_bits: 30, is_device: 1, padding: [0; 6] };
+        bi.untyped_list[3] = UntypedDesc {
+            paddr: 0x4000_0000,
+            size_bits: 30,
+            is_device: 1,
+            padding: [0; 6],
+        };
         let bytes = bi.as_bytes();
         let at = 168 + 16 * 3;
         assert_eq!(&bytes[at..at + 8], &0x4000_0000u64.to_le_bytes());
@@ -155,7 +169,14 @@ mod tests {
 
     #[test]
     fn slot_region_len() {
-        assert_eq!(SlotRegion { start: 16, end: 4096 }.len(), 4080);
+        assert_eq!(
+            SlotRegion {
+                start: 16,
+                end: 4096
+            }
+            .len(),
+            4080
+        );
         assert!(SlotRegion { start: 5, end: 5 }.is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! The 1024-byte IPC buffer (SEL4-ABI.md §3.3).
 
 use crate::{CPtr, Word};
-use static_assertions::{const_assert_eq, const_assert};
+use static_assertions::{const_assert, const_assert_eq};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// log2 of the IPC buffer size; the buffer must be aligned to its size.
