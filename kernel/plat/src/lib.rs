@@ -8,5 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod memmap;
+pub mod pagetable;
 pub mod region;
 pub mod untyped;
