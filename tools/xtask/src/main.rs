@@ -1,1 +1,112 @@
-fn main() {}
+//! `cargo xtask`: the host-side orchestration of Cerne. It builds the aarch64
+//! crates with an explicit target and packs them into boot images, boots
+//! them under QEMU while reading the console, runs every check of the
+//! project, and reports benchmark figures. See `cargo xtask help`.
+
+mod bench;
+mod cargo;
+mod cli;
+mod console;
+mod elf;
+mod error;
+mod expect;
+mod image;
+mod proofs;
+mod qemu;
+mod runner;
+mod setup;
+mod suite;
+mod systems;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cli::{BuildWhat, Command, RunArgs};
+use error::{Error, Result};
+
+/// Exit status when a run, a test or a build failed.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status when the xtask could not do what was asked (bad arguments,
+/// missing tools).
+pub const EXIT_USAGE: i32 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE as u8);
+        }
+    };
+    match execute(command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_FAILURE),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_USAGE as u8)
+        }
+    }
+}
+
+/// Carries out a command; `Ok(false)` is a failed run or test.
+fn execute(command: Command) -> Result<bool> {
+    match command {
+        Command::Help => {
+            print!("{}", cli::usage());
+            Ok(true)
+        }
+        Command::Build(what) => {
+            let list = match what {
+                BuildWhat::All => systems::SYSTEMS.iter().collect(),
+                BuildWhat::System(name) => vec![systems::find(&name)?],
+            };
+            for system in list {
+                image::build(system)?;
+            }
+            Ok(true)
+        }
+        Command::Run(args) => run(args),
+        Command::Test(args) => suite::run(&args),
+        Command::Proofs { long } => proofs::run(long).map(|()| true),
+        Command::Bench => {
+            setup::ensure_qemu()?;
+            bench::run().map(|()| true)
+        }
+    }
+}
+
+/// `cargo xtask run`: build (unless `--image`), boot interactively, judge.
+fn run(args: RunArgs) -> Result<bool> {
+    let image = match &args.image {
+        Some(path) if path.is_file() => path.clone(),
+        Some(path) => return Err(Error::new(format!("no such file: {}", path.display()))),
+        None => {
+            let system = systems::find(&args.system)?;
+            setup::ensure_qemu()?;
+            image::build(system)?.path
+        }
+    };
+    let options = runner::Options {
+        machine: qemu::Machine {
+            el2: args.el2,
+            mem: args.mem,
+            icount: false,
+            extra: args.qemu_args,
+        },
+        timeout: args.timeout.map(Duration::from_secs),
+        interactive: true,
+        echo: true,
+        log: None,
+        stop_when: None,
+    };
+    match args.timeout {
+        Some(secs) => {
+            eprintln!("[xtask] booting; QEMU is stopped after {secs} s (Ctrl-A X quits sooner)")
+        }
+        None => eprintln!("[xtask] booting; Ctrl-A X quits QEMU"),
+    }
+    let run = runner::run(&image, &options)?;
+    eprintln!("\n[xtask] {}", run.outcome.describe());
+    Ok(run.outcome.is_ok())
+}

@@ -1,0 +1,361 @@
+//! Command-line parsing: turns the arguments of `cargo xtask` into a
+//! [`Command`], with a message (never a panic) for anything it cannot read.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::qemu::MemSize;
+use crate::systems;
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildWhat {
+    /// One system, by name.
+    System(String),
+    /// Every system.
+    All,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunArgs {
+    /// The system to build and boot.
+    pub system: String,
+    /// Boot this ELF instead of building a system.
+    pub image: Option<PathBuf>,
+    /// Stop after this many seconds.
+    pub timeout: Option<u64>,
+    /// Enter at EL2.
+    pub el2: bool,
+    /// Guest RAM.
+    pub mem: MemSize,
+    /// Flags passed on to QEMU.
+    pub qemu_args: Vec<String>,
+}
+
+/// Arguments of `test`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TestArgs {
+    /// Run the long version of the property tests.
+    pub long: bool,
+    /// Only list the checks.
+    pub list: bool,
+    /// Run only the checks whose names contain one of these.
+    pub filters: Vec<String>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `build`
+    Build(BuildWhat),
+    /// `run`
+    Run(RunArgs),
+    /// `test`
+    Test(TestArgs),
+    /// `proofs`
+    Proofs {
+        /// `--long`
+        long: bool,
+    },
+    /// `bench`
+    Bench,
+    /// `help`, `--help`, or nothing.
+    Help,
+}
+
+/// The text of `cargo xtask help`.
+pub fn usage() -> String {
+    let mut s = String::from(
+        "cargo xtask: build, boot, test and measure Cerne
+
+USAGE:
+  cargo xtask build [--system NAME | --all]
+      Build target/images/<system>.elf (default system: default).
+  cargo xtask run [--system NAME] [--timeout SECS] [--el2] [--mem SIZE] [--image ELF] [-- QEMU-ARGS...]
+      Build and boot a system in QEMU, interactively (Ctrl-A X quits).
+      --timeout SECS  stop after SECS seconds; exit 0 if the guest ran or halted
+                      cleanly, non-zero on a kernel panic or fault
+      --el2           enter at EL2 (-M virt,virtualization=on)
+      --mem SIZE      guest RAM, e.g. 256M or 2G (default 512M)
+      --image ELF     boot this ELF as it is, building nothing
+      -- ARGS         extra flags appended to the QEMU command line
+  cargo xtask test [--long] [--list] [CHECK...]
+      Run every check (or those whose names contain a CHECK word);
+      --long runs the property tests with CERNE_PROOF_CASES=200000.
+  cargo xtask proofs [--long]
+      The refinement property tests, in release mode.
+  cargo xtask bench
+      Guest instructions from reset to the root task, and the kernel size.
+
+SYSTEMS:
+",
+    );
+    for sys in systems::SYSTEMS {
+        s.push_str(&format!("  {:<12} {}\n", sys.name, sys.about));
+    }
+    s
+}
+
+/// Parses the arguments after `cargo xtask`.
+pub fn parse(args: &[String]) -> Result<Command> {
+    let Some((verb, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    let mut p = Parser::new(rest);
+    let command = match verb.as_str() {
+        "build" => {
+            let mut what = BuildWhat::System(systems::DEFAULT.to_owned());
+            let mut named = false;
+            let mut all = false;
+            while let Some(flag) = p.next_flag()? {
+                match flag.as_str() {
+                    "--system" => {
+                        what = BuildWhat::System(p.value(&flag)?);
+                        named = true;
+                    }
+                    "--all" => all = true,
+                    _ => return Err(p.unknown(verb, &flag)),
+                }
+            }
+            if all && named {
+                return Err(Error::new("give either --system or --all, not both"));
+            }
+            Command::Build(if all { BuildWhat::All } else { what })
+        }
+        "run" => {
+            let mut run = RunArgs {
+                system: systems::DEFAULT.to_owned(),
+                image: None,
+                timeout: None,
+                el2: false,
+                mem: MemSize::DEFAULT,
+                qemu_args: Vec::new(),
+            };
+            while let Some(flag) = p.next_flag()? {
+                match flag.as_str() {
+                    "--system" => run.system = p.value(&flag)?,
+                    "--image" => run.image = Some(PathBuf::from(p.value(&flag)?)),
+                    "--timeout" => {
+                        let v = p.value(&flag)?;
+                        let secs = v.parse::<u64>().ok().filter(|&s| s > 0);
+                        run.timeout = Some(secs.ok_or_else(|| {
+                            Error::new(format!(
+                                "--timeout takes a whole number of seconds above 0, not `{v}`"
+                            ))
+                        })?);
+                    }
+                    "--el2" => run.el2 = true,
+                    "--mem" => run.mem = p.value(&flag)?.parse()?,
+                    _ => return Err(p.unknown(verb, &flag)),
+                }
+            }
+            run.qemu_args = p.trailing();
+            Command::Run(run)
+        }
+        "test" => {
+            let mut test = TestArgs::default();
+            while let Some(arg) = p.next_any()? {
+                match arg.as_str() {
+                    "--long" => test.long = true,
+                    "--list" => test.list = true,
+                    a if a.starts_with('-') => return Err(p.unknown(verb, a)),
+                    _ => test.filters.push(arg),
+                }
+            }
+            Command::Test(test)
+        }
+        "proofs" => {
+            let mut long = false;
+            while let Some(flag) = p.next_flag()? {
+                match flag.as_str() {
+                    "--long" => long = true,
+                    _ => return Err(p.unknown(verb, &flag)),
+                }
+            }
+            Command::Proofs { long }
+        }
+        "bench" => {
+            if let Some(flag) = p.next_flag()? {
+                return Err(p.unknown(verb, &flag));
+            }
+            Command::Bench
+        }
+        "help" | "--help" | "-h" => Command::Help,
+        other => {
+            return Err(Error::new(format!(
+                "unknown command `{other}`; the commands are build, run, test, proofs, bench \
+                 (see `cargo xtask help`)"
+            )))
+        }
+    };
+    if let Some(extra) = p.leftover() {
+        return Err(Error::new(format!(
+            "`{verb}` takes no further arguments (got `{extra}`)"
+        )));
+    }
+    Ok(command)
+}
+
+/// A cursor over the arguments of one verb. `--flag=value` is split into
+/// flag and value; `--` ends the flags.
+struct Parser {
+    args: Vec<String>,
+    at: usize,
+    pending_value: Option<String>,
+    trailing: Option<Vec<String>>,
+}
+
+impl Parser {
+    fn new(args: &[String]) -> Self {
+        Parser {
+            args: args.to_vec(),
+            at: 0,
+            pending_value: None,
+            trailing: None,
+        }
+    }
+
+    /// The next argument, flag or not; `None` at the end or at `--`.
+    fn next_any(&mut self) -> Result<Option<String>> {
+        if let Some(v) = self.pending_value.take() {
+            return Err(Error::new(format!("unexpected value `{v}`")));
+        }
+        let Some(arg) = self.args.get(self.at).cloned() else {
+            return Ok(None);
+        };
+        self.at += 1;
+        if arg == "--" {
+            self.trailing = Some(self.args[self.at..].to_vec());
+            self.at = self.args.len();
+            return Ok(None);
+        }
+        if let Some((flag, value)) = arg.split_once('=').filter(|_| arg.starts_with("--")) {
+            self.pending_value = Some(value.to_owned());
+            return Ok(Some(flag.to_owned()));
+        }
+        Ok(Some(arg))
+    }
+
+    /// The next flag; a bare word is an error.
+    fn next_flag(&mut self) -> Result<Option<String>> {
+        match self.next_any()? {
+            Some(a) if !a.starts_with('-') => Err(Error::new(format!(
+                "unexpected argument `{a}` (flags start with --)"
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// The value of `flag`, from `--flag=value` or the next argument.
+    fn value(&mut self, flag: &str) -> Result<String> {
+        if let Some(v) = self.pending_value.take() {
+            return Ok(v);
+        }
+        match self.args.get(self.at) {
+            Some(v) if v != "--" => {
+                self.at += 1;
+                Ok(v.clone())
+            }
+            _ => Err(Error::new(format!("{flag} needs a value"))),
+        }
+    }
+
+    /// Everything after `--`.
+    fn trailing(&mut self) -> Vec<String> {
+        self.trailing.take().unwrap_or_default()
+    }
+
+    /// Arguments nobody took (after `--` for a verb that takes none).
+    fn leftover(&self) -> Option<String> {
+        self.pending_value
+            .clone()
+            .or_else(|| self.trailing.as_ref().and_then(|t| t.first().cloned()))
+    }
+
+    fn unknown(&self, verb: &str, flag: &str) -> Error {
+        Error::new(format!(
+            "`{verb}` has no flag `{flag}` (see `cargo xtask help`)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Result<Command> {
+        let args: Vec<String> = s.split_whitespace().map(String::from).collect();
+        parse(&args)
+    }
+
+    #[test]
+    fn run_with_everything() {
+        let c = parse_str("run --system el0-fault --timeout=30 --el2 --mem 2G -- -s -S").unwrap();
+        assert_eq!(
+            c,
+            Command::Run(RunArgs {
+                system: "el0-fault".into(),
+                image: None,
+                timeout: Some(30),
+                el2: true,
+                mem: MemSize::mib(2048),
+                qemu_args: vec!["-s".into(), "-S".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(parse_str("").unwrap(), Command::Help);
+        assert_eq!(
+            parse_str("build").unwrap(),
+            Command::Build(BuildWhat::System("default".into()))
+        );
+        assert_eq!(
+            parse_str("build --all").unwrap(),
+            Command::Build(BuildWhat::All)
+        );
+        let Command::Run(r) = parse_str("run").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (r.system.as_str(), r.mem, r.timeout),
+            ("default", MemSize::DEFAULT, None)
+        );
+    }
+
+    #[test]
+    fn test_filters() {
+        assert_eq!(
+            parse_str("test --long boot fmt").unwrap(),
+            Command::Test(TestArgs {
+                long: true,
+                list: false,
+                filters: vec!["boot".into(), "fmt".into()],
+            })
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        for bad in [
+            "frobnicate",
+            "run --timeout",
+            "run --timeout -1",
+            "run --timeout 0",
+            "run --timeout abc",
+            "run --mem 12Q",
+            "run --bogus",
+            "run extra",
+            "build --all --system default",
+            "build --all=yes",
+            "bench --long",
+            "bench -- x",
+            "proofs x",
+            "test --nope",
+        ] {
+            assert!(parse_str(bad).is_err(), "`{bad}` should be rejected");
+        }
+    }
+}

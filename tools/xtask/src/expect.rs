@@ -1,0 +1,432 @@
+//! What the boot tests assert about a console transcript: the default
+//! system's banner, memory map and untyped summary; the decoded EL0 fault
+//! report; the kernel panic's location.
+
+use cerne_abi::console::{
+    BANNER_PREFIX, HALT_SUCCESS, IDLE_HALT, MEMORY_PREFIX, PANIC_PREFIX, THREAD_SUSPENDED,
+    USER_FAULT_PREFIX,
+};
+
+use crate::console::Transcript;
+use crate::qemu::{MemSize, MIB, VIRT_RAM_BASE};
+
+/// The root task's greeting, printed from EL0.
+pub const ROOT_HELLO: &str = "[rootserver] hello from EL0";
+/// The root task's untyped summary lines (`{}` stands for a number).
+pub const UNTYPED_TOTAL: &str = "[rootserver] untyped: {} caps, {} bytes total";
+/// The device part of the summary.
+pub const UNTYPED_DEVICE: &str = "[rootserver] untyped: device {} caps, {} bytes";
+/// The RAM part of the summary.
+pub const UNTYPED_RAM: &str = "[rootserver] untyped: RAM {} caps, {} bytes";
+/// The boot-bench root task's measurement.
+pub const BOOT_PMCCNTR: &str = "[rootserver] boot: PMCCNTR at first instruction = {}";
+/// The kernel's RAM line, after [`MEMORY_PREFIX`].
+const MEMORY_RAM: &str = "RAM {}..{} ({} MiB)";
+
+/// How much RAM the kernel may keep for itself (image, boot structures) and
+/// still pass: the RAM untypeds must cover more than `mem - SLACK`.
+pub const RAM_SLACK: u64 = 64 * MIB;
+
+/// Matches `line` against `pattern`, where each `{}` is a number (decimal,
+/// or hex with `0x`; `_` separators allowed). The pattern may start anywhere
+/// in the line. Returns the numbers.
+pub fn match_numbers(line: &str, pattern: &str) -> Option<Vec<u64>> {
+    let mut pieces = pattern.split("{}");
+    let first = pieces.next().unwrap_or("");
+    let start = line.find(first)?;
+    let mut rest = &line[start + first.len()..];
+    let mut numbers = Vec::new();
+    for literal in pieces {
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        numbers.push(parse_number(&rest[..len])?);
+        rest = rest[len..].strip_prefix(literal)?;
+    }
+    Some(numbers)
+}
+
+/// The numbers of the first console line that matches `pattern`.
+pub fn find_numbers(t: &Transcript, pattern: &str) -> Option<(usize, Vec<u64>)> {
+    t.console
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| match_numbers(l, pattern).map(|n| (i, n)))
+}
+
+fn parse_number(s: &str) -> Option<u64> {
+    let s = s.replace('_', "");
+    match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        None => None,
+    }
+}
+
+/// Collects the failed assertions of one check.
+#[derive(Debug, Default)]
+pub struct Findings(pub Vec<String>);
+
+impl Findings {
+    /// Records `problem` unless `ok`.
+    pub fn expect(&mut self, ok: bool, problem: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(problem());
+        }
+    }
+
+    /// Ok when nothing failed, else every problem.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<String>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+/// The untyped memory the root task reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UntypedSummary {
+    /// All untyped caps.
+    pub caps: u64,
+    /// Bytes they cover.
+    pub bytes: u64,
+    /// Device untyped caps.
+    pub device_caps: u64,
+    /// Bytes of device untyped.
+    pub device_bytes: u64,
+    /// RAM untyped caps.
+    pub ram_caps: u64,
+    /// Bytes of RAM untyped.
+    pub ram_bytes: u64,
+}
+
+/// The default system booted with `mem` of RAM: banner, memory map, root task
+/// greeting and a consistent untyped summary.
+pub fn default_boot(t: &Transcript, mem: MemSize) -> Result<UntypedSummary, Vec<String>> {
+    let mut f = Findings::default();
+    let banner = t.console.iter().position(|l| l.starts_with(BANNER_PREFIX));
+    f.expect(banner.is_some(), || {
+        format!("no line starts with the banner `{BANNER_PREFIX}`")
+    });
+    check_ram_line(t, mem, &mut f);
+
+    let hello = t.find(ROOT_HELLO);
+    f.expect(hello.is_some(), || format!("missing `{ROOT_HELLO}`"));
+    if let (Some(b), Some(h)) = (banner, hello) {
+        f.expect(b < h, || {
+            "the root task spoke before the kernel banner".into()
+        });
+    }
+
+    let total = find_numbers(t, UNTYPED_TOTAL).map(|(_, n)| n);
+    let device = find_numbers(t, UNTYPED_DEVICE).map(|(_, n)| n);
+    let ram = find_numbers(t, UNTYPED_RAM).map(|(_, n)| n);
+    for (found, pattern) in [
+        (&total, UNTYPED_TOTAL),
+        (&device, UNTYPED_DEVICE),
+        (&ram, UNTYPED_RAM),
+    ] {
+        f.expect(found.is_some(), || format!("missing a line `{pattern}`"));
+    }
+    let (Some(total), Some(device), Some(ram)) = (total, device, ram) else {
+        return Err(f.0);
+    };
+    let s = UntypedSummary {
+        caps: total[0],
+        bytes: total[1],
+        device_caps: device[0],
+        device_bytes: device[1],
+        ram_caps: ram[0],
+        ram_bytes: ram[1],
+    };
+    f.expect(s.caps == s.device_caps + s.ram_caps, || {
+        format!(
+            "untyped caps do not add up: {} total != {} device + {} RAM",
+            s.caps, s.device_caps, s.ram_caps
+        )
+    });
+    f.expect(s.bytes == s.device_bytes + s.ram_bytes, || {
+        format!(
+            "untyped bytes do not add up: {} total != {} device + {} RAM",
+            s.bytes, s.device_bytes, s.ram_bytes
+        )
+    });
+    f.expect(s.device_caps >= 1, || "no device untyped".into());
+    let mem_bytes = mem.bytes();
+    f.expect(
+        s.ram_bytes > mem_bytes.saturating_sub(RAM_SLACK) && s.ram_bytes < mem_bytes,
+        || {
+            format!(
+                "RAM untyped ({} bytes) is implausible for -m {mem}: expected between {} and {} bytes",
+                s.ram_bytes,
+                mem_bytes.saturating_sub(RAM_SLACK),
+                mem_bytes
+            )
+        },
+    );
+    f.finish(s)
+}
+
+/// One memory-map line must give RAM at the virt board's base with the size
+/// `-m` asked for, both as a range and in MiB.
+fn check_ram_line(t: &Transcript, mem: MemSize, f: &mut Findings) {
+    let lines: Vec<&String> = t
+        .console
+        .iter()
+        .filter(|l| l.contains(MEMORY_PREFIX))
+        .collect();
+    f.expect(!lines.is_empty(), || {
+        format!("no memory-map lines (`{MEMORY_PREFIX}`)")
+    });
+    let base = format!("RAM {VIRT_RAM_BASE:#x}");
+    let Some(ram) = lines.iter().find(|l| l.contains(&base)) else {
+        f.expect(false, || format!("no memory-map line contains `{base}`"));
+        return;
+    };
+    match match_numbers(ram, MEMORY_RAM).as_deref() {
+        Some(&[start, end, mib]) => {
+            f.expect(
+                start == VIRT_RAM_BASE && end.checked_sub(start) == Some(mem.bytes()),
+                || format!("RAM range in `{ram}` does not match -m {mem}"),
+            );
+            f.expect(mib == mem.in_mib(), || {
+                format!("RAM size in `{ram}` is not {} MiB", mem.in_mib())
+            });
+        }
+        _ => f.expect(false, || {
+            format!("cannot read `{ram}` as `{MEMORY_PREFIX} {MEMORY_RAM}`")
+        }),
+    }
+}
+
+/// The el0-fault system: a decoded data-abort report naming ESR, FAR, ELR,
+/// SPSR and x0..x30, then the thread suspended, the idle halt, and a clean
+/// halt, in that order.
+pub fn el0_fault(t: &Transcript) -> Result<(), Vec<String>> {
+    let mut f = Findings::default();
+    let Some(fault) = t.find(USER_FAULT_PREFIX) else {
+        return Err(vec![format!("no fault report (`{USER_FAULT_PREFIX}`)")]);
+    };
+    let suspended = t.find_from(fault, THREAD_SUSPENDED);
+    let report = t.console[fault..suspended.unwrap_or(t.console.len())].join("\n");
+    f.expect(report.to_lowercase().contains("data abort"), || {
+        "the fault report does not name a `data abort`".into()
+    });
+    for word in ["ESR", "FAR", "ELR", "SPSR"] {
+        f.expect(report.contains(word), || {
+            format!("the fault report does not show {word}")
+        });
+    }
+    let missing = missing_registers(&report);
+    f.expect(missing.is_empty(), || {
+        format!("the fault report lacks registers {missing:?}")
+    });
+    f.expect(suspended.is_some(), || {
+        format!("`{THREAD_SUSPENDED}` does not follow the report")
+    });
+    let idle = suspended.and_then(|s| t.find_from(s, IDLE_HALT));
+    f.expect(idle.is_some(), || {
+        format!("`{IDLE_HALT}` does not follow `{THREAD_SUSPENDED}`")
+    });
+    let halt = idle.and_then(|i| t.find_from(i, HALT_SUCCESS));
+    f.expect(halt.is_some(), || {
+        format!("`{HALT_SUCCESS}` does not follow `{IDLE_HALT}`")
+    });
+    f.finish(())
+}
+
+/// Which of x0..x30 never appear as a word (`x7`, `x07`) in `text`.
+fn missing_registers(text: &str) -> Vec<u32> {
+    let mut seen = [false; 31];
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if let Some(n) = word
+            .strip_prefix('x')
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<usize>().ok())
+        {
+            if let Some(s) = seen.get_mut(n) {
+                *s = true;
+            }
+        }
+    }
+    (0..31).filter(|&i| !seen[i as usize]).collect()
+}
+
+/// The panic-test system: the memory map, then a panic report that names its
+/// location as `file.rs:LINE`. Returns the location.
+pub fn kernel_panic(t: &Transcript) -> Result<String, Vec<String>> {
+    let mut f = Findings::default();
+    let Some(panic) = t.find(PANIC_PREFIX) else {
+        return Err(vec![format!("no panic report (`{PANIC_PREFIX}`)")]);
+    };
+    let map = t.find(MEMORY_PREFIX);
+    f.expect(map.is_some_and(|m| m < panic), || {
+        "the memory map was not printed before the panic".into()
+    });
+    // The location is on the panic line or shortly after it.
+    let location = t.console[panic..]
+        .iter()
+        .take(4)
+        .find_map(|l| source_location(l));
+    f.expect(location.is_some(), || {
+        "the panic report gives no `file.rs:LINE` location".into()
+    });
+    f.finish(location.unwrap_or_default())
+}
+
+/// The first `path/file.rs:LINE` in `line`.
+pub fn source_location(line: &str) -> Option<String> {
+    line.split(|c: char| c.is_whitespace() || "'\"`()[],".contains(c))
+        .find_map(|word| {
+            let (file, rest) = word.split_once(".rs:")?;
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            (!file.is_empty() && !digits.is_empty()).then(|| format!("{file}.rs:{digits}"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cerne_abi::console::HALT_FAILURE;
+
+    fn transcript(lines: &[&str]) -> Transcript {
+        Transcript {
+            console: lines.iter().map(|s| s.to_string()).collect(),
+            stderr: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(
+            match_numbers(
+                "[rootserver] untyped: 12 caps, 0x1_000 bytes total",
+                UNTYPED_TOTAL
+            ),
+            Some(vec![12, 4096])
+        );
+        assert_eq!(
+            match_numbers(
+                "[rootserver] untyped: device 3 caps, 5 bytes",
+                UNTYPED_TOTAL
+            ),
+            None
+        );
+        assert_eq!(match_numbers("x = ", BOOT_PMCCNTR), None);
+        assert_eq!(
+            match_numbers(
+                "[cerne] memory: RAM 0x40000000..0x60000000 (512 MiB)",
+                MEMORY_RAM
+            ),
+            Some(vec![0x4000_0000, 0x6000_0000, 512])
+        );
+    }
+
+    fn default_lines(ram_bytes: u64) -> Vec<String> {
+        vec![
+            "Cerne 0.1.0 (aarch64)".into(),
+            format!("{MEMORY_PREFIX} RAM 0x40000000..0x60000000 (512 MiB)"),
+            format!("{MEMORY_PREFIX} kernel 0x40000000..0x40100000"),
+            ROOT_HELLO.into(),
+            format!(
+                "[rootserver] untyped: 5 caps, {} bytes total",
+                ram_bytes + 0x1000_0000
+            ),
+            "[rootserver] untyped: device 2 caps, 268435456 bytes".into(),
+            format!("[rootserver] untyped: RAM 3 caps, {ram_bytes} bytes"),
+            HALT_SUCCESS.into(),
+        ]
+    }
+
+    #[test]
+    fn default_boot_passes_and_fails() {
+        let good = default_lines(500 * MIB);
+        let t = Transcript {
+            console: good.clone(),
+            stderr: vec![],
+        };
+        let s = default_boot(&t, MemSize::mib(512)).unwrap();
+        assert_eq!((s.caps, s.device_caps, s.ram_caps), (5, 2, 3));
+
+        // Wrong memory size on the command line.
+        let errs = default_boot(&t, MemSize::mib(256)).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("RAM range")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("implausible")), "{errs:?}");
+
+        // Too little RAM handed out.
+        let t = Transcript {
+            console: default_lines(100 * MIB),
+            stderr: vec![],
+        };
+        assert!(default_boot(&t, MemSize::mib(512)).is_err());
+
+        // Missing root task output.
+        let t = transcript(&["Cerne 0.1.0"]);
+        assert!(default_boot(&t, MemSize::mib(512)).unwrap_err().len() >= 4);
+    }
+
+    fn fault_lines() -> Vec<String> {
+        let mut v = vec![
+            format!("{USER_FAULT_PREFIX} in thread rootserver: data abort (lower EL)"),
+            "  ESR 0x92000046 FAR 0x0 ELR 0x400123 SPSR 0x0".to_string(),
+        ];
+        for i in (0..31).step_by(4) {
+            let regs: Vec<String> = (i..(i + 4).min(31))
+                .map(|r| format!("x{r:02} 0x0000000000000000"))
+                .collect();
+            v.push(regs.join(" "));
+        }
+        v.extend([
+            THREAD_SUSPENDED.to_string(),
+            IDLE_HALT.to_string(),
+            HALT_SUCCESS.to_string(),
+        ]);
+        v
+    }
+
+    #[test]
+    fn el0_fault_report() {
+        let lines = fault_lines();
+        let t = Transcript {
+            console: lines.clone(),
+            stderr: vec![],
+        };
+        assert_eq!(el0_fault(&t), Ok(()));
+
+        let mut short = lines.clone();
+        short[2] = "x00 0 x01 0".into(); // x2, x3 gone
+        let t = Transcript {
+            console: short,
+            stderr: vec![],
+        };
+        let errs = el0_fault(&t).unwrap_err();
+        assert!(errs[0].contains("[2, 3]"), "{errs:?}");
+
+        let mut out_of_order = lines;
+        out_of_order.swap(10, 11); // idle halt before suspended
+        let t = Transcript {
+            console: out_of_order,
+            stderr: vec![],
+        };
+        assert!(el0_fault(&t).is_err());
+    }
+
+    #[test]
+    fn panic_location() {
+        let t = transcript(&[
+            "[cerne] memory: RAM 0x40000000..0x50000000 (256 MiB)",
+            "[cerne] KERNEL PANIC at kernel/src/boot.rs:42:5: deliberate",
+            HALT_FAILURE,
+        ]);
+        assert_eq!(kernel_panic(&t), Ok("kernel/src/boot.rs:42".to_string()));
+        let t = transcript(&["[cerne] KERNEL PANIC: no location"]);
+        assert_eq!(kernel_panic(&t).unwrap_err().len(), 2);
+        assert_eq!(
+            source_location("at 'src/a.rs:7'"),
+            Some("src/a.rs:7".into())
+        );
+        assert_eq!(source_location("a.rs: 7"), None);
+    }
+}

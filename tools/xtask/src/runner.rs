@@ -1,0 +1,273 @@
+//! Running QEMU: the console is echoed as it comes (when asked), scanned for
+//! the kernel's markers, and the run is bounded in time. QEMU is stopped with
+//! SIGTERM first, so an interactive terminal is restored.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cargo;
+use crate::console::{End, Outcome, Scan, Transcript};
+use crate::error::{Context, Result};
+use crate::qemu::{self, Machine};
+use crate::setup;
+
+/// How long the guest may take to power off after a final marker.
+const GRACE: Duration = Duration::from_secs(5);
+/// How long QEMU may take to exit after SIGTERM before it gets SIGKILL.
+const TERM_WAIT: Duration = Duration::from_secs(3);
+
+/// How to run an image.
+pub struct Options<'a> {
+    /// The virtual machine.
+    pub machine: Machine,
+    /// Stop QEMU after this long.
+    pub timeout: Option<Duration>,
+    /// Pass our stdin to the guest console (else the guest gets none).
+    pub interactive: bool,
+    /// Copy the console to our stdout as it comes.
+    pub echo: bool,
+    /// Write the whole transcript here afterwards.
+    pub log: Option<PathBuf>,
+    /// Stop QEMU as soon as a console line satisfies this.
+    pub stop_when: Option<&'a dyn Fn(&str) -> bool>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Run {
+    /// Everything printed.
+    pub transcript: Transcript,
+    /// How QEMU stopped.
+    pub end: End,
+    /// The verdict.
+    pub outcome: Outcome,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+enum Event {
+    Console(String),
+    Stderr(String),
+    Eof,
+}
+
+/// Boots `image` under QEMU with `opts`, and waits for the run to end.
+pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
+    setup::ensure_qemu()?;
+    let mut cmd = qemu::command(image, &opts.machine);
+    let line = cargo::display(&cmd);
+    if opts.echo {
+        eprintln!("+ {line}");
+    }
+    cmd.stdin(if opts.interactive {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().context(|| format!("cannot start `{line}`"))?;
+
+    let (tx, rx) = mpsc::channel();
+    let readers = [
+        child.stdout.take().map(|out| {
+            let tx = tx.clone();
+            let echo = opts.echo;
+            thread::spawn(move || pump(out, echo, false, tx))
+        }),
+        child.stderr.take().map(|err| {
+            let tx = tx.clone();
+            let echo = opts.echo;
+            thread::spawn(move || pump(err, echo, true, tx))
+        }),
+    ];
+    drop(tx);
+
+    let mut state = State::default();
+    let time_limit = opts.timeout.map(|t| start + t);
+    let end = loop {
+        let deadline = [time_limit, state.grace].into_iter().flatten().min();
+        let event = match deadline {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match event {
+            Ok(event) => {
+                if state.take(event, opts.stop_when) {
+                    terminate(&mut child);
+                    break End::Stopped;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                terminate(&mut child);
+                let grace_over = state.grace.is_some_and(|g| Instant::now() >= g);
+                break if grace_over {
+                    End::Stopped
+                } else {
+                    End::TimedOut
+                };
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = child.wait().context(|| "cannot wait for QEMU".to_owned())?;
+                break End::Exited(status.code());
+            }
+        }
+    };
+    // Whatever was still in the pipes after QEMU stopped.
+    drain(&rx, &mut state);
+    for reader in readers.into_iter().flatten() {
+        let _ = reader.join();
+    }
+
+    let run = Run {
+        outcome: Outcome::judge(&state.scan, end),
+        transcript: state.transcript,
+        end,
+        elapsed: start.elapsed(),
+    };
+    if let Some(log) = &opts.log {
+        write_log(log, &line, &run)?;
+    }
+    Ok(run)
+}
+
+#[derive(Default)]
+struct State {
+    transcript: Transcript,
+    scan: Scan,
+    grace: Option<Instant>,
+}
+
+impl State {
+    /// Records one event; true if the caller's stop condition was met.
+    fn take(&mut self, event: Event, stop_when: Option<&dyn Fn(&str) -> bool>) -> bool {
+        match event {
+            Event::Console(line) => {
+                if self.scan.feed(&line).is_some() && self.grace.is_none() {
+                    self.grace = Some(Instant::now() + GRACE);
+                }
+                let stop = stop_when.is_some_and(|f| f(&line));
+                self.transcript.console.push(line);
+                stop
+            }
+            Event::Stderr(line) => {
+                self.transcript.stderr.push(line);
+                false
+            }
+            Event::Eof => false,
+        }
+    }
+}
+
+fn drain(rx: &Receiver<Event>, state: &mut State) {
+    while let Ok(event) = rx.recv_timeout(TERM_WAIT) {
+        state.take(event, None);
+    }
+}
+
+/// Copies a pipe to our terminal (if `echo`) and sends it on line by line.
+fn pump(mut from: impl Read, echo: bool, is_stderr: bool, tx: Sender<Event>) {
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 4096];
+    let send_line = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim_end_matches(['\r', '\n']).to_owned();
+        let _ = tx.send(if is_stderr {
+            Event::Stderr(text)
+        } else {
+            Event::Console(text)
+        });
+    };
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if echo {
+            // A closed terminal must not stop the scan; ignore write errors.
+            let _ = if is_stderr {
+                let mut e = std::io::stderr().lock();
+                e.write_all(&buf[..n]).and_then(|()| e.flush())
+            } else {
+                let mut o = std::io::stdout().lock();
+                o.write_all(&buf[..n]).and_then(|()| o.flush())
+            };
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+            send_line(&pending[..=i]);
+            pending.drain(..=i);
+        }
+    }
+    if !pending.is_empty() {
+        send_line(&pending);
+    }
+    let _ = tx.send(Event::Eof);
+}
+
+/// Stops QEMU: SIGTERM (QEMU then restores the terminal), SIGKILL if it
+/// lingers.
+fn terminate(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        signal::term(pid);
+        let until = Instant::now() + TERM_WAIT;
+        while Instant::now() < until {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+mod signal {
+    //! SIGTERM for a child process (std only offers SIGKILL).
+
+    const SIGTERM: i32 = 15;
+
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+
+    /// Sends SIGTERM to `pid`.
+    pub fn term(pid: i32) {
+        // SAFETY: kill(2) takes plain integers and touches no memory of ours;
+        // `pid` is our own child, which we have not yet reaped, so the id
+        // cannot have been reused by another process.
+        unsafe {
+            kill(pid, SIGTERM);
+        }
+    }
+}
+
+fn write_log(path: &Path, command: &str, run: &Run) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut text = format!("+ {command}\n");
+    for line in &run.transcript.console {
+        text.push_str(line);
+        text.push('\n');
+    }
+    if !run.transcript.stderr.is_empty() {
+        text.push_str("--- QEMU stderr ---\n");
+        for line in &run.transcript.stderr {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text.push_str(&format!(
+        "--- {:?} after {:.1} s: {}\n",
+        run.end,
+        run.elapsed.as_secs_f64(),
+        run.outcome.describe()
+    ));
+    std::fs::write(path, text).context(|| format!("cannot write {}", path.display()))
+}

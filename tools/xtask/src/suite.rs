@@ -1,0 +1,461 @@
+//! `cargo xtask test`: every check of the project, each named, each ending
+//! in a PASS or FAIL line, then `N passed, M failed`.
+//!
+//! Checks are independent: a failed one does not stop the others. Images are
+//! built once per run, on first use. Each QEMU run is bounded by
+//! [`BOOT_TIMEOUT`] and leaves its console in `target/test-logs/<check>.log`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cargo::{self, TARGET};
+use crate::cli::TestArgs;
+use crate::console::{End, Outcome, Transcript};
+use crate::error::Result;
+use crate::expect;
+use crate::image::{self, Image};
+use crate::proofs;
+use crate::qemu::{Machine, MemSize};
+use crate::runner::{self, Options, Run};
+use crate::setup;
+use crate::systems::{self, KERNEL_PACKAGE};
+
+/// Bound on every QEMU run of the suite; a guest that hangs fails.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The object-model crate that runs under Miri.
+const MIRI_PACKAGE: &str = "cerne-objects";
+/// Console lines shown when a boot check fails.
+const TAIL_LINES: usize = 40;
+
+/// A check's result: a short note when it passed, the reasons when not.
+type Verdict = std::result::Result<String, String>;
+
+struct Check {
+    name: String,
+    about: String,
+    run: Box<dyn Fn(&mut Ctx) -> Verdict>,
+}
+
+impl Check {
+    fn new(name: &str, about: &str, run: impl Fn(&mut Ctx) -> Verdict + 'static) -> Self {
+        Check {
+            name: name.to_owned(),
+            about: about.to_owned(),
+            run: Box::new(run),
+        }
+    }
+}
+
+/// What the checks of one run share.
+struct Ctx {
+    long: bool,
+    images: HashMap<&'static str, std::result::Result<Image, String>>,
+    log_dir: PathBuf,
+}
+
+impl Ctx {
+    /// The image of `system`, built on first use in this run.
+    fn image(&mut self, system: &str) -> std::result::Result<Image, String> {
+        let sys = systems::find(system).map_err(|e| e.0)?;
+        self.images
+            .entry(sys.name)
+            .or_insert_with(|| {
+                image::build(sys).map_err(|e| format!("building system `{}` failed: {e}", sys.name))
+            })
+            .clone()
+    }
+}
+
+/// The checks, in the order they run.
+fn checks() -> Vec<Check> {
+    let mut v = vec![
+        Check::new("fmt", "cargo fmt --all -- --check", |_| {
+            cargo_check(&["fmt", "--all", "--", "--check"], false)
+        }),
+        Check::new(
+            "clippy",
+            "cargo clippy --all-targets -- -D warnings (host crates)",
+            |_| cargo_check(&["clippy", "--all-targets", "--", "-D", "warnings"], false),
+        ),
+        Check::new(
+            "host-tests",
+            "cargo test (host crates: unit, layout and property tests)",
+            |ctx| cargo_check(&["test"], ctx.long),
+        ),
+        Check::new(
+            "miri",
+            "cargo +nightly miri test -p cerne-objects",
+            |_| miri(),
+        ),
+        Check::new("build", "build every system image", |ctx| {
+            let failed: Vec<String> = systems::SYSTEMS
+                .iter()
+                .filter_map(|s| ctx.image(s.name).err())
+                .collect();
+            if failed.is_empty() {
+                Ok(format!("{} images", systems::SYSTEMS.len()))
+            } else {
+                Err(failed.join("\n"))
+            }
+        }),
+        Check::new(
+            "clippy-aarch64",
+            "cargo clippy --target aarch64-unknown-none -- -D warnings (kernel, loader, root tasks, every system's features)",
+            clippy_aarch64,
+        ),
+    ];
+    for mem in [256, 512, 2048] {
+        let mem = MemSize::mib(mem);
+        v.push(Check::new(
+            &format!("boot-el1-{mem}"),
+            &format!(
+                "default system at EL1, -m {mem}: banner, memory map, untyped summary, clean halt"
+            ),
+            move |ctx| default_boot(ctx, &format!("boot-el1-{mem}"), false, mem),
+        ));
+    }
+    v.push(Check::new(
+        "boot-el2-512M",
+        "default system entered at EL2 (virtualization=on), -m 512M",
+        |ctx| default_boot(ctx, "boot-el2-512M", true, MemSize::mib(512)),
+    ));
+    for (el, el2) in [("el1", false), ("el2", true)] {
+        let name = format!("el0-fault-{el}");
+        v.push(Check::new(
+            &name.clone(),
+            &format!(
+                "deliberate EL0 data abort at {}: decoded report, thread suspended, kernel goes on",
+                el.to_uppercase()
+            ),
+            move |ctx| el0_fault(ctx, &name, el2),
+        ));
+    }
+    v.push(Check::new(
+        "panic-test",
+        "a deliberate kernel panic: `cargo xtask run` exits non-zero and shows file:line",
+        panic_test,
+    ));
+    v
+}
+
+/// Runs the suite; true when every selected check passed.
+pub fn run(args: &TestArgs) -> Result<bool> {
+    let all = checks();
+    if args.list {
+        for c in &all {
+            println!("{:<16} {}", c.name, c.about);
+        }
+        return Ok(true);
+    }
+    let selected: Vec<&Check> = all
+        .iter()
+        .filter(|c| args.filters.is_empty() || args.filters.iter().any(|f| c.name.contains(f)))
+        .collect();
+    if selected.is_empty() {
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        return Err(format!(
+            "no check matches {:?}; the checks are: {}",
+            args.filters,
+            names.join(", ")
+        )
+        .into());
+    }
+
+    let mut ctx = Ctx {
+        long: args.long,
+        images: HashMap::new(),
+        log_dir: cargo::target_dir().join("test-logs"),
+    };
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for (i, check) in selected.iter().enumerate() {
+        println!(
+            "\n=== [{}/{}] {}: {}",
+            i + 1,
+            selected.len(),
+            check.name,
+            check.about
+        );
+        let t = Instant::now();
+        let verdict = (check.run)(&mut ctx);
+        let secs = t.elapsed().as_secs_f64();
+        match &verdict {
+            Ok(note) if note.is_empty() => println!("PASS {} ({secs:.1} s)", check.name),
+            Ok(note) => println!("PASS {} ({secs:.1} s): {note}", check.name),
+            Err(why) => println!("FAIL {} ({secs:.1} s): {why}", check.name),
+        }
+        results.push((check.name.as_str(), verdict.is_ok(), secs));
+    }
+
+    let passed = results.iter().filter(|r| r.1).count();
+    let failed = results.len() - passed;
+    println!("\n=== summary ({:.0} s)", started.elapsed().as_secs_f64());
+    for (name, ok, secs) in &results {
+        println!(
+            "{} {name:<16} {secs:>6.1} s",
+            if *ok { "PASS" } else { "FAIL" }
+        );
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(failed == 0)
+}
+
+/// A cargo command at the root whose exit status is the verdict.
+fn cargo_check(args: &[&str], long: bool) -> Verdict {
+    let mut cmd = cargo::cargo();
+    cmd.args(args);
+    proofs::set_cases(&mut cmd, long);
+    cargo::run(&mut cmd)
+        .map(|()| String::new())
+        .map_err(|e| e.0)
+}
+
+/// Clippy on every aarch64 package, with each system's features.
+fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
+    setup::ensure_target().map_err(|e| e.0)?;
+    let lint = |package: &str, bin: Option<&str>, features: &[&str]| {
+        let mut cmd = cargo::cargo();
+        cmd.args(["clippy", "--release", "--target", TARGET, "-p", package]);
+        if let Some(bin) = bin {
+            cmd.args(["--bin", bin]);
+        }
+        image::features(&mut cmd, features);
+        cmd.args(["--", "-D", "warnings"]);
+        cmd
+    };
+    let mut commands: Vec<Command> = Vec::new();
+    let mut seen = Vec::new();
+    for sys in systems::SYSTEMS {
+        let root = &sys.root_task;
+        for (package, bin, features) in [
+            (KERNEL_PACKAGE, None, sys.kernel_features),
+            (root.package, Some(root.bin), root.features),
+        ] {
+            if !seen.contains(&(package, bin, features)) {
+                seen.push((package, bin, features));
+                commands.push(lint(package, bin, features));
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    // The loader's build script embeds the parts, so lint it with the default
+    // system's.
+    match ctx.image(systems::DEFAULT) {
+        Ok(default) => {
+            let mut cmd = image::loader_command(&default, &["clippy"]);
+            cmd.args(["--", "-D", "warnings"]);
+            commands.push(cmd);
+        }
+        Err(e) => failures.push(format!("loader not linted: {e}")),
+    }
+    for mut cmd in commands {
+        if let Err(e) = cargo::run(&mut cmd) {
+            failures.push(e.0);
+        }
+    }
+    if failures.is_empty() {
+        Ok(String::new())
+    } else {
+        Err(failures.join("\n"))
+    }
+}
+
+/// Miri on the object model, installing nightly's Miri first if needed.
+fn miri() -> Verdict {
+    const TOOLCHAIN: &str = "nightly";
+    if !cargo::on_path("rustup") {
+        return Err("rustup is not on PATH; Miri needs `rustup toolchain install nightly --component miri,rust-src`".into());
+    }
+    let installed = Command::new("rustup")
+        .args(["component", "list", "--installed", "--toolchain", TOOLCHAIN])
+        .stderr(Stdio::null())
+        .output();
+    let have = |list: &str, c: &str| list.lines().any(|l| l.starts_with(c));
+    match installed {
+        Ok(out) if out.status.success() => {
+            let list = String::from_utf8_lossy(&out.stdout);
+            if !have(&list, "miri") || !have(&list, "rust-src") {
+                let mut add = Command::new("rustup");
+                add.args([
+                    "component",
+                    "add",
+                    "miri",
+                    "rust-src",
+                    "--toolchain",
+                    TOOLCHAIN,
+                ]);
+                cargo::run(&mut add).map_err(|e| format!("cannot install Miri: {e}"))?;
+            }
+        }
+        _ => {
+            let mut install = Command::new("rustup");
+            install.args([
+                "toolchain",
+                "install",
+                TOOLCHAIN,
+                "--profile",
+                "minimal",
+                "--component",
+                "miri,rust-src",
+            ]);
+            cargo::run(&mut install)
+                .map_err(|e| format!("cannot install nightly with Miri: {e}"))?;
+        }
+    }
+    let mut test = cargo::cargo_with_toolchain(TOOLCHAIN);
+    test.args(["miri", "test", "-p", MIRI_PACKAGE]);
+    cargo::run(&mut test)
+        .map(|()| String::new())
+        .map_err(|e| e.0)
+}
+
+/// Boots `system` on `machine` under the suite's time limit.
+fn boot(
+    ctx: &mut Ctx,
+    name: &str,
+    system: &str,
+    machine: Machine,
+) -> std::result::Result<Run, String> {
+    let image = ctx.image(system)?;
+    let log = ctx.log_dir.join(format!("{name}.log"));
+    println!("booting {} (log: {})", image.path.display(), log.display());
+    runner::run(
+        &image.path,
+        &Options {
+            machine,
+            timeout: Some(BOOT_TIMEOUT),
+            interactive: false,
+            echo: false,
+            log: Some(log),
+            stop_when: None,
+        },
+    )
+    .map_err(|e| e.0)
+}
+
+/// The run must have halted cleanly: HALT_SUCCESS, then QEMU exited 0.
+fn clean_halt(run: &Run) -> Vec<String> {
+    match (&run.outcome, run.end) {
+        (Outcome::Halted, End::Exited(Some(0))) => vec![],
+        (Outcome::Halted, _) => vec!["the system halted but QEMU did not power off".into()],
+        (_, End::TimedOut) => vec![format!(
+            "no halt within {} s (hung guest?)",
+            BOOT_TIMEOUT.as_secs()
+        )],
+        (o, _) => vec![o.describe()],
+    }
+}
+
+/// A failure message: the problems, then the end of the console.
+fn report(problems: &[String], t: &Transcript, ctx: &Ctx, name: &str) -> String {
+    format!(
+        "\n  - {}\n--- last console lines ({}):\n{}",
+        problems.join("\n  - "),
+        ctx.log_dir.join(format!("{name}.log")).display(),
+        t.tail(TAIL_LINES)
+    )
+}
+
+fn default_boot(ctx: &mut Ctx, name: &str, el2: bool, mem: MemSize) -> Verdict {
+    let machine = Machine {
+        el2,
+        mem,
+        ..Machine::default()
+    };
+    let run = boot(ctx, name, systems::DEFAULT, machine)?;
+    let mut problems = clean_halt(&run);
+    match expect::default_boot(&run.transcript, mem) {
+        Ok(s) if problems.is_empty() => {
+            return Ok(format!(
+                "{} untyped caps ({} device, {} RAM = {} MiB), {:.1} s",
+                s.caps,
+                s.device_caps,
+                s.ram_caps,
+                s.ram_bytes >> 20,
+                run.elapsed.as_secs_f64()
+            ))
+        }
+        Ok(_) => {}
+        Err(more) => problems.extend(more),
+    }
+    Err(report(&problems, &run.transcript, ctx, name))
+}
+
+fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
+    let machine = Machine {
+        el2,
+        ..Machine::default()
+    };
+    let run = boot(ctx, name, "el0-fault", machine)?;
+    let mut problems = clean_halt(&run);
+    if let Err(more) = expect::el0_fault(&run.transcript) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(format!("{:.1} s", run.elapsed.as_secs_f64()))
+    } else {
+        Err(report(&problems, &run.transcript, ctx, name))
+    }
+}
+
+/// Runs `cargo xtask run --system panic-test --timeout ..` as a user would,
+/// and checks that it exits non-zero and that the panic names its location.
+fn panic_test(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "panic-test";
+    // Build first, so a build failure is reported as such.
+    ctx.image(NAME)?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the xtask binary: {e}"))?;
+    let timeout = BOOT_TIMEOUT.as_secs().to_string();
+    let mut cmd = Command::new(exe);
+    cmd.args(["run", "--system", NAME, "--timeout", &timeout])
+        .current_dir(cargo::workspace_root())
+        .stdin(Stdio::null());
+    let line = cargo::display(&cmd);
+    println!("+ {line}");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run `{line}`: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let transcript = Transcript {
+        console: stdout
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_owned())
+            .collect(),
+        stderr: String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    };
+    let log = ctx.log_dir.join(format!("{NAME}.log"));
+    let _ = std::fs::create_dir_all(&ctx.log_dir);
+    let _ = std::fs::write(
+        &log,
+        format!(
+            "+ {line}\n{stdout}\n--- stderr ---\n{}\n--- {}\n",
+            String::from_utf8_lossy(&out.stderr),
+            out.status
+        ),
+    );
+
+    let mut problems = Vec::new();
+    if out.status.success() {
+        problems.push("`cargo xtask run` exited 0 after a kernel panic".into());
+    } else if out.status.code() == Some(crate::EXIT_USAGE) {
+        problems.push(format!("`cargo xtask run` could not run ({})", out.status));
+    }
+    let location = match expect::kernel_panic(&transcript) {
+        Ok(location) => Some(location),
+        Err(more) => {
+            problems.extend(more);
+            None
+        }
+    };
+    match location {
+        Some(location) if problems.is_empty() => {
+            Ok(format!("exit {}, panic at {location}", out.status))
+        }
+        _ => Err(report(&problems, &transcript, ctx, NAME)),
+    }
+}

@@ -1,0 +1,124 @@
+//! The table of bootable systems: which kernel features and which root task
+//! make up each image `target/images/<system>.elf`.
+//!
+//! A new system (the in-guest test suite, a capDL-described system) is one
+//! more row here.
+
+use crate::error::{Error, Result};
+
+/// The root task that a system's loader carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootTask {
+    /// Cargo package that builds it.
+    pub package: &'static str,
+    /// Binary target inside the package.
+    pub bin: &'static str,
+    /// Cargo features of the package.
+    pub features: &'static [&'static str],
+}
+
+/// One bootable system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct System {
+    /// Name on the command line and of the image file.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub about: &'static str,
+    /// Cargo features of `cerne-kernel`.
+    pub kernel_features: &'static [&'static str],
+    /// The root task.
+    pub root_task: RootTask,
+}
+
+/// The package of the kernel binary.
+pub const KERNEL_PACKAGE: &str = "cerne-kernel";
+/// The package of the loader that carries kernel and root task.
+pub const LOADER_PACKAGE: &str = "cerne-loader";
+
+/// The system `cargo xtask run` and `build` use when none is named.
+pub const DEFAULT: &str = "default";
+
+/// Every system, in the order `build --all` builds them.
+pub const SYSTEMS: &[System] = &[
+    System {
+        name: "default",
+        about: "the kernel and the root task, which prints its untyped memory",
+        kernel_features: &[],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &[],
+        },
+    },
+    System {
+        name: "el0-fault",
+        about: "a root task that makes a deliberate EL0 data abort",
+        kernel_features: &["idle-halt"],
+        root_task: RootTask {
+            package: "boot-tests",
+            bin: "el0-fault",
+            features: &[],
+        },
+    },
+    System {
+        name: "boot-bench",
+        about: "the default root task reporting the PMU cycle counter (run under icount)",
+        kernel_features: &["pmu-user"],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &["boot-bench"],
+        },
+    },
+    System {
+        name: "panic-test",
+        about: "a kernel that panics on purpose after printing its memory map",
+        kernel_features: &["boot-panic-test"],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &[],
+        },
+    },
+];
+
+/// The system called `name`, or an error that lists the valid names.
+pub fn find(name: &str) -> Result<&'static System> {
+    SYSTEMS.iter().find(|s| s.name == name).ok_or_else(|| {
+        Error::new(format!(
+            "no system called `{name}`; the systems are: {}",
+            names().join(", ")
+        ))
+    })
+}
+
+/// The names of all systems.
+pub fn names() -> Vec<&'static str> {
+    SYSTEMS.iter().map(|s| s.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names = names();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SYSTEMS.len());
+    }
+
+    #[test]
+    fn default_exists() {
+        assert_eq!(find(DEFAULT).map(|s| s.name), Ok(DEFAULT));
+    }
+
+    #[test]
+    fn unknown_name_lists_the_valid_ones() {
+        let err = find("nope").unwrap_err();
+        for s in SYSTEMS {
+            assert!(err.0.contains(s.name), "{err}");
+        }
+    }
+}
