@@ -104,7 +104,10 @@ impl Outcome {
     pub fn describe(&self) -> String {
         match self {
             Outcome::Halted => "the system halted cleanly".into(),
-            Outcome::PoweredOff => "the guest powered off (no halt marker was printed)".into(),
+            Outcome::PoweredOff => {
+                "QEMU exited with status 0 without a halt marker (guest powered off, or QEMU was quit)"
+                    .into()
+            }
             Outcome::StillRunning => {
                 "time limit reached; the guest was still running (no failure seen)".into()
             }

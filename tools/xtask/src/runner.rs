@@ -104,8 +104,18 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
-                terminate(&mut child);
                 let grace_over = state.grace.is_some_and(|g| Instant::now() >= g);
+                if opts.echo {
+                    eprintln!(
+                        "\n[xtask] {}; stopping QEMU",
+                        if grace_over {
+                            "the guest did not power off after its final message"
+                        } else {
+                            "time limit reached"
+                        }
+                    );
+                }
+                terminate(&mut child);
                 break if grace_over {
                     End::Stopped
                 } else {
