@@ -1,2 +1,14 @@
-//! User runtime.
+//! The user-level runtime every Cerne program links: entry and stack
+//! (`start`), seL4 system calls (`syscalls`), the debug console (`debug`),
+//! and BootInfo access for root tasks (`bootinfo`).
+//!
+//! A program defines `#[unsafe(no_mangle)] fn cerne_main(arg: usize, bench: u64) -> !`... see
+//! [`entry!`].
 #![no_std]
+
+pub mod bootinfo;
+pub mod debug;
+pub mod start;
+pub mod syscalls;
+
+pub use cerne_abi as abi;

@@ -1,0 +1,79 @@
+//! Everything specific to AArch64: entry, exception vectors and the register
+//! save area, the MMU, the GIC, the generic timer, the PL011 and PSCI.
+//!
+//! This layer (with the syscall layer) is where the kernel's `unsafe` lives.
+
+pub mod context;
+pub mod entry;
+pub mod esr;
+pub mod gic;
+pub mod mmu;
+pub mod psci;
+pub mod timer;
+pub mod uart;
+pub mod vectors;
+
+/// Stops this CPU for good, with interrupts masked.
+pub fn halt_cpu() -> ! {
+    loop {
+        // SAFETY: masking interrupts and waiting have no memory effects.
+        unsafe { core::arch::asm!("msr daifset, #0xf", "wfi") };
+    }
+}
+
+/// The exception level the CPU runs at (1 for the kernel).
+pub fn current_el() -> u64 {
+    let el: u64;
+    // SAFETY: reading CurrentEL has no side effects.
+    unsafe { core::arch::asm!("mrs {0}, CurrentEL", out(reg) el) };
+    (el >> 2) & 3
+}
+
+/// Reads ESR_EL1, FAR_EL1 for the exception being handled.
+pub fn fault_registers() -> (u64, u64) {
+    let (esr, far): (u64, u64);
+    // SAFETY: reading syndrome registers has no side effects.
+    unsafe { core::arch::asm!("mrs {0}, esr_el1", "mrs {1}, far_el1", out(reg) esr, out(reg) far) };
+    (esr, far)
+}
+
+/// Waits for an interrupt with IRQs unmasked at EL1, then masks them again.
+/// An IRQ taken meanwhile goes through the EL1 vector and returns here.
+pub fn wait_for_interrupt() {
+    // SAFETY: the EL1 IRQ vector handles the interrupt and returns here; the
+    // window in which IRQs are unmasked contains only `wfi`.
+    unsafe { core::arch::asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
+}
+
+/// Sets the EL1 system state the kernel wants: EL0 may use cache
+/// maintenance by VA and read CTR_EL0 (UCT, UCI), alignment checks off,
+/// EL0 gets no counter access unless `pmu_user`, and FP/SIMD is not trapped.
+pub fn configure_cpu(pmu_user: bool) {
+    const SCTLR_UCI: u64 = 1 << 26;
+    const SCTLR_UCT: u64 = 1 << 15;
+    const SCTLR_A: u64 = 1 << 1;
+    const SCTLR_SA0: u64 = 1 << 4;
+    const CPACR_FPEN_ALL: u64 = 0b11 << 20;
+    // SAFETY: these writes only change EL0 permissions and alignment
+    // checking; the MMU and caches stay as the loader set them.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, sctlr_el1",
+            "orr {t}, {t}, {set}",
+            "bic {t}, {t}, {clear}",
+            "msr sctlr_el1, {t}",
+            "msr cpacr_el1, {cpacr}",
+            "msr cntkctl_el1, xzr",
+            "isb",
+            t = out(reg) _,
+            set = in(reg) SCTLR_UCI | SCTLR_UCT,
+            clear = in(reg) SCTLR_A | SCTLR_SA0,
+            cpacr = in(reg) CPACR_FPEN_ALL,
+        );
+    }
+    if pmu_user {
+        // PMUSERENR_EL0: EN (EL0 access) and CR (cycle counter reads).
+        // SAFETY: only grants EL0 read access to the PMU.
+        unsafe { core::arch::asm!("msr pmuserenr_el0, {0}", "isb", in(reg) 0b0101u64) };
+    }
+}

@@ -1,0 +1,272 @@
+//! Building the root task from the boot image (SEL4-ABI.md §8.5–8.9): its
+//! VSpace with the image, IPC buffer, BootInfo and extra-bootinfo frames,
+//! its CNode and TCB, and the untyped capabilities for everything left.
+
+use crate::arch::{context::UserContext, mmu};
+use crate::boot::HandOff;
+use crate::{config, kprintln, sched};
+use cerne_abi::bootinfo::{
+    BootInfo, BootInfoHeader, BootInfoHeaderId, SlotRegion, UntypedDesc, MAX_BOOTINFO_UNTYPED_CAPS,
+};
+use cerne_abi::slots::NUM_INITIAL_CAPS;
+use cerne_plat::memmap::Platform;
+use cerne_plat::pagetable::{self, Descriptor, LAST_LEVEL};
+use cerne_plat::region::{Region, RegionSet};
+use cerne_plat::untyped::{self, PADDR_USER_DEVICE_TOP};
+
+const PAGE: u64 = 4096;
+/// The root task's ASID (pool 0, index 1).
+const ROOT_ASID: u16 = 1;
+/// Initial SPSR of every thread: EL0t, AArch64, FIQ masked.
+const INITIAL_SPSR: u64 = 0x40;
+
+/// Ranges of free memory tracked while carving out the root task.
+type FreeSet = RegionSet<64>;
+
+fn allocate(free: &mut FreeSet, size_bits: u32, what: &str) -> u64 {
+    match free.allocate_aligned(size_bits) {
+        Some(paddr) => {
+            mmu::zero_phys(paddr, 1 << size_bits);
+            paddr
+        }
+        None => panic!("not enough free RAM for the root task's {what} (2^{size_bits} bytes)"),
+    }
+}
+
+/// One page table of the root task's VSpace, for userImagePaging.
+#[derive(Clone, Copy, Default)]
+struct PagingTable {
+    paddr: u64,
+    level: usize,
+    vaddr: u64,
+}
+
+/// Page tables the root task's VSpace uses (tiny images need 3; the bound
+/// leaves room for large images and the extra-bootinfo range).
+const MAX_PAGING_TABLES: usize = 32;
+
+fn collect_tables(root: u64, out: &mut [PagingTable; MAX_PAGING_TABLES]) -> usize {
+    let mut n = 0;
+    // Breadth-first by level: all level-1 tables, then level 2, then 3.
+    for want in 1..=LAST_LEVEL {
+        let mut stack = [(root, 0usize, 0u64); 8];
+        let mut depth = 1;
+        while depth > 0 {
+            depth -= 1;
+            let (table, level, base) = stack[depth];
+            let entries = mmu::read_table(table);
+            for (i, e) in entries.iter().enumerate() {
+                let d = Descriptor(*e);
+                if !d.is_table(level) {
+                    continue;
+                }
+                let vaddr = base | ((i as u64) << pagetable::coverage_bits(level));
+                if level + 1 == want {
+                    if n < MAX_PAGING_TABLES {
+                        out[n] = PagingTable {
+                            paddr: d.output_address(),
+                            level: want,
+                            vaddr,
+                        };
+                        n += 1;
+                    }
+                } else if depth < stack.len() {
+                    stack[depth] = (d.output_address(), level + 1, vaddr);
+                    depth += 1;
+                }
+            }
+        }
+    }
+    n
+}
+
+/// Creates the root task and starts it. Never returns.
+pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Region) -> ! {
+    let ui = Region::from_bounds(hand_off.ui_p_start, hand_off.ui_p_end);
+    let mut free = FreeSet::new();
+    for r in platform.ram.as_slice() {
+        free.insert(*r).expect("few RAM banks");
+    }
+    for reserved in [kernel, dtb.aligned_out(PAGE), ui] {
+        free.remove(reserved).expect("few reserved ranges");
+    }
+
+    let ui_v_start = hand_off.ui_p_start.wrapping_sub(hand_off.pv_offset);
+    let ui_v_end = hand_off.ui_p_end.wrapping_sub(hand_off.pv_offset);
+    let ipc_buffer_vaddr = ui_v_end;
+    let bootinfo_vaddr = ipc_buffer_vaddr + PAGE;
+    let extra_bi_vaddr = bootinfo_vaddr + PAGE;
+    let extra_len = core::mem::size_of::<BootInfoHeader>() as u64 + dtb.size;
+    let extra_pages = extra_len.div_ceil(PAGE);
+
+    // Objects, largest first, as seL4 does.
+    let radix = config::ROOT_CNODE_SIZE_BITS as u32;
+    let cnode = allocate(&mut free, radix + cerne_abi::object::SLOT_BITS, "CNode");
+    let vspace = allocate(&mut free, 12, "VSpace");
+    let asid_pool = allocate(&mut free, 12, "ASID pool");
+    let ipc_buffer = allocate(&mut free, 12, "IPC buffer");
+    let bootinfo_frame = allocate(&mut free, 12, "BootInfo frame");
+    let mut extra_frames = [0u64; 512];
+    if extra_pages as usize > extra_frames.len() {
+        panic!(
+            "the DTB is too large for extra bootinfo ({} bytes)",
+            dtb.size
+        );
+    }
+    for f in extra_frames.iter_mut().take(extra_pages as usize) {
+        *f = allocate(&mut free, 12, "extra bootinfo");
+    }
+    let tcb = allocate(&mut free, cerne_abi::object::TCB_BITS, "TCB");
+
+    // The VSpace: image pages RWX, IPC buffer and BootInfo RW + XN, extra
+    // bootinfo RW + X (SEL4-ABI.md §8.9).
+    let mut tables = mmu::WindowTableMemory {
+        allocate: || {
+            free.allocate_aligned(12)
+                .inspect(|p| mmu::zero_phys(*p, PAGE))
+        },
+    };
+    let rwx = mmu::user_attributes(true, true, true);
+    let rw = mmu::user_attributes(true, false, true);
+    let map = |tables: &mut _, v, p, size, attrs: &_| {
+        if let Err(e) = pagetable::map_range(tables, vspace, v, p, size, attrs, 3) {
+            panic!("mapping the root task at {v:#x}: {e:?}");
+        }
+    };
+    map(&mut tables, ui_v_start, ui.base, ui.size, &rwx);
+    map(&mut tables, ipc_buffer_vaddr, ipc_buffer, PAGE, &rw);
+    map(&mut tables, bootinfo_vaddr, bootinfo_frame, PAGE, &rw);
+    for (i, f) in extra_frames.iter().take(extra_pages as usize).enumerate() {
+        map(
+            &mut tables,
+            extra_bi_vaddr + i as u64 * PAGE,
+            *f,
+            PAGE,
+            &rwx,
+        );
+    }
+    drop(tables);
+    let mut paging = [PagingTable::default(); MAX_PAGING_TABLES];
+    let n_paging = collect_tables(vspace, &mut paging);
+
+    // Extra bootinfo: one FDT chunk.
+    let header = BootInfoHeader {
+        id: BootInfoHeaderId::Fdt as u64,
+        len: extra_len,
+    };
+    mmu::copy_to_phys_frames(
+        &extra_frames[..extra_pages as usize],
+        0,
+        zerocopy::IntoBytes::as_bytes(&header),
+    );
+    mmu::copy_phys_to_phys_frames(
+        &extra_frames[..extra_pages as usize],
+        16,
+        dtb.base,
+        dtb.size,
+    );
+
+    // Slots (SEL4-ABI.md §8.5): fixed caps, then paging, extra BI frames,
+    // image frames, untypeds, and the empty rest.
+    let mut slot = NUM_INITIAL_CAPS as u64;
+    let user_image_paging = SlotRegion {
+        start: slot,
+        end: slot + n_paging as u64,
+    };
+    slot = user_image_paging.end;
+    let extra_bi_pages = SlotRegion {
+        start: slot,
+        end: slot + extra_pages,
+    };
+    slot = extra_bi_pages.end;
+    let user_image_frames = SlotRegion {
+        start: slot,
+        end: slot + ui.size / PAGE,
+    };
+    slot = user_image_frames.end;
+
+    // Untypeds: device regions first, then free RAM.
+    let mut device = RegionSet::<64>::new();
+    device
+        .insert(Region::from_bounds(0, PADDR_USER_DEVICE_TOP))
+        .expect("one range");
+    for r in platform
+        .ram
+        .as_slice()
+        .iter()
+        .chain(platform.gic.all_regions.as_slice())
+    {
+        device
+            .remove(r.aligned_out(PAGE))
+            .expect("few device holes");
+    }
+    let mut untyped_list = [UntypedDesc::default(); MAX_BOOTINFO_UNTYPED_CAPS];
+    let mut n_untyped = 0usize;
+    let mut dropped = 0usize;
+    let slots_end = 1u64 << radix;
+    for (set, is_device) in [(device.as_slice(), 1u8), (free.as_slice(), 0u8)] {
+        for r in set {
+            for b in untyped::blocks(*r) {
+                if n_untyped < MAX_BOOTINFO_UNTYPED_CAPS && slot + (n_untyped as u64) < slots_end {
+                    untyped_list[n_untyped] = UntypedDesc {
+                        paddr: b.base,
+                        size_bits: b.size_bits as u8,
+                        is_device,
+                        padding: [0; 6],
+                    };
+                    n_untyped += 1;
+                } else {
+                    dropped += 1;
+                }
+            }
+        }
+    }
+    if dropped > 0 {
+        kprintln!("[cerne] warning: {dropped} untyped blocks did not fit in BootInfo and are not handed out");
+    }
+    let untyped_region = SlotRegion {
+        start: slot,
+        end: slot + n_untyped as u64,
+    };
+    let empty = SlotRegion {
+        start: untyped_region.end,
+        end: slots_end,
+    };
+
+    let bi = mmu::phys_as_mut::<BootInfo>(bootinfo_frame);
+    bi.extra_len = extra_len;
+    bi.node_id = 0;
+    bi.num_nodes = 1;
+    bi.num_io_pt_levels = 0;
+    bi.ipc_buffer = ipc_buffer_vaddr;
+    bi.empty = empty;
+    bi.shared_frames = SlotRegion::default();
+    bi.user_image_frames = user_image_frames;
+    bi.user_image_paging = user_image_paging;
+    bi.io_space_caps = SlotRegion::default();
+    bi.extra_bi_pages = extra_bi_pages;
+    bi.init_thread_cnode_size_bits = u64::from(radix);
+    bi.init_thread_domain = 0;
+    bi.untyped = untyped_region;
+    bi.untyped_list = untyped_list;
+
+    let _ = (cnode, asid_pool, tcb, &paging[..n_paging]);
+    kprintln!(
+        "[cerne] root task: {} image pages, {} page tables, {} untypeds, slots {}..{} free",
+        ui.size / PAGE,
+        n_paging,
+        n_untyped,
+        empty.start,
+        empty.end
+    );
+
+    mmu::sync_caches_for_execution(mmu::phys_to_window(ui.base), ui.size);
+    let mut context = UserContext {
+        elr_el1: hand_off.v_entry,
+        spsr_el1: INITIAL_SPSR,
+        ..UserContext::default()
+    };
+    context.x[0] = bootinfo_vaddr;
+    sched::start_root_thread(context, vspace, ROOT_ASID);
+    sched::schedule_and_return()
+}
