@@ -117,7 +117,9 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
     if std::fs::read(to).ok().as_deref() == Some(new.as_slice()) {
         return Ok(());
     }
-    std::fs::write(to, &new).context(|| format!("cannot write {}", to.display()))
+    std::fs::copy(from, to)
+        .map(drop)
+        .context(|| format!("cannot copy {} to {}", from.display(), to.display()))
 }
 
 /// Prints the kernel image size and the sizes of the other parts.
