@@ -1,2 +1,24 @@
+//! Cerne's boot loader for QEMU's `virt` board (AArch64).
+//!
+//! QEMU loads this ELF and enters it at EL1 or EL2 with the MMU off. The
+//! loader carries the kernel and root-task ELF images, places them as seL4's
+//! elfloader does (kernel at its physical addresses from the start of RAM,
+//! then the DTB, then the root task and a page of its program headers),
+//! turns the MMU on with the kernel's 1 GiB slot mapped through TTBR1, and
+//! enters the kernel with the elfloader's hand-off registers
+//! (SEL4-ABI.md §10). See docs/boot.md.
+//!
+//! Only [`arch`] may use `unsafe`.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod arch;
+mod boot;
+mod console;
+mod dtb;
+mod elf;
+mod error;
+mod images;
+mod layout;

@@ -1,0 +1,147 @@
+//! What the loader reads from the device tree: RAM banks (`/memory`), the
+//! console (the first `arm,pl011` node) and the PSCI conduit
+//! (`/psci` `method`). Nothing about the board is assumed beyond where QEMU
+//! puts the DTB.
+
+use cerne_plat::memmap::PsciConduit;
+use cerne_plat::region::Region;
+
+use crate::error::Error;
+
+/// Most RAM banks the loader tracks.
+pub const MAX_RAM_BANKS: usize = 8;
+
+/// The board, as far as the loader needs it.
+#[derive(Clone, Debug)]
+pub struct Board {
+    ram: [Region; MAX_RAM_BANKS],
+    ram_banks: usize,
+    /// The console UART's registers, if the tree has a PL011.
+    pub uart: Option<Region>,
+    /// The PSCI conduit, if the tree describes PSCI.
+    pub psci: Option<PsciConduit>,
+}
+
+impl Board {
+    /// Reads the board from a whole DTB (`totalsize` bytes).
+    pub fn read(blob: &[u8]) -> Result<Self, Error> {
+        let tree = fdt::Fdt::new(blob).map_err(|e| {
+            Error::DeviceTree(match e {
+                fdt::FdtError::BadMagic => "bad magic",
+                fdt::FdtError::BadPtr => "bad pointer",
+                fdt::FdtError::BufferTooSmall => "blob shorter than its header says",
+            })
+        })?;
+
+        let mut board = Board {
+            ram: [Region::default(); MAX_RAM_BANKS],
+            ram_banks: 0,
+            uart: None,
+            psci: None,
+        };
+        // One pass over the tree (the fdt crate's lookups each walk it).
+        for node in tree.all_nodes() {
+            let mut device_type = None;
+            let mut compatible = None;
+            let mut method = None;
+            for property in node.properties() {
+                match property.name {
+                    "device_type" => device_type = property.as_str(),
+                    "compatible" => compatible = Some(property.value),
+                    "method" => method = property.as_str(),
+                    _ => {}
+                }
+            }
+            let name = node.name.split('@').next().unwrap_or("");
+            if name == "memory" && device_type == Some("memory") {
+                for reg in node.reg().into_iter().flatten() {
+                    let bank = Region {
+                        base: reg.starting_address as u64,
+                        size: reg.size.unwrap_or(0) as u64,
+                    };
+                    if bank.is_empty() {
+                        continue;
+                    }
+                    let slot = board
+                        .ram
+                        .get_mut(board.ram_banks)
+                        .ok_or(Error::DeviceTree("more RAM banks than the loader tracks"))?;
+                    *slot = bank;
+                    board.ram_banks += 1;
+                }
+            } else if board.uart.is_none()
+                && compatible
+                    .is_some_and(|list| list.split(|&b| b == 0).any(|entry| entry == b"arm,pl011"))
+            {
+                board.uart = node
+                    .reg()
+                    .and_then(|mut regs| regs.next())
+                    .map(|reg| Region {
+                        base: reg.starting_address as u64,
+                        size: reg.size.unwrap_or(0) as u64,
+                    });
+            } else if name == "psci" {
+                board.psci = match method {
+                    Some("hvc") => Some(PsciConduit::Hvc),
+                    Some("smc") => Some(PsciConduit::Smc),
+                    _ => None,
+                };
+            }
+        }
+        if board.ram_banks == 0 {
+            return Err(Error::DeviceTree("no /memory node with a reg property"));
+        }
+        board.ram[..board.ram_banks].sort_unstable_by_key(|r| r.base);
+        Ok(board)
+    }
+
+    /// The RAM banks, sorted by address.
+    pub fn ram(&self) -> &[Region] {
+        &self.ram[..self.ram_banks]
+    }
+
+    /// The RAM bank holding `[base, base + size)`.
+    pub fn bank_holding(&self, base: u64, size: u64) -> Option<Region> {
+        let range = Region { base, size };
+        self.ram()
+            .iter()
+            .copied()
+            .find(|bank| bank.contains(&range))
+    }
+}
+
+/// Offsets of the FDT header's big-endian u32 fields.
+const TOTALSIZE: usize = 4;
+const OFF_DT_STRUCT: usize = 8;
+const OFF_DT_STRINGS: usize = 12;
+const OFF_MEM_RSVMAP: usize = 16;
+const SIZE_DT_STRINGS: usize = 32;
+const SIZE_DT_STRUCT: usize = 36;
+
+/// Offset of the `totalsize` field, for rewriting it in a packed copy.
+pub const TOTALSIZE_OFFSET: u64 = TOTALSIZE as u64;
+
+fn be32(blob: &[u8], at: usize) -> Option<usize> {
+    let bytes = blob.get(at..at + 4)?;
+    Some(u32::from_be_bytes(bytes.try_into().ok()?) as usize)
+}
+
+/// The DTB's size without the free space after its last block (what
+/// `fdt_pack` leaves): QEMU's blob says `totalsize` 1 MiB but uses a few KiB.
+/// `None` if the header's blocks do not fit in the blob.
+pub fn packed_size(blob: &[u8]) -> Option<u64> {
+    let struct_end = be32(blob, OFF_DT_STRUCT)?.checked_add(be32(blob, SIZE_DT_STRUCT)?)?;
+    let strings_end = be32(blob, OFF_DT_STRINGS)?.checked_add(be32(blob, SIZE_DT_STRINGS)?)?;
+    // The reservation map runs to its all-zero 16-byte terminator.
+    let mut reservations_end = be32(blob, OFF_MEM_RSVMAP)?;
+    loop {
+        let entry = blob.get(reservations_end..reservations_end.checked_add(16)?)?;
+        reservations_end += 16;
+        if entry.iter().all(|&b| b == 0) {
+            break;
+        }
+    }
+    let end = struct_end.max(strings_end).max(reservations_end);
+    let end = end.checked_add(7)? & !7;
+    (end <= blob.len()).then_some(end as u64)
+}
