@@ -390,43 +390,60 @@ pub fn map_range<M: TableMemory>(
     }
 
     let (mut va, mut pa, mut remaining) = (vaddr, paddr, size);
+    // The table the last run of leaves went into: the next run skips the
+    // walk from the root when it belongs in the same table.
+    let mut last: Option<LastTable> = None;
     while remaining != 0 {
         let mut level = largest_level;
-        loop {
+        let count = loop {
             let block = coverage(level);
-            let fits = (va | pa) & (block - 1) == 0 && remaining >= block;
-            if fits {
-                match map_one(mem, root_paddr, va, pa, level, attrs)? {
-                    Placed::Done => break,
-                    // A table already covers this slot: use smaller pieces.
-                    Placed::TableInTheWay => {}
+            if (va | pa) & (block - 1) == 0 && remaining >= block {
+                let table = match last {
+                    Some(t) if t.covers(va, level) => t.table,
+                    _ => table_for(mem, root_paddr, va, level)?,
+                };
+                if let Some(count) = place_run(mem, table, va, pa, remaining / block, level, attrs)?
+                {
+                    last = Some(LastTable { table, level, va });
+                    break count;
                 }
+                // A table already covers this slot: use smaller pieces.
             }
             level += 1;
-        }
-        let block = coverage(level);
-        va = va.wrapping_add(block);
-        pa += block;
-        remaining -= block;
+        };
+        let bytes = count * coverage(level);
+        va = va.wrapping_add(bytes);
+        pa += bytes;
+        remaining -= bytes;
     }
     Ok(())
 }
 
-/// Outcome of placing one leaf.
-enum Placed {
-    Done,
-    TableInTheWay,
+/// A table at `level` known to hold the leaves for `va`.
+#[derive(Clone, Copy)]
+struct LastTable {
+    table: u64,
+    level: usize,
+    va: u64,
 }
 
-/// Places one leaf for `va` at `level`, creating tables above it.
-fn map_one<M: TableMemory>(
+impl LastTable {
+    /// True if a leaf for `va` at `level` belongs in this table.
+    fn covers(&self, va: u64, level: usize) -> bool {
+        // A table at `level` spans what one entry of the level above does.
+        let span_mask = !(coverage(level - 1) - 1);
+        level == self.level && va & span_mask == self.va & span_mask
+    }
+}
+
+/// The table at `level` on the path to `va`, creating missing tables above
+/// it; a block on the way is [`MapError::AlreadyMapped`].
+fn table_for<M: TableMemory>(
     mem: &mut M,
     root_paddr: u64,
     va: u64,
-    pa: u64,
     level: usize,
-    attrs: &Attributes,
-) -> Result<Placed, MapError> {
+) -> Result<u64, MapError> {
     let mut table = root_paddr;
     for walk_level in 0..level {
         let slot = index(va, walk_level);
@@ -441,12 +458,31 @@ fn map_one<M: TableMemory>(
             next
         };
     }
-    let slot = index(va, level);
-    let entry = Descriptor(mem.table_mut(table)[slot]);
-    if entry.is_table(level) {
-        return Ok(Placed::TableInTheWay);
+    Ok(table)
+}
+
+/// Writes up to `max` consecutive leaves at `level` into `table` (a table
+/// at `level` on the path to `va`), mapping `va` to `pa` onwards, and stops
+/// at the end of the table or at the first slot already in use. Returns
+/// how many it wrote; `None` when the first slot holds a table (the caller
+/// then maps with smaller pieces); [`MapError::AlreadyMapped`] when it
+/// holds a leaf.
+fn place_run<M: TableMemory>(
+    mem: &mut M,
+    table: u64,
+    va: u64,
+    pa: u64,
+    max: u64,
+    level: usize,
+    attrs: &Attributes,
+) -> Result<Option<u64>, MapError> {
+    let first = index(va, level);
+    let entries = &mut mem.table_mut(table)[first..];
+    let head = Descriptor(entries[0]);
+    if head.is_table(level) {
+        return Ok(None);
     }
-    if entry.is_valid() {
+    if head.is_valid() {
         return Err(MapError::AlreadyMapped);
     }
     let leaf = if level == LAST_LEVEL {
@@ -454,8 +490,18 @@ fn map_one<M: TableMemory>(
     } else {
         Descriptor::block(pa, level, attrs)
     };
-    mem.table_mut(table)[slot] = leaf.0;
-    Ok(Placed::Done)
+    let block = coverage(level);
+    let mut count = 0;
+    for (slot, entry) in entries.iter_mut().enumerate() {
+        if count == max || Descriptor(*entry).is_valid() {
+            break;
+        }
+        // Output addresses stay below 2^48 (checked by map_range), so the
+        // sum never carries into the attribute bits.
+        *entry = leaf.0 + slot as u64 * block;
+        count += 1;
+    }
+    Ok(Some(count))
 }
 
 /// Walks the tables under `root_paddr` for `vaddr` and returns the leaf
@@ -750,6 +796,66 @@ mod tests {
         assert_eq!(translate(&mut mem, root, u64::MAX), Some((0x7FFF_FFFF, 2)));
         assert_eq!(translate(&mut mem, root, KERNEL_BASE - 1), None);
         assert_eq!(translate(&mut mem, root, 0x4000_0000), None);
+    }
+
+    #[test]
+    fn runs_of_blocks_cross_table_boundaries() {
+        // 2 MiB blocks from 4 MiB below a 1 GiB boundary to 4 MiB above it:
+        // two level-2 tables, each leaf in the right one.
+        let (mut mem, root) = VecMemory::new(8);
+        let va = GIB - 2 * MIB2;
+        map_range(
+            &mut mem,
+            root,
+            va,
+            0x8000_0000,
+            4 * MIB2,
+            &Attributes::KERNEL_NORMAL,
+            2,
+        )
+        .unwrap();
+        assert_eq!(mem.tables.len(), 4, "root, level 1, two level-2 tables");
+        for i in 0..4 {
+            assert_eq!(
+                translate(&mut mem, root, va + i * MIB2 + 8),
+                Some((0x8000_0000 + i * MIB2 + 8, 2))
+            );
+        }
+        // Pages across a 2 MiB boundary: two level-3 tables.
+        let (mut mem, root) = VecMemory::new(8);
+        let va = 0x4000_0000 + MIB2 - 0x2000;
+        map_range(
+            &mut mem,
+            root,
+            va,
+            va,
+            0x4000,
+            &Attributes::KERNEL_NORMAL,
+            3,
+        )
+        .unwrap();
+        assert_eq!(mem.tables.len(), 5);
+        for off in (0..0x4000).step_by(0x1000) {
+            assert_eq!(translate(&mut mem, root, va + off), Some((va + off, 3)));
+        }
+        // Every block of the kernel slot.
+        let (mut mem, root) = VecMemory::new(8);
+        map_range(
+            &mut mem,
+            root,
+            KERNEL_BASE,
+            0x4000_0000,
+            GIB,
+            &Attributes::KERNEL_IMAGE,
+            2,
+        )
+        .unwrap();
+        for i in 0..512 {
+            assert_eq!(
+                translate(&mut mem, root, KERNEL_BASE + i * MIB2),
+                Some((0x4000_0000 + i * MIB2, 2))
+            );
+        }
     }
 
     #[test]

@@ -28,8 +28,9 @@ pub fn entry_exception_level() -> u64 {
 //    counters for EL1/EL0 (MDCR_EL2.HPMN = PMCR_EL0.N), EL1 sees the real
 //    MIDR/MPIDR, stage 2 off, SCTLR_EL1 sane; then ERET to EL1h with DAIF
 //    masked.
-// 3. DAIF masked, SP_EL1 selected, the stack set, BSS zeroed, then
-//    `loader_entry(x0, entry EL)`.
+// 3. DAIF masked, SP_EL1 selected, FP/SIMD untrapped at EL1
+//    (CPACR_EL1.FPEN = 0b11: the compiler uses SIMD registers), the stack
+//    set, BSS zeroed, then `loader_entry(x0, entry EL)`.
 core::arch::global_asm!(
     r#"
     .section .text.entry, "ax"
@@ -80,6 +81,9 @@ _start:
 1:
     msr     daifset, #0xf
     msr     spsel, #1
+    mov     x9, #0x300000
+    msr     cpacr_el1, x9
+    isb
     cmp     x20, #1
     b.ne    2f
     ldr     x9, ={sctlr}
