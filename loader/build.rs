@@ -4,7 +4,8 @@
 //!
 //! `cargo clippy` may run without the two variables (there is nothing to
 //! embed when only linting): it then embeds empty placeholders and warns.
-//! Every real build needs both.
+//! Host builds (`cargo test -p cerne-loader --lib`) need neither. Every
+//! real build needs both.
 
 use std::env;
 use std::path::PathBuf;
@@ -22,11 +23,15 @@ fn main() {
     let linting = env::var("RUSTC_WORKSPACE_WRAPPER")
         .map(|w| w.contains("clippy-driver"))
         .unwrap_or(false);
+    // Built for the host, the package is only its library's tests: the
+    // binary (and so the embedded images) is for aarch64-unknown-none only.
+    let bare_metal = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none");
 
     for (var, embed_as) in IMAGES {
         println!("cargo:rerun-if-env-changed={var}");
         let path = match env::var_os(var) {
             Some(value) => PathBuf::from(value),
+            None if !bare_metal => continue,
             None if linting => {
                 let placeholder = out_dir.join(format!("{var}.placeholder"));
                 std::fs::write(&placeholder, []).expect("write placeholder image");
@@ -52,7 +57,7 @@ fn main() {
     let script = manifest_dir.join("loader.ld");
     println!("cargo:rerun-if-changed={}", script.display());
     println!("cargo:rerun-if-changed=build.rs");
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("none") {
+    if bare_metal {
         println!("cargo:rustc-link-arg-bins=-T{}", script.display());
     }
 }

@@ -8,10 +8,11 @@ use cerne_plat::region::Region;
 
 use crate::arch::memory::{loader_image, loader_writable, PhysicalMemory, TablePool};
 use crate::arch::{self, cpu, pl011};
-use crate::dtb::{self, Board};
-use crate::elf::Image;
-use crate::error::Error;
-use crate::layout::{self, Layout};
+use cerne_loader::dtb::{self, Board};
+use cerne_loader::elf::Image;
+use cerne_loader::error::Error;
+use cerne_loader::layout::{self, Layout};
+
 use crate::{console, images, println};
 
 /// Where QEMU's virt board leaves the DTB for an ELF image: the start of
@@ -121,7 +122,7 @@ fn run(boot_x0: u64) -> Result<core::convert::Infallible, Error> {
         layout.dtb.size,
     ];
     println!(
-        "MMU on; entering the kernel at {:#x} (x0 {:#x} x1 {:#x} x2 {:#x} x3 {:#x} x4 {:#x} x5 {:#x}), {} instructions after reset",
+        "MMU on; entering the kernel at {:#x} (x0 {:#x} x1 {:#x} x2 {:#x} x3 {:#x} x4 {:#x} x5 {:#x}); PMCCNTR_EL0 {} (instructions since reset under -icount shift=0)",
         layout.kernel_entry,
         args[0],
         args[1],
@@ -134,7 +135,7 @@ fn run(boot_x0: u64) -> Result<core::convert::Infallible, Error> {
     cpu::enter_kernel(layout.kernel_entry, args, &[placed, tables])
 }
 
-fn print_layout(layout: &Layout, root_task: &Image) {
+fn print_layout(layout: &Layout, root_task: &Image<'_>) {
     println!(
         "kernel    paddr {:#x}..{:#x} vaddr {:#x}..{:#x} entry {:#x}",
         layout.kernel.base,
@@ -172,8 +173,8 @@ fn print_layout(layout: &Layout, root_task: &Image) {
 fn load(
     memory: &mut PhysicalMemory,
     layout: &Layout,
-    kernel: &Image,
-    root_task: &Image,
+    kernel: &Image<'_>,
+    root_task: &Image<'_>,
 ) -> Result<(), Error> {
     memory.move_within(layout.dtb.base, layout.dtb_from, layout.dtb.size)?;
     // The copy is packed: its header's totalsize becomes what it uses.

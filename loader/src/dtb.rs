@@ -145,3 +145,100 @@ pub fn packed_size(blob: &[u8]) -> Option<u64> {
     let end = end.checked_add(7)? & !7;
     (end <= blob.len()).then_some(end as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// QEMU 7.2's DTBs, packed, kept with the platform crate's tests.
+    const VIRT_512M: &[u8] = include_bytes!("../../kernel/plat/tests/dtb/virt-512m.dtb");
+    const VIRT_2G_EL2: &[u8] =
+        include_bytes!("../../kernel/plat/tests/dtb/virt-2g-virtualization.dtb");
+    const VIRT_256M_GICV3: &[u8] =
+        include_bytes!("../../kernel/plat/tests/dtb/virt-256m-gicv3.dtb");
+
+    fn totalsize(blob: &[u8]) -> usize {
+        u32::from_be_bytes(blob[4..8].try_into().unwrap()) as usize
+    }
+
+    /// The blob as QEMU hands it over: padded to 1 MiB, totalsize 1 MiB.
+    fn as_qemu_leaves_it(packed: &[u8]) -> Vec<u8> {
+        let mut blob = packed.to_vec();
+        blob.resize(1 << 20, 0);
+        blob[4..8].copy_from_slice(&(1u32 << 20).to_be_bytes());
+        blob
+    }
+
+    #[test]
+    fn reads_ram_uart_and_psci() {
+        let board = Board::read(VIRT_512M).unwrap();
+        assert_eq!(
+            board.ram(),
+            &[Region {
+                base: 0x4000_0000,
+                size: 512 << 20
+            }]
+        );
+        assert_eq!(
+            board.uart,
+            Some(Region {
+                base: 0x0900_0000,
+                size: 0x1000
+            })
+        );
+        assert_eq!(board.psci, Some(PsciConduit::Hvc));
+
+        let board = Board::read(VIRT_2G_EL2).unwrap();
+        assert_eq!(board.ram()[0].size, 2 << 30);
+        assert_eq!(board.psci, Some(PsciConduit::Smc));
+
+        let board = Board::read(VIRT_256M_GICV3).unwrap();
+        assert_eq!(board.ram()[0].end(), 0x5000_0000);
+        assert_eq!(board.uart.map(|u| u.base), Some(0x0900_0000));
+    }
+
+    #[test]
+    fn bank_lookup() {
+        let board = Board::read(VIRT_512M).unwrap();
+        assert_eq!(
+            board.bank_holding(0x4000_0000, 1 << 20).map(|b| b.base),
+            Some(0x4000_0000)
+        );
+        assert_eq!(board.bank_holding(0x3FFF_F000, 0x2000), None);
+        assert_eq!(board.bank_holding(0x5FFF_F000, 0x2000), None);
+    }
+
+    #[test]
+    fn reads_the_padded_blob_and_packs_it() {
+        for packed in [VIRT_512M, VIRT_2G_EL2, VIRT_256M_GICV3] {
+            let blob = as_qemu_leaves_it(packed);
+            assert!(Board::read(&blob).is_ok());
+            let size = packed_size(&blob).unwrap();
+            // The blocks end within the packed blob, 8-byte aligned.
+            assert!(size as usize <= totalsize(packed).next_multiple_of(8));
+            assert!(size as usize + 8 > totalsize(packed));
+            assert_eq!(size % 8, 0);
+            // The packed prefix, with totalsize rewritten, is a whole DTB.
+            let mut copy = blob[..size as usize].to_vec();
+            copy[TOTALSIZE_OFFSET as usize..TOTALSIZE_OFFSET as usize + 4]
+                .copy_from_slice(&(size as u32).to_be_bytes());
+            let board = Board::read(&copy).unwrap();
+            assert_eq!(board.ram(), Board::read(packed).unwrap().ram());
+            assert!(board.uart.is_some() && board.psci.is_some());
+        }
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(matches!(
+            Board::read(&[0u8; 64]),
+            Err(Error::DeviceTree("bad magic"))
+        ));
+        let mut short = VIRT_512M.to_vec();
+        short.truncate(100);
+        assert!(Board::read(&short).is_err());
+        assert_eq!(packed_size(&short), None);
+        assert_eq!(packed_size(&[0u8; 8]), None);
+    }
+}

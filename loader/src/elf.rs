@@ -14,22 +14,22 @@ pub const MAX_SEGMENTS: usize = 16;
 
 /// One PT_LOAD segment.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Segment {
+pub struct Segment<'a> {
     /// p_vaddr.
     pub vaddr: u64,
     /// p_paddr.
     pub paddr: u64,
     /// The bytes the file holds (p_filesz of them).
-    pub file: &'static [u8],
+    pub file: &'a [u8],
     /// p_memsz: bytes past `file.len()` are zero.
     pub mem_size: u64,
 }
 
 /// A parsed AArch64 ELF64 executable.
-pub struct Image {
+pub struct Image<'a> {
     name: &'static str,
-    bytes: &'static [u8],
-    segments: [Segment; MAX_SEGMENTS],
+    bytes: &'a [u8],
+    segments: [Segment<'a>; MAX_SEGMENTS],
     count: usize,
     entry: u64,
     ph_offset: u64,
@@ -37,9 +37,10 @@ pub struct Image {
     ph_count: u16,
 }
 
-impl Image {
-    /// Parses `bytes` (`name` is for messages).
-    pub fn parse(name: &'static str, bytes: &'static [u8]) -> Result<Self, Error> {
+impl<'a> Image<'a> {
+    /// Parses `bytes` (`name` is for messages). The parser reads headers in
+    /// place, so `bytes` must be 8-byte aligned.
+    pub fn parse(name: &'static str, bytes: &'a [u8]) -> Result<Self, Error> {
         let err = |what| Error::Elf { image: name, what };
         if bytes.is_empty() {
             return Err(err("empty image (was the loader built for linting only?)"));
@@ -105,7 +106,7 @@ impl Image {
     }
 
     /// The PT_LOAD segments with a non-zero memory size.
-    pub fn segments(&self) -> &[Segment] {
+    pub fn segments(&self) -> &[Segment<'a>] {
         &self.segments[..self.count]
     }
 
@@ -125,7 +126,7 @@ impl Image {
     }
 
     /// The program-header table: (count, entry size, raw bytes).
-    pub fn program_headers(&self) -> Result<(u32, u32, &'static [u8]), Error> {
+    pub fn program_headers(&self) -> Result<(u32, u32, &'a [u8]), Error> {
         let size = usize::from(self.ph_count) * usize::from(self.ph_entry_size);
         let start = self.ph_offset as usize;
         let table = start
@@ -150,4 +151,79 @@ fn bounds(ranges: impl Iterator<Item = (u64, u64)>) -> Region {
         high = high.max(start + size);
     }
     Region::from_bounds(low, high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{elf, Seg};
+
+    #[test]
+    fn segments_bounds_entry_and_headers() {
+        let text = [0xAAu8; 0x1800];
+        let data = [0x55u8; 0x10];
+        let bytes = elf(
+            0x40_0010,
+            &[
+                Seg {
+                    vaddr: 0x40_0000,
+                    paddr: 0x40_0000,
+                    data: &text,
+                    mem_size: 0x1800,
+                },
+                Seg {
+                    vaddr: 0x40_2000,
+                    paddr: 0x40_2000,
+                    data: &data,
+                    mem_size: 0x3000,
+                },
+                Seg {
+                    vaddr: 0x50_0000,
+                    paddr: 0,
+                    data: &[],
+                    mem_size: 0,
+                },
+            ],
+        );
+        let image = Image::parse("root task", &bytes).unwrap();
+        assert_eq!(image.segments().len(), 2, "empty segments skipped");
+        assert_eq!(image.entry(), 0x40_0010);
+        assert_eq!(
+            image.virtual_bounds(),
+            Region::from_bounds(0x40_0000, 0x40_5000)
+        );
+        assert_eq!(image.segments()[0].file, &text[..]);
+        assert_eq!(image.segments()[1].file, &data[..]);
+        assert_eq!(image.segments()[1].mem_size, 0x3000);
+        let (count, size, table) = image.program_headers().unwrap();
+        assert_eq!((count, size, table.len()), (3, 56, 3 * 56));
+        assert_eq!(table, &bytes[64..64 + 3 * 56]);
+    }
+
+    #[test]
+    fn rejects_bad_images() {
+        let err = |bytes: &[u8]| match Image::parse("kernel", bytes) {
+            Err(Error::Elf { what, .. }) => what,
+            other => panic!("{:?}", other.map(|i| i.entry())),
+        };
+        assert!(err(&[]).contains("empty"));
+        assert!(err(&[0u8; 128]).contains("magic"));
+        let seg = |mem_size| Seg {
+            vaddr: 0x1000,
+            paddr: 0x1000,
+            data: &[1, 2, 3, 4],
+            mem_size,
+        };
+        let mut not_arm = elf(0x1000, &[seg(4)]);
+        not_arm[18] = 62; // EM_X86_64
+        assert_eq!(err(&not_arm), "not an AArch64 image");
+        assert_eq!(
+            err(&elf(0x1000, &[seg(2)])),
+            "segment memsz smaller than filesz"
+        );
+        assert_eq!(err(&elf(0x1000, &[])), "no loadable segment");
+        let mut truncated = elf(0x1000, &[seg(4)]);
+        truncated.truncate(0x1002);
+        assert_eq!(err(&truncated), "segment extends past the end of the file");
+    }
 }

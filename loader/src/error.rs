@@ -5,10 +5,17 @@ use core::fmt;
 use cerne_plat::pagetable::MapError;
 use cerne_plat::region::Region;
 
-use crate::arch::memory::OutsideWindow;
+/// A physical access outside the loader's RAM window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutsideWindow {
+    /// The range asked for.
+    pub range: Region,
+    /// The window at the time.
+    pub window: Region,
+}
 
 /// Why the loader stopped.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The CPU entered at an exception level the loader cannot run at.
     UnsupportedExceptionLevel(u64),
@@ -71,13 +78,12 @@ impl fmt::Display for Error {
             ),
             Error::Placement { what, range, room } => write!(
                 f,
-                "{what} at {:#x}..{:#x} does not fit in {:#x}..{:#x} (RAM below the loader; \
-                 the loader is linked at {:#x}: images too large, or RAM too small)",
+                "{what} at {:#x}..{:#x} does not fit in {:#x}..{:#x}, the RAM below the \
+                 loader (images too large, or too little RAM)",
                 range.base,
                 range.end(),
                 room.base,
                 room.end(),
-                crate::arch::memory::loader_image().base,
             ),
             Error::ProgramHeaders(bytes) => write!(
                 f,

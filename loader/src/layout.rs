@@ -68,8 +68,8 @@ pub fn plan(
     room: Region,
     dtb_from: u64,
     dtb_size: u64,
-    kernel: &Image,
-    root_task: &Image,
+    kernel: &Image<'_>,
+    root_task: &Image<'_>,
 ) -> Result<Layout, Error> {
     let fits = |what: &'static str, range: Region| {
         if room.contains(&range) && range.base.checked_add(range.size).is_some() {
@@ -175,4 +175,232 @@ pub fn plan(
         root_task_entry: root_task.entry(),
         program_headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{elf, Seg};
+    use std::vec::Vec;
+
+    const KERNEL_BASE: u64 = 0xFFFF_FFFF_C000_0000;
+    const RAM: Region = Region {
+        base: 0x4000_0000,
+        size: 0x400_0000, // up to the loader at 0x4400_0000
+    };
+    const DTB_SIZE: u64 = 7512;
+
+    fn kernel(size: u64, bss: u64) -> Vec<u8> {
+        let text = std::vec![0u8; size as usize];
+        elf(
+            KERNEL_BASE,
+            &[
+                Seg {
+                    vaddr: KERNEL_BASE,
+                    paddr: 0x4000_0000,
+                    data: &text,
+                    mem_size: size,
+                },
+                Seg {
+                    vaddr: KERNEL_BASE + size,
+                    paddr: 0x4000_0000 + size,
+                    data: &[],
+                    mem_size: bss,
+                },
+            ],
+        )
+    }
+
+    fn root_task(vaddr: u64, entry: u64, size: u64) -> Vec<u8> {
+        elf(
+            entry,
+            &[
+                Seg {
+                    vaddr,
+                    paddr: vaddr,
+                    data: &[0xC3; 0x100],
+                    mem_size: 0x100,
+                },
+                Seg {
+                    vaddr: vaddr + 0x2000,
+                    paddr: vaddr + 0x2000,
+                    data: &[],
+                    mem_size: size - 0x2000,
+                },
+            ],
+        )
+    }
+
+    fn plan_with(kernel_elf: &[u8], user_elf: &[u8], room: Region) -> Result<Layout, Error> {
+        let k = Image::parse("kernel", kernel_elf).unwrap();
+        let u = Image::parse("root task", user_elf).unwrap();
+        plan(room, 0x4000_0000, DTB_SIZE, &k, &u)
+    }
+
+    #[test]
+    fn sel4_order_and_handoff_values() {
+        let k = kernel(0xA554, 0x2_0000);
+        let u = root_task(0x40_0000, 0x40_0000, 0x1_3800);
+        let l = plan_with(&k, &u, RAM).unwrap();
+        assert_eq!(l.kernel, Region::from_bounds(0x4000_0000, 0x4002_A554));
+        assert_eq!(l.kernel_entry, KERNEL_BASE);
+        assert_eq!(
+            l.dtb,
+            Region {
+                base: 0x4002_B000,
+                size: DTB_SIZE
+            }
+        );
+        assert_eq!(l.dtb_from, 0x4000_0000);
+        // Root task after the DTB, page aligned, its size rounded to pages.
+        assert_eq!(l.root_task, Region::from_bounds(0x4002_D000, 0x4004_1000));
+        assert_eq!(l.root_task_virtual, 0x40_0000);
+        assert_eq!(l.pv_offset, 0x4002_D000 - 0x40_0000);
+        assert_eq!(l.root_task_entry, 0x40_0000);
+        assert_eq!(
+            l.program_headers,
+            Region {
+                base: 0x4004_1000,
+                size: 0x1000
+            }
+        );
+        // TTBR1: from the kernel's first vaddr to the end of its 1 GiB slot.
+        assert_eq!(l.kernel_map_virtual, KERNEL_BASE);
+        assert_eq!(l.kernel_map_physical, 0x4000_0000);
+        assert_eq!(l.kernel_map_size, 1 << 30);
+    }
+
+    #[test]
+    fn root_task_below_pv_wraps_as_twos_complement() {
+        // A root task linked above its physical placement: pv_offset is
+        // negative, as a two's-complement word.
+        let k = kernel(0x1000, 0);
+        let u = root_task(0x1_0000_0000, 0x1_0000_0000, 0x3000);
+        let l = plan_with(&k, &u, RAM).unwrap();
+        assert_eq!(l.pv_offset, l.root_task.base.wrapping_sub(0x1_0000_0000));
+        assert_eq!(l.root_task.base.wrapping_sub(l.pv_offset), 0x1_0000_0000);
+    }
+
+    #[test]
+    fn unaligned_user_start_rounds_down_to_a_page() {
+        let k = kernel(0x1000, 0);
+        let u = root_task(0x40_0800, 0x40_0800, 0x3000);
+        let l = plan_with(&k, &u, RAM).unwrap();
+        assert_eq!(l.root_task_virtual, 0x40_0000);
+        assert_eq!(l.root_task.size, 0x4000);
+    }
+
+    #[test]
+    fn too_big_for_the_room() {
+        let k = kernel(0x1000, 0);
+        let u = root_task(0x40_0000, 0x40_0000, 0x400_0000);
+        match plan_with(&k, &u, RAM) {
+            Err(Error::Placement { what, room, .. }) => {
+                assert_eq!(what, "root task");
+                assert_eq!(room, RAM);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Exactly filling the room (image + program-header page) fits.
+        let used = 0x4000_3000 - RAM.base; // kernel page, DTB pages
+        let u = root_task(0x40_0000, 0x40_0000, RAM.size - used - 0x1000);
+        assert!(plan_with(&k, &u, RAM).is_ok());
+        let u = root_task(0x40_0000, 0x40_0000, RAM.size - used);
+        assert!(plan_with(&k, &u, RAM).is_err());
+    }
+
+    #[test]
+    fn kernel_rules() {
+        let u = root_task(0x40_0000, 0x40_0000, 0x3000);
+        // Not at a 2 MiB-congruent physical address.
+        let text = [0u8; 0x100];
+        let shifted = elf(
+            KERNEL_BASE,
+            &[Seg {
+                vaddr: KERNEL_BASE,
+                paddr: 0x4000_1000,
+                data: &text,
+                mem_size: 0x100,
+            }],
+        );
+        assert!(matches!(
+            plan_with(&shifted, &u, RAM),
+            Err(Error::Elf {
+                image: "kernel",
+                ..
+            })
+        ));
+        // Crossing a 1 GiB slot.
+        let crossing = elf(
+            0xFFFF_FFFF_8000_0000 - 0x1000,
+            &[Seg {
+                vaddr: 0xFFFF_FFFF_8000_0000 - 0x1000,
+                paddr: 0x4000_0000 - 0x1000 + (2 << 20),
+                data: &text,
+                mem_size: 0x2000,
+            }],
+        );
+        let k = Image::parse("kernel", &crossing).unwrap();
+        let uu = Image::parse("root task", &u).unwrap();
+        assert!(matches!(
+            plan(RAM, 0x4000_0000, DTB_SIZE, &k, &uu),
+            Err(Error::KernelSlot { .. })
+        ));
+        // Two segments with different offsets.
+        let split = elf(
+            KERNEL_BASE,
+            &[
+                Seg {
+                    vaddr: KERNEL_BASE,
+                    paddr: 0x4000_0000,
+                    data: &text,
+                    mem_size: 0x100,
+                },
+                Seg {
+                    vaddr: KERNEL_BASE + 0x1000,
+                    paddr: 0x4000_2000,
+                    data: &text,
+                    mem_size: 0x100,
+                },
+            ],
+        );
+        assert!(matches!(
+            plan_with(&split, &u, RAM),
+            Err(Error::Elf {
+                image: "kernel",
+                ..
+            })
+        ));
+        // Entry outside the image.
+        let mut k = kernel(0x1000, 0);
+        k[24..32].copy_from_slice(&0xFFFF_FFFF_D000_0000u64.to_le_bytes());
+        assert!(matches!(
+            plan_with(&k, &u, RAM),
+            Err(Error::Elf {
+                image: "kernel",
+                what: "entry point outside the image"
+            })
+        ));
+    }
+
+    #[test]
+    fn user_rules() {
+        let k = kernel(0x1000, 0);
+        let high = root_task(0x7FFF_FFFF_F000, 0x7FFF_FFFF_F000, 0x3000);
+        assert!(matches!(
+            plan_with(&k, &high, RAM),
+            Err(Error::Elf {
+                image: "root task",
+                what: "virtual range above seL4_UserTop"
+            })
+        ));
+        let wrong_entry = root_task(0x40_0000, 0x10_0000, 0x3000);
+        assert!(matches!(
+            plan_with(&k, &wrong_entry, RAM),
+            Err(Error::Elf {
+                image: "root task",
+                what: "entry point outside the image"
+            })
+        ));
+    }
 }

@@ -8,7 +8,10 @@
 //! enters the kernel with the elfloader's hand-off registers
 //! (SEL4-ABI.md §10). See docs/boot.md.
 //!
-//! Only [`arch`] may use `unsafe`.
+//! The binary holds the machine-facing parts (entry, MMU, console, the
+//! boot sequence); the pure decisions (device-tree reading, ELF parsing,
+//! layout) are in the library, `cerne_loader`, which is host-tested. Only
+//! [`arch`] may use `unsafe`.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -17,8 +20,4 @@
 mod arch;
 mod boot;
 mod console;
-mod dtb;
-mod elf;
-mod error;
 mod images;
-mod layout;

@@ -4,6 +4,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use cerne_loader::error::OutsideWindow;
 use cerne_plat::pagetable::{Table, TableMemory, ENTRIES, PAGE_SIZE};
 use cerne_plat::region::Region;
 
@@ -27,15 +28,6 @@ pub fn loader_writable() -> Region {
     let start = core::ptr::addr_of!(__loader_data) as u64;
     let end = core::ptr::addr_of!(__loader_end) as u64;
     Region::from_bounds(start, end)
-}
-
-/// A physical range outside the window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OutsideWindow {
-    /// The range asked for.
-    pub range: Region,
-    /// The window at the time.
-    pub window: Region,
 }
 
 /// The RAM the loader may read and write: one RAM bank, cut off below the
