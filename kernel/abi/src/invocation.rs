@@ -22,7 +22,7 @@ pub enum InvocationLabel {
     /// seL4 `TCBSetPriority`.
     TcbSetPriority = 6,
     /// seL4 `TCBSetMCPriority`.
-    TcbSetMcpriority = 7,
+    TcbSetMcPriority = 7,
     /// seL4 `TCBSetSchedParams`.
     TcbSetSchedParams = 8,
     /// seL4 `TCBSetIPCBuffer`.
@@ -126,7 +126,7 @@ impl InvocationLabel {
         Self::TcbCopyRegisters,
         Self::TcbConfigure,
         Self::TcbSetPriority,
-        Self::TcbSetMcpriority,
+        Self::TcbSetMcPriority,
         Self::TcbSetSchedParams,
         Self::TcbSetIpcBuffer,
         Self::TcbSetSpace,

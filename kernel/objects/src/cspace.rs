@@ -1,0 +1,134 @@
+//! CSpace addressing: guarded-radix resolution of a cptr through CNode caps
+//! (SEL4-ABI.md §8.1) and the lookups built on it, with every lookup-failure
+//! kind reported as seL4 reports it (§6.2).
+#![forbid(unsafe_code)]
+
+use crate::cap::Cap;
+use crate::cdt;
+use crate::error::{SysResult, SyscallError};
+use crate::layout::SLOT_SIZE;
+use crate::mem::PhysMem;
+use cerne_abi::lookup::{LookupFailure, WORD_BITS};
+
+/// Where a resolution stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The slot reached.
+    pub slot: u64,
+    /// Bits of the cptr left unresolved (non-zero only when a non-CNode cap
+    /// stopped the walk).
+    pub bits_left: u64,
+}
+
+fn mask(bits: u64) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1 << bits) - 1
+    }
+}
+
+/// Address of slot `index` of the CNode at `cnode`.
+pub const fn cnode_slot(cnode: u64, index: u64) -> u64 {
+    cnode + index * SLOT_SIZE as u64
+}
+
+/// seL4 `resolveAddressBits`: resolves the low `n_bits` bits of `cptr`
+/// starting at `root`.
+pub fn resolve_address_bits(
+    mem: &PhysMem<'_>,
+    root: Cap,
+    cptr: u64,
+    mut n_bits: u64,
+) -> Result<Resolved, LookupFailure> {
+    let mut node = root;
+    loop {
+        let Cap::CNode {
+            paddr,
+            radix,
+            guard_size,
+            guard,
+        } = node
+        else {
+            return Err(LookupFailure::InvalidRoot);
+        };
+        let (radix, guard_bits) = (radix as u64, guard_size as u64);
+        let level_bits = radix + guard_bits;
+        if guard_bits > n_bits
+            || cptr.checked_shr((n_bits - guard_bits) as u32).unwrap_or(0) & mask(guard_bits)
+                != guard
+        {
+            return Err(LookupFailure::GuardMismatch {
+                bits_left: n_bits,
+                guard_found: guard,
+                bits_found: guard_bits,
+            });
+        }
+        if level_bits > n_bits || level_bits == 0 {
+            return Err(LookupFailure::DepthMismatch {
+                bits_left: n_bits,
+                bits_found: level_bits,
+            });
+        }
+        let offset = (cptr >> (n_bits - level_bits)) & mask(radix);
+        let slot = cnode_slot(paddr, offset);
+        if n_bits == level_bits {
+            return Ok(Resolved { slot, bits_left: 0 });
+        }
+        n_bits -= level_bits;
+        node = cdt::cap(mem, slot);
+        if !matches!(node, Cap::CNode { .. }) {
+            return Ok(Resolved {
+                slot,
+                bits_left: n_bits,
+            });
+        }
+    }
+}
+
+/// seL4 `lookupSlot` at full depth (invocations, extra caps, fault handler).
+pub fn lookup_slot(mem: &PhysMem<'_>, root: Cap, cptr: u64) -> Result<u64, LookupFailure> {
+    resolve_address_bits(mem, root, cptr, WORD_BITS).map(|r| r.slot)
+}
+
+/// seL4 `lookupCap`: the slot and the cap in it.
+pub fn lookup_cap(mem: &PhysMem<'_>, root: Cap, cptr: u64) -> Result<(u64, Cap), LookupFailure> {
+    let s = lookup_slot(mem, root, cptr)?;
+    Ok((s, cdt::cap(mem, s)))
+}
+
+/// seL4 `lookupSlotForCNodeOp`: resolves exactly `depth` bits of `cptr`
+/// from `root`, for CNode invocations and destination slots.
+pub fn lookup_slot_for_cnode_op(
+    mem: &PhysMem<'_>,
+    is_source: bool,
+    root: Cap,
+    cptr: u64,
+    depth: u64,
+) -> SysResult<u64> {
+    if !matches!(root, Cap::CNode { .. }) {
+        return Err(SyscallError::FailedLookup {
+            source: is_source,
+            failure: LookupFailure::InvalidRoot,
+        });
+    }
+    if !(1..=WORD_BITS).contains(&depth) {
+        return Err(SyscallError::RangeError(1, WORD_BITS));
+    }
+    let r = resolve_address_bits(mem, root, cptr, depth).map_err(|failure| {
+        SyscallError::FailedLookup {
+            source: is_source,
+            failure,
+        }
+    })?;
+    if r.bits_left != 0 {
+        return Err(SyscallError::FailedLookup {
+            source: is_source,
+            failure: LookupFailure::DepthMismatch {
+                bits_left: r.bits_left,
+                bits_found: 0,
+            },
+        });
+    }
+    Ok(r.slot)
+}

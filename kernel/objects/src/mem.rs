@@ -1,0 +1,217 @@
+//! Physical memory: the one module of the object model that uses `unsafe`.
+//!
+//! Every kernel object lives in physical memory and is named by its physical
+//! address. [`PhysMem`] turns such an address into a typed access. In the
+//! kernel it covers the kernel window (virtual = physical + a constant
+//! offset); on the host it covers a word slice that a test or proof allocated
+//! and placed at a chosen physical base. Accesses copy values in and out
+//! (`read` / `write`), so no two references into object memory ever coexist;
+//! the only reference handed out, `user_context_mut`, borrows the `PhysMem`
+//! mutably for its whole life. Every access is bounds-checked against the
+//! covered range: an address outside it is a kernel bug (object addresses
+//! only come from caps the kernel created), so it panics rather than touching
+//! memory it does not own.
+
+use crate::layout::{UserContext, TCB_CONTEXT_OFFSET};
+use core::marker::PhantomData;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+/// Access to a range of physical memory that holds kernel objects.
+///
+/// Deliberately neither `Clone` nor `Sync`: one `PhysMem` per range, used
+/// from one thread, so `&mut self` excludes every other access.
+pub struct PhysMem<'a> {
+    /// Virtual address of `phys_base`; carries the provenance of the range.
+    base: *mut u8,
+    /// First physical address covered.
+    phys_base: u64,
+    /// Bytes covered.
+    size: u64,
+    _owner: PhantomData<&'a mut [u64]>,
+}
+
+impl PhysMem<'static> {
+    /// The kernel window: physical `[phys_start, phys_end)` mapped at
+    /// `phys + window_offset` (0xFFFF_FF80_0000_0000 on Cerne).
+    ///
+    /// # Safety
+    /// The whole range must be mapped read-write at that offset for as long
+    /// as the result is used, hold no Rust object, and no other `PhysMem` for
+    /// an overlapping range may be in use at the same time (the kernel makes
+    /// one per kernel entry, under its lock).
+    pub const unsafe fn kernel_window(window_offset: u64, phys_start: u64, phys_end: u64) -> Self {
+        Self {
+            base: phys_start.wrapping_add(window_offset) as usize as *mut u8,
+            phys_base: phys_start,
+            size: phys_end.saturating_sub(phys_start),
+            _owner: PhantomData,
+        }
+    }
+}
+
+impl<'a> PhysMem<'a> {
+    /// A simulated physical memory: `words` placed at physical `phys_base`.
+    /// `None` if `phys_base` is not 8-byte aligned or the range would wrap.
+    pub fn from_words(words: &'a mut [u64], phys_base: u64) -> Option<Self> {
+        let size = (words.len() as u64).checked_mul(8)?;
+        if !phys_base.is_multiple_of(8) || phys_base.checked_add(size).is_none() {
+            return None;
+        }
+        Some(Self {
+            base: words.as_mut_ptr().cast::<u8>(),
+            phys_base,
+            size,
+            _owner: PhantomData,
+        })
+    }
+
+    /// First physical address covered.
+    pub fn phys_base(&self) -> u64 {
+        self.phys_base
+    }
+
+    /// One past the last physical address covered.
+    pub fn phys_end(&self) -> u64 {
+        self.phys_base + self.size
+    }
+
+    /// True when `[paddr, paddr + len)` lies inside the covered range.
+    pub fn contains(&self, paddr: u64, len: u64) -> bool {
+        paddr >= self.phys_base
+            && paddr
+                .checked_add(len)
+                .is_some_and(|end| end <= self.phys_base + self.size)
+    }
+
+    /// The virtual address at which `paddr` is accessed (for the kernel's
+    /// assembly, e.g. the register save area of the current thread).
+    pub fn virt_addr(&self, paddr: u64) -> usize {
+        (self.base as usize).wrapping_add(paddr.wrapping_sub(self.phys_base) as usize)
+    }
+
+    /// Pointer to `len` bytes at `paddr`, after the bounds check.
+    fn ptr(&self, paddr: u64, len: u64) -> *mut u8 {
+        assert!(
+            self.contains(paddr, len),
+            "object memory access outside physical memory: {paddr:#x}+{len:#x}"
+        );
+        // `wrapping_add` keeps the provenance of `base`; the bounds check
+        // above puts the result inside the covered range.
+        self.base.wrapping_add((paddr - self.phys_base) as usize)
+    }
+
+    /// Copies a `T` out of physical memory.
+    pub fn read<T: FromBytes>(&self, paddr: u64) -> T {
+        let p = self.ptr(paddr, size_of::<T>() as u64);
+        // SAFETY: `p` points at size_of::<T>() bytes inside the covered range
+        // (checked by `ptr`), which this `PhysMem` exclusively owns; no
+        // reference into the range is live (the only one, from
+        // `user_context_mut`, borrows `self` mutably). `T: FromBytes`, so any
+        // bytes are a valid `T`; the read is unaligned-tolerant.
+        unsafe { p.cast::<T>().read_unaligned() }
+    }
+
+    /// Copies a `T` into physical memory.
+    pub fn write<T: IntoBytes + Immutable>(&self, paddr: u64, value: &T) {
+        let bytes = value.as_bytes();
+        let p = self.ptr(paddr, bytes.len() as u64);
+        // SAFETY: as in `read`: `bytes.len()` bytes at `p` are in range,
+        // exclusively owned and unreferenced, and cannot overlap `value`
+        // (object memory holds no Rust object). Any byte pattern is fine in
+        // object memory, which is only read back as `FromBytes` types.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) }
+    }
+
+    /// Reads the word at `paddr`.
+    pub fn read_word(&self, paddr: u64) -> u64 {
+        self.read::<u64>(paddr)
+    }
+
+    /// Writes the word at `paddr`.
+    pub fn write_word(&self, paddr: u64, value: u64) {
+        self.write(paddr, &value);
+    }
+
+    /// Zeroes `len` bytes at `paddr`.
+    pub fn zero(&self, paddr: u64, len: u64) {
+        let p = self.ptr(paddr, len);
+        // SAFETY: in range, exclusively owned and unreferenced (see `read`);
+        // bytes have no validity requirement.
+        unsafe { core::ptr::write_bytes(p, 0, len as usize) }
+    }
+
+    /// True when `len` bytes at `paddr` are all zero.
+    pub fn is_zero(&self, paddr: u64, len: u64) -> bool {
+        let mut a = paddr;
+        let end = paddr + len;
+        while a < end {
+            if self.read::<u8>(a) != 0 {
+                return false;
+            }
+            a += 1;
+        }
+        true
+    }
+
+    /// The register save area of the TCB at `tcb`, as a reference. Borrowing
+    /// `self` mutably keeps every other access out while it lives.
+    pub fn user_context_mut(&mut self, tcb: u64) -> &mut UserContext {
+        let paddr = tcb + TCB_CONTEXT_OFFSET;
+        let p = self.ptr(paddr, size_of::<UserContext>() as u64);
+        assert!(
+            (p as usize).is_multiple_of(align_of::<UserContext>()),
+            "misaligned TCB"
+        );
+        // SAFETY: in range and aligned (checked above); the range is owned
+        // by this `PhysMem` and `&mut self` guarantees no other access or
+        // reference for the returned lifetime; UserContext is plain words,
+        // valid for any bytes.
+        unsafe { &mut *p.cast::<UserContext>() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_write_round_trip_and_bounds() {
+        let mut words = [0u64; 16];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        mem.write_word(0x1008, 0xdead_beef);
+        assert_eq!(mem.read_word(0x1008), 0xdead_beef);
+        assert_eq!(mem.read::<u32>(0x100c), 0);
+        assert!(mem.contains(0x1000, 128));
+        assert!(!mem.contains(0x1000, 129));
+        assert!(!mem.contains(0xfff, 1));
+        assert!(!mem.contains(u64::MAX, 2));
+        mem.zero(0x1008, 8);
+        assert!(mem.is_zero(0x1000, 128));
+        assert_eq!(mem.phys_end(), 0x1080);
+        assert_eq!(mem.virt_addr(0x1010) - mem.virt_addr(0x1000), 0x10);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside physical memory")]
+    fn out_of_range_access_is_refused() {
+        let mut words = [0u64; 4];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        mem.read_word(0x1020);
+    }
+
+    #[test]
+    fn bad_bases_are_refused() {
+        let mut words = [0u64; 4];
+        assert!(PhysMem::from_words(&mut words, 3).is_none());
+        assert!(PhysMem::from_words(&mut words, u64::MAX - 7).is_none());
+    }
+
+    #[test]
+    fn kernel_window_is_const() {
+        // SAFETY: never dereferenced; only address arithmetic is checked.
+        const W: PhysMem<'static> =
+            unsafe { PhysMem::kernel_window(0xFFFF_FF80_0000_0000, 0x4000_0000, 0x8000_0000) };
+        assert_eq!(W.virt_addr(0x4000_1000), 0xFFFF_FF80_4000_1000);
+        assert_eq!(W.phys_end(), 0x8000_0000);
+    }
+}

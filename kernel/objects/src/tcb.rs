@@ -1,0 +1,167 @@
+//! Thread control blocks: thread states, field and register access, and the
+//! TCB's own slots (CTable, VTable, Reply, Caller, Buffer).
+#![forbid(unsafe_code)]
+
+use crate::cap::Cap;
+use crate::layout::*;
+use crate::mem::PhysMem;
+use crate::Kernel;
+use cerne_abi::fault::INITIAL_SPSR;
+
+/// seL4 thread states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThreadState {
+    /// Not runnable; after creation, Suspend or an unhandled fault.
+    Inactive = 0,
+    /// Runnable.
+    Running = 1,
+    /// Runnable; re-executes its syscall / instruction at FaultIP.
+    Restart = 2,
+    /// Blocked in Recv on an endpoint.
+    BlockedOnReceive = 3,
+    /// Blocked in Send/Call on an endpoint.
+    BlockedOnSend = 4,
+    /// Waiting for a reply after Call or a fault.
+    BlockedOnReply = 5,
+    /// Blocked in Recv on a notification.
+    BlockedOnNotification = 6,
+}
+
+impl ThreadState {
+    /// Decodes a stored code (unknown codes read as Inactive).
+    pub fn from_code(c: u64) -> Self {
+        match c {
+            1 => Self::Running,
+            2 => Self::Restart,
+            3 => Self::BlockedOnReceive,
+            4 => Self::BlockedOnSend,
+            5 => Self::BlockedOnReply,
+            6 => Self::BlockedOnNotification,
+            _ => Self::Inactive,
+        }
+    }
+    /// True for the states the scheduler may run.
+    pub fn is_runnable(self) -> bool {
+        matches!(self, Self::Running | Self::Restart)
+    }
+    /// True for Inactive and every blocked state (what Resume acts on).
+    pub fn is_stopped(self) -> bool {
+        matches!(
+            self,
+            Self::Inactive
+                | Self::BlockedOnReceive
+                | Self::BlockedOnSend
+                | Self::BlockedOnReply
+                | Self::BlockedOnNotification
+        )
+    }
+}
+
+/// Blocked-IPC flag: sender's cap has Grant.
+pub const BLOCK_CAN_GRANT: u64 = 1;
+/// Blocked-IPC flag: sender's cap has GrantReply.
+pub const BLOCK_CAN_GRANT_REPLY: u64 = 2;
+/// Blocked-IPC flag: the send is a Call.
+pub const BLOCK_IS_CALL: u64 = 4;
+
+/// Address of slot `idx` (TCB_CTABLE..TCB_BUFFER) inside the TCB at `tcb`.
+pub const fn tcb_slot(tcb: u64, idx: u64) -> u64 {
+    tcb + TCB_SLOTS_OFFSET + idx * SLOT_SIZE as u64
+}
+
+/// Reads a TCB's fields.
+pub fn fields(mem: &PhysMem<'_>, tcb: u64) -> TcbFields {
+    mem.read(tcb + TCB_FIELDS_OFFSET)
+}
+
+/// Writes a TCB's fields.
+pub fn set_fields(mem: &PhysMem<'_>, tcb: u64, f: &TcbFields) {
+    mem.write(tcb + TCB_FIELDS_OFFSET, f);
+}
+
+/// Read-modify-write of a TCB's fields.
+pub fn update(mem: &PhysMem<'_>, tcb: u64, f: impl FnOnce(&mut TcbFields)) {
+    let mut v = fields(mem, tcb);
+    f(&mut v);
+    set_fields(mem, tcb, &v);
+}
+
+/// A thread's saved registers.
+pub fn context(mem: &PhysMem<'_>, tcb: u64) -> UserContext {
+    mem.read(tcb + TCB_CONTEXT_OFFSET)
+}
+
+/// Overwrites a thread's saved registers.
+pub fn set_context(mem: &PhysMem<'_>, tcb: u64, c: &UserContext) {
+    mem.write(tcb + TCB_CONTEXT_OFFSET, c);
+}
+
+/// A thread's state.
+pub fn state(mem: &PhysMem<'_>, tcb: u64) -> ThreadState {
+    ThreadState::from_code(fields(mem, tcb).state)
+}
+
+/// Initialises the zeroed memory at `tcb` as a new thread (seL4's TCB
+/// creation): Inactive, priority 0, MCP 0, the given domain, full time
+/// slice, SPSR 0x40, no CSpace/VSpace/buffer/fault handler.
+pub fn init(mem: &PhysMem<'_>, tcb: u64, domain: u64) {
+    let c = UserContext {
+        spsr_el1: INITIAL_SPSR,
+        ..UserContext::default()
+    };
+    set_context(mem, tcb, &c);
+    set_fields(
+        mem,
+        tcb,
+        &TcbFields {
+            domain,
+            time_slice: crate::state::TIME_SLICE,
+            ..TcbFields::default()
+        },
+    );
+}
+
+impl Kernel<'_> {
+    /// A thread's state.
+    pub fn thread_state(&self, tcb: u64) -> ThreadState {
+        state(&self.mem, tcb)
+    }
+
+    /// A thread's fields (priority, MCP, IPC buffer, …).
+    pub fn tcb_fields(&self, tcb: u64) -> TcbFields {
+        fields(&self.mem, tcb)
+    }
+
+    /// The register save area of `tcb`, to read or change in place.
+    pub fn user_context_mut(&mut self, tcb: u64) -> &mut UserContext {
+        self.mem.user_context_mut(tcb)
+    }
+
+    /// Virtual address of the register save area of `tcb` (what the
+    /// exception entry stores into).
+    pub fn user_context_vaddr(&self, tcb: u64) -> usize {
+        self.mem.virt_addr(tcb + TCB_CONTEXT_OFFSET)
+    }
+
+    /// The cap in one of the TCB's own slots.
+    pub fn tcb_cap(&self, tcb: u64, idx: u64) -> Cap {
+        crate::cdt::cap(&self.mem, tcb_slot(tcb, idx))
+    }
+
+    /// Sets the thread's name (truncated to 255 bytes, NUL-terminated).
+    pub fn set_thread_name(&mut self, tcb: u64, name: &[u8]) {
+        let mut buf = [0u8; TCB_NAME_LEN];
+        let n = name.len().min(TCB_NAME_LEN - 1);
+        buf[..n].copy_from_slice(&name[..n]);
+        self.mem.write(tcb + TCB_NAME_OFFSET, &buf);
+    }
+
+    /// Copies the thread's name into `out`; returns its length.
+    pub fn thread_name(&self, tcb: u64, out: &mut [u8]) -> usize {
+        let buf: [u8; TCB_NAME_LEN] = self.mem.read(tcb + TCB_NAME_OFFSET);
+        let n = buf.iter().position(|b| *b == 0).unwrap_or(TCB_NAME_LEN);
+        let m = n.min(out.len());
+        out[..m].copy_from_slice(&buf[..m]);
+        m
+    }
+}
