@@ -2,6 +2,13 @@
 //! named by `CERNE_KERNEL_ELF` and `CERNE_ROOTTASK_ELF` (absolute paths) and
 //! links the loader with `loader.ld` at its fixed physical address.
 //!
+//! Each image is embedded stripped: cut after the last byte a program header
+//! refers to, with the section-header fields cleared. Program headers,
+//! offsets and segment bytes stay exactly as in the file (the root task's
+//! program headers are handed on, §10.1); debug information, which release
+//! builds keep and which would make the loader megabytes larger, does not
+//! travel.
+//!
 //! `cargo clippy` may run without the two variables (there is nothing to
 //! embed when only linting): it then embeds empty placeholders and warns.
 //! Host builds (`cargo test -p cerne-loader --lib`) need neither. Every
@@ -51,7 +58,17 @@ fn main() {
             fail(&format!("{var}={} does not name a file", path.display()));
         }
         println!("cargo:rerun-if-changed={}", path.display());
-        println!("cargo:rustc-env={embed_as}={}", path.display());
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+        let stripped = if bytes.is_empty() {
+            bytes
+        } else {
+            strip(&bytes).unwrap_or_else(|e| fail(&format!("{var}={}: {e}", path.display())))
+        };
+        let embedded = out_dir.join(format!("{var}.stripped.elf"));
+        std::fs::write(&embedded, stripped)
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", embedded.display())));
+        println!("cargo:rustc-env={embed_as}={}", embedded.display());
     }
 
     let script = manifest_dir.join("loader.ld");
@@ -60,6 +77,41 @@ fn main() {
     if bare_metal {
         println!("cargo:rustc-link-arg-bins=-T{}", script.display());
     }
+}
+
+/// `elf` cut after the last byte its ELF header or a program header
+/// refers to, with e_shoff, e_shnum and e_shstrndx cleared.
+fn strip(elf: &[u8]) -> Result<Vec<u8>, String> {
+    let field = |at: usize, len: usize| -> Result<u64, String> {
+        let bytes = elf
+            .get(at..at + len)
+            .ok_or_else(|| "truncated ELF header".to_string())?;
+        let mut word = [0u8; 8];
+        word[..len].copy_from_slice(bytes);
+        Ok(u64::from_le_bytes(word))
+    };
+    if elf.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1]) {
+        return Err("not a little-endian ELF64 file".into());
+    }
+    let phoff = field(32, 8)?;
+    let phentsize = field(54, 2)?;
+    let phnum = field(56, 2)?;
+    let table_end = phoff + phentsize * phnum;
+    let mut end = table_end.max(64);
+    for i in 0..phnum {
+        let header = (phoff + i * phentsize) as usize;
+        let offset = field(header + 8, 8)?;
+        let file_size = field(header + 32, 8)?;
+        end = end.max(offset + file_size);
+    }
+    let end = usize::try_from(end).map_err(|_| "program headers out of range".to_string())?;
+    let mut out = elf
+        .get(..end)
+        .ok_or_else(|| "a program header points past the end of the file".to_string())?
+        .to_vec();
+    out[40..48].fill(0); // e_shoff
+    out[60..64].fill(0); // e_shnum, e_shstrndx
+    Ok(out)
 }
 
 fn fail(message: &str) -> ! {
