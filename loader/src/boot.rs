@@ -3,16 +3,16 @@
 //! move the DTB, load the kernel and the root task, build the boot
 //! translation tables, turn the MMU on, and hand over (SEL4-ABI.md §10).
 
-use cerne_plat::pagetable::{self, Attributes, PAGE_SIZE};
-use cerne_plat::region::Region;
-
-use crate::arch::memory::{loader_image, loader_writable, PhysicalMemory, TablePool};
-use crate::arch::{self, cpu, pl011};
 use cerne_loader::dtb::{self, Board};
 use cerne_loader::elf::Image;
 use cerne_loader::error::Error;
 use cerne_loader::layout::{self, Layout};
+use cerne_plat::memmap::PsciConduit;
+use cerne_plat::pagetable::{self, Attributes, TableMemory as _, PAGE_SIZE};
+use cerne_plat::region::Region;
 
+use crate::arch::memory::{loader_image, loader_writable, PhysicalMemory, TablePool};
+use crate::arch::{self, cpu, pl011};
 use crate::{console, images, println};
 
 /// Where QEMU's virt board leaves the DTB for an ELF image: the start of
@@ -41,7 +41,7 @@ fn run(boot_x0: u64) -> Result<core::convert::Infallible, Error> {
 
     // Until the DTB names RAM, the window is [DTB, loader).
     let mut memory = PhysicalMemory::take(Region::from_bounds(dtb_from, loader.base))
-        .ok_or(Error::DeviceTree("physical memory taken twice"))?;
+        .ok_or(Error::Internal("physical memory taken twice"))?;
     let header = memory.bytes(dtb_from, 8)?;
     let Some(dtb_size) = cerne_plat::memmap::dtb_total_size(header) else {
         // No DTB, so no console to say so: halt (the harness times out).
@@ -83,8 +83,8 @@ fn run(boot_x0: u64) -> Result<core::convert::Infallible, Error> {
         "DTB at {dtb_from:#x}, {dtb_size} bytes ({dtb_packed} used); console PL011 at {:#x}; PSCI {}",
         pl011::base().unwrap_or(0),
         match board.psci {
-            Some(cerne_plat::memmap::PsciConduit::Hvc) => "via hvc",
-            Some(cerne_plat::memmap::PsciConduit::Smc) => "via smc",
+            Some(PsciConduit::Hvc) => "via hvc",
+            Some(PsciConduit::Smc) => "via smc",
             None => "absent",
         }
     );
@@ -210,11 +210,10 @@ fn load(
 /// bank (Normal) and of the UART (Device), so the loader keeps running and
 /// printing after the MMU is on. Returns (TTBR0, TTBR1, the tables used).
 fn build_tables(layout: &Layout, board: &Board) -> Result<(u64, u64, Region), Error> {
-    let mut pool = TablePool::take().ok_or(Error::DeviceTree("table pool taken twice"))?;
+    let mut pool = TablePool::take().ok_or(Error::Internal("table pool taken twice"))?;
     let no_table = |what| Error::PageTables(what, pagetable::MapError::OutOfTables);
     let ttbr1 = pool.allocate_table().ok_or(no_table("the kernel"))?;
     let ttbr0 = pool.allocate_table().ok_or(no_table("the identity map"))?;
-    use pagetable::TableMemory as _;
 
     pagetable::map_range(
         &mut pool,

@@ -52,6 +52,8 @@ pub enum Error {
     Memory(OutsideWindow),
     /// Building the translation tables failed.
     PageTables(&'static str, MapError),
+    /// A loader bug: an invariant of its own did not hold.
+    Internal(&'static str),
 }
 
 impl From<OutsideWindow> for Error {
@@ -98,6 +100,7 @@ impl fmt::Display for Error {
                 e.window.end()
             ),
             Error::PageTables(what, e) => write!(f, "page tables for {what}: {e:?}"),
+            Error::Internal(what) => write!(f, "internal: {what}"),
         }
     }
 }
