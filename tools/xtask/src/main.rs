@@ -78,14 +78,14 @@ fn execute(command: Command) -> Result<bool> {
 
 /// `cargo xtask run`: build (unless `--image`), boot interactively, judge.
 fn run(args: RunArgs) -> Result<bool> {
+    let system = systems::find(&args.system)?;
+    if let Some(path) = args.image.as_ref().filter(|p| !p.is_file()) {
+        return Err(Error::new(format!("no such file: {}", path.display())));
+    }
+    setup::ensure_qemu()?;
     let image = match &args.image {
-        Some(path) if path.is_file() => path.clone(),
-        Some(path) => return Err(Error::new(format!("no such file: {}", path.display()))),
-        None => {
-            let system = systems::find(&args.system)?;
-            setup::ensure_qemu()?;
-            image::build(system)?.path
-        }
+        Some(path) => path.clone(),
+        None => image::build(system)?.path,
     };
     let options = runner::Options {
         machine: qemu::Machine {
