@@ -348,14 +348,32 @@ fn clean_halt(run: &Run) -> Vec<String> {
     }
 }
 
-/// A failure message: the problems, then the end of the console.
-fn report(problems: &[String], t: &Transcript, ctx: &Ctx, name: &str) -> String {
+/// A failure message: the problems, the command that shows the run again,
+/// then the end of the console.
+fn report(problems: &[String], t: &Transcript, ctx: &Ctx, name: &str, again: &str) -> String {
     format!(
-        "\n  - {}\n--- last console lines ({}):\n{}",
+        "\n  - {}\n--- to see it again: {again}\n--- last console lines ({}):\n{}",
         problems.join("\n  - "),
         ctx.log_dir.join(format!("{name}.log")).display(),
         t.tail(TAIL_LINES)
     )
+}
+
+/// The `cargo xtask run` command line that boots `system` on `machine` as a
+/// check does.
+fn run_command(system: &str, machine: &Machine) -> String {
+    let mut line = String::from("cargo xtask run");
+    if system != systems::DEFAULT {
+        line.push_str(&format!(" --system {system}"));
+    }
+    if machine.el2 {
+        line.push_str(" --el2");
+    }
+    if machine.mem != MemSize::DEFAULT {
+        line.push_str(&format!(" --mem {}", machine.mem));
+    }
+    line.push_str(&format!(" --timeout {}", BOOT_TIMEOUT.as_secs()));
+    line
 }
 
 fn default_boot(ctx: &mut Ctx, name: &str, el2: bool, mem: MemSize) -> Verdict {
@@ -364,6 +382,7 @@ fn default_boot(ctx: &mut Ctx, name: &str, el2: bool, mem: MemSize) -> Verdict {
         mem,
         ..Machine::default()
     };
+    let again = run_command(systems::DEFAULT, &machine);
     let run = boot(ctx, name, systems::DEFAULT, machine)?;
     let mut problems = clean_halt(&run);
     match expect::default_boot(&run.transcript, mem) {
@@ -379,7 +398,7 @@ fn default_boot(ctx: &mut Ctx, name: &str, el2: bool, mem: MemSize) -> Verdict {
         Ok(_) => {}
         Err(more) => problems.extend(more),
     }
-    Err(report(&problems, &run.transcript, ctx, name))
+    Err(report(&problems, &run.transcript, ctx, name, &again))
 }
 
 fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
@@ -387,6 +406,7 @@ fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
         el2,
         ..Machine::default()
     };
+    let again = run_command("el0-fault", &machine);
     let run = boot(ctx, name, "el0-fault", machine)?;
     let mut problems = clean_halt(&run);
     if let Err(more) = expect::el0_fault(&run.transcript) {
@@ -395,7 +415,7 @@ fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
     if problems.is_empty() {
         Ok("fault reported, thread suspended, clean halt".into())
     } else {
-        Err(report(&problems, &run.transcript, ctx, name))
+        Err(report(&problems, &run.transcript, ctx, name, &again))
     }
 }
 
@@ -456,6 +476,40 @@ fn panic_test(ctx: &mut Ctx) -> Verdict {
             "`run` ended with {}, panic at {location}",
             out.status
         )),
-        _ => Err(report(&problems, &transcript, ctx, NAME)),
+        _ => {
+            let again = run_command(NAME, &Machine::default());
+            Err(report(&problems, &transcript, ctx, NAME, &again))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_are_unique() {
+        let mut names: Vec<String> = checks().into_iter().map(|c| c.name).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+
+    #[test]
+    fn run_command_reproduces_the_machine() {
+        let machine = Machine {
+            el2: true,
+            mem: MemSize::mib(256),
+            ..Machine::default()
+        };
+        assert_eq!(
+            run_command("el0-fault", &machine),
+            "cargo xtask run --system el0-fault --el2 --mem 256M --timeout 60"
+        );
+        assert_eq!(
+            run_command("default", &Machine::default()),
+            "cargo xtask run --timeout 60"
+        );
     }
 }
