@@ -2,7 +2,7 @@
 //! first instruction (DESIGN.md §3, SEL4-ABI.md §8.5–8.9 and §10).
 
 use crate::arch::{self, mmu, psci};
-use crate::{config, irq, kprintln, rootserver};
+use crate::{config, irq, kprintln, rootserver, sched};
 use cerne_abi::console::{BANNER_PREFIX, MEMORY_PREFIX};
 use cerne_plat::memmap::Platform;
 use cerne_plat::region::Region;
@@ -76,16 +76,18 @@ extern "C" fn kernel_init(x0: u64, x1: u64, x2: u64, x3: u64, x4: u64, x5: u64) 
 
     kprintln!();
     kprintln!(
-        "{BANNER_PREFIX}{}: a seL4-ABI microkernel for AArch64",
-        env!("CARGO_PKG_VERSION")
+        "{BANNER_PREFIX}{}: a seL4-ABI microkernel for AArch64, running at EL{}",
+        env!("CARGO_PKG_VERSION"),
+        arch::current_el()
     );
     print_memory_map(&platform, &hand_off);
     if config::BOOT_PANIC_TEST {
         panic!("boot-panic-test: deliberate panic after the memory map");
     }
 
+    sched::set_object_memory(platform.ram_base(), platform.ram_end());
     if let Err(e) = irq::init(&platform, mmu::WINDOW_BASE) {
-        panic!("interrupt controller: {e:?}");
+        panic!("interrupt controller: {e}");
     }
     kprintln!(
         "[cerne] timer: {} Hz counter, {} us tick, interrupt {}",

@@ -4,8 +4,6 @@
 
 /// Length of a kernel tick in microseconds (seL4's TIMER_TICK_MS = 2).
 pub const TIMER_TICK_US: u64 = 2_000;
-/// Ticks in a round-robin time slice (seL4's TIME_SLICE = 5).
-pub const TIME_SLICE_TICKS: u64 = 5;
 /// log2 of the root CNode's slot count (seL4's ROOT_CNODE_SIZE_BITS).
 pub const ROOT_CNODE_SIZE_BITS: usize = cerne_abi::slots::DEFAULT_ROOT_CNODE_SIZE_BITS;
 /// EL0 may read the PMU cycle counter (seL4's KernelArmExportPMUUser).

@@ -2,7 +2,7 @@
 //! VSpace with the image, IPC buffer, BootInfo and extra-bootinfo frames,
 //! its CNode and TCB, and the untyped capabilities for everything left.
 
-use crate::arch::{context::UserContext, mmu};
+use crate::arch::mmu;
 use crate::boot::HandOff;
 use crate::{config, kprintln, sched};
 use cerne_abi::bootinfo::{
@@ -17,6 +17,8 @@ use cerne_plat::untyped::{self, PADDR_USER_DEVICE_TOP};
 const PAGE: u64 = 4096;
 /// The root task's ASID (pool 0, index 1).
 const ROOT_ASID: u16 = 1;
+/// Priority and MCP of the root task (seL4_MaxPrio).
+const ROOT_PRIORITY: u8 = 255;
 /// Initial SPSR of every thread: EL0t, AArch64, FIQ masked.
 const INITIAL_SPSR: u64 = 0x40;
 
@@ -37,7 +39,6 @@ fn allocate(free: &mut FreeSet, size_bits: u32, what: &str) -> u64 {
 #[derive(Clone, Copy, Default)]
 struct PagingTable {
     paddr: u64,
-    level: usize,
     vaddr: u64,
 }
 
@@ -65,7 +66,6 @@ fn collect_tables(root: u64, out: &mut [PagingTable; MAX_PAGING_TABLES]) -> usiz
                     if n < MAX_PAGING_TABLES {
                         out[n] = PagingTable {
                             paddr: d.output_address(),
-                            level: want,
                             vaddr,
                         };
                         n += 1;
@@ -117,6 +117,7 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
         *f = allocate(&mut free, 12, "extra bootinfo");
     }
     let tcb = allocate(&mut free, cerne_abi::object::TCB_BITS, "TCB");
+    let irq_node = allocate(&mut free, cerne_objects::state::IRQ_NODE_BITS, "IRQ node");
 
     // The VSpace: image pages RWX, IPC buffer and BootInfo RW + XN, extra
     // bootinfo RW + X (SEL4-ABI.md §8.9).
@@ -145,7 +146,6 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
             &rwx,
         );
     }
-    drop(tables);
     let mut paging = [PagingTable::default(); MAX_PAGING_TABLES];
     let n_paging = collect_tables(vspace, &mut paging);
 
@@ -250,23 +250,145 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
     bi.untyped = untyped_region;
     bi.untyped_list = untyped_list;
 
-    let _ = (cnode, asid_pool, tcb, &paging[..n_paging]);
-    kprintln!(
-        "[cerne] root task: {} image pages, {} page tables, {} untypeds, slots {}..{} free",
-        ui.size / PAGE,
-        n_paging,
-        n_untyped,
-        empty.start,
-        empty.end
-    );
-
+    install_caps(&RootObjects {
+        cnode,
+        radix,
+        vspace,
+        asid_pool,
+        tcb,
+        irq_node,
+        ipc_buffer: (ipc_buffer, ipc_buffer_vaddr),
+        bootinfo: (bootinfo_frame, bootinfo_vaddr),
+        extra_frames: &extra_frames[..extra_pages as usize],
+        extra_bi_vaddr,
+        paging: &paging[..n_paging],
+        image: ui,
+        image_vaddr: ui_v_start,
+        untypeds: &untyped_list[..n_untyped],
+        untyped_slot: untyped_region.start,
+        entry: hand_off.v_entry,
+    });
     mmu::sync_caches_for_execution(mmu::phys_to_window(ui.base), ui.size);
-    let mut context = UserContext {
-        elr_el1: hand_off.v_entry,
-        spsr_el1: INITIAL_SPSR,
-        ..UserContext::default()
-    };
-    context.x[0] = bootinfo_vaddr;
-    sched::start_root_thread(context, vspace, ROOT_ASID);
     sched::schedule_and_return()
+}
+
+/// Everything boot made for the root task, for [`install_caps`].
+struct RootObjects<'a> {
+    cnode: u64,
+    radix: u32,
+    vspace: u64,
+    asid_pool: u64,
+    tcb: u64,
+    irq_node: u64,
+    ipc_buffer: (u64, u64),
+    bootinfo: (u64, u64),
+    extra_frames: &'a [u64],
+    extra_bi_vaddr: u64,
+    paging: &'a [PagingTable],
+    image: Region,
+    image_vaddr: u64,
+    untypeds: &'a [UntypedDesc],
+    untyped_slot: u64,
+    entry: u64,
+}
+
+/// Turns the root task's memory into objects of the object model, writes
+/// their caps into the root CNode in seL4's slot order (SEL4-ABI.md §8.5),
+/// and makes the root thread current.
+fn install_caps(o: &RootObjects<'_>) {
+    use cerne_abi::slots::*;
+    use cerne_abi::vm::VmRights;
+    use cerne_objects::cap::FrameSize;
+    use cerne_objects::{BootThreadConfig, Cap};
+
+    sched::with_kernel(|k| {
+        k.boot_init_irq_node(o.irq_node);
+        let cnode_cap = k.boot_create_cnode(o.cnode, o.radix as u8);
+        let slot = |k: &cerne_objects::Kernel<'_>, i: u64| k.cnode_slot(o.cnode, i);
+        let put = |k: &mut cerne_objects::Kernel<'_>, i: usize, cap: Cap| {
+            let s = slot(k, i as u64);
+            k.write_root_cap(s, cap);
+        };
+        let frame = |paddr: u64, vaddr: u64| {
+            Cap::frame(
+                paddr,
+                FrameSize::Small,
+                VmRights::ReadWrite,
+                false,
+                Some((ROOT_ASID, vaddr)),
+            )
+        };
+
+        let tcb_cap = k.boot_create_tcb(o.tcb);
+        put(k, CAP_INIT_THREAD_TCB, tcb_cap);
+        put(k, CAP_INIT_THREAD_CNODE, cnode_cap);
+        // The VSpace's tables were written by boot already; the object model
+        // only records the object and its ASID.
+        put(
+            k,
+            CAP_INIT_THREAD_VSPACE,
+            Cap::vspace(o.vspace, Some(ROOT_ASID)),
+        );
+        put(k, CAP_IRQ_CONTROL, Cap::IrqControl);
+        put(k, CAP_ASID_CONTROL, Cap::AsidControl);
+        let pool_cap = k.boot_create_asid_pool(o.asid_pool, 0);
+        put(k, CAP_INIT_THREAD_ASID_POOL, pool_cap);
+        if !k.boot_assign_asid(ROOT_ASID, o.vspace) {
+            panic!("could not assign ASID {ROOT_ASID} to the root VSpace");
+        }
+        put(k, CAP_BOOT_INFO_FRAME, frame(o.bootinfo.0, o.bootinfo.1));
+        put(
+            k,
+            CAP_INIT_THREAD_IPC_BUFFER,
+            frame(o.ipc_buffer.0, o.ipc_buffer.1),
+        );
+        put(k, CAP_DOMAIN, Cap::Domain);
+
+        let mut next = NUM_INITIAL_CAPS;
+        for t in o.paging {
+            put(
+                k,
+                next,
+                Cap::page_table(t.paddr, Some((ROOT_ASID, t.vaddr))),
+            );
+            next += 1;
+        }
+        for (i, f) in o.extra_frames.iter().enumerate() {
+            put(k, next, frame(*f, o.extra_bi_vaddr + i as u64 * PAGE));
+            next += 1;
+        }
+        for page in 0..o.image.size / PAGE {
+            put(
+                k,
+                next,
+                frame(o.image.base + page * PAGE, o.image_vaddr + page * PAGE),
+            );
+            next += 1;
+        }
+        debug_assert_eq!(next as u64, o.untyped_slot);
+        for u in o.untypeds {
+            put(
+                k,
+                next,
+                Cap::boot_untyped(u.paddr, u.size_bits, u.is_device != 0),
+            );
+            next += 1;
+        }
+
+        let config = BootThreadConfig {
+            cspace_slot: slot(k, CAP_INIT_THREAD_CNODE as u64),
+            vspace_slot: slot(k, CAP_INIT_THREAD_VSPACE as u64),
+            ipc_buffer_vaddr: o.ipc_buffer.1,
+            buffer_frame_slot: slot(k, CAP_INIT_THREAD_IPC_BUFFER as u64),
+            priority: ROOT_PRIORITY,
+            mcp: ROOT_PRIORITY,
+        };
+        k.boot_configure_tcb(o.tcb, &config);
+        k.set_thread_name(o.tcb, b"rootserver");
+        let context = k.user_context_mut(o.tcb);
+        context.elr_el1 = o.entry;
+        context.spsr_el1 = INITIAL_SPSR;
+        context.x[0] = o.bootinfo.1;
+        k.boot_start_thread(o.tcb);
+    });
 }

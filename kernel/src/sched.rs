@@ -1,69 +1,51 @@
-//! Choosing the thread that runs, and switching to it.
-//!
-//! Thread and queue state belongs to the object model (`cerne_objects`);
-//! this module is the arch-facing glue: it installs the chosen thread's
-//! address space and register context, and idles when nothing can run.
+//! The glue between the object model and the CPU: one [`KernelState`], a
+//! [`Kernel`] view of it per kernel entry, and activating the thread the
+//! object model's scheduler chose (its address space and registers), or
+//! idling when there is none.
 
-use crate::arch::{self, context::UserContext, mmu, vectors};
+use crate::arch::{self, mmu, vectors};
 use crate::{config, kprintln};
 use cerne_abi::console::IDLE_HALT;
+use cerne_objects::layout::TCB_VTABLE;
+use cerne_objects::{Cap, Kernel, KernelState, PhysMem};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// The root task's thread until the object model's TCBs take over.
-struct BootThread {
-    context: UserContext,
-    runnable: bool,
-    vspace_root: u64,
-    asid: u16,
-    name: &'static str,
-}
-
-static mut ROOT_THREAD: BootThread = BootThread {
-    context: UserContext {
-        x: [0; 31],
-        sp_el0: 0,
-        elr_el1: 0,
-        spsr_el1: 0,
-        tpidr_el0: 0,
-        tpidrro_el0: 0,
-    },
-    runnable: false,
-    vspace_root: 0,
-    asid: 0,
-    name: "rootserver",
-};
+/// The kernel's global object-model state (the big-kernel-lock site).
+static STATE: spin::Mutex<KernelState> = spin::Mutex::new(KernelState::new());
+/// Physical range of RAM that holds kernel objects (set once at boot).
+static OBJECT_RAM_START: AtomicU64 = AtomicU64::new(0);
+static OBJECT_RAM_END: AtomicU64 = AtomicU64::new(0);
 
 static IDLE: AtomicBool = AtomicBool::new(false);
 static IDLE_TICKS: AtomicU64 = AtomicU64::new(0);
 
-fn root() -> &'static mut BootThread {
-    // SAFETY: single CPU, interrupts masked in the kernel: no two references
-    // are live at once (callers never hold one across another call).
-    unsafe { &mut *core::ptr::addr_of_mut!(ROOT_THREAD) }
+/// An empty top-level table: threads without a usable VSpace run on it.
+#[repr(C, align(4096))]
+struct EmptyTable([u64; 512]);
+static EMPTY_USER_TABLE: EmptyTable = EmptyTable([0; 512]);
+
+/// Records where kernel objects may live: RAM as the DTB gave it.
+pub fn set_object_memory(start: u64, end: u64) {
+    OBJECT_RAM_START.store(start, Ordering::Relaxed);
+    OBJECT_RAM_END.store(end, Ordering::Relaxed);
 }
 
-/// Registers the root task's thread, ready to run.
-pub fn start_root_thread(context: UserContext, vspace_root: u64, asid: u16) {
-    let t = root();
-    t.context = context;
-    t.vspace_root = vspace_root;
-    t.asid = asid;
-    t.runnable = true;
-}
-
-/// Runs `f` on the current thread's saved registers.
-pub fn with_current_context<R>(f: impl FnOnce(&mut UserContext) -> R) -> R {
-    f(&mut root().context)
-}
-
-/// Name of the current thread.
-pub fn current_name() -> &'static str {
-    root().name
-}
-
-/// Stops the current thread (Inactive); it never runs again unless resumed.
-pub fn suspend_current() {
-    root().runnable = false;
+/// Runs `f` on the object model. The lock is where SMP would take the big
+/// kernel lock; on one CPU with interrupts masked it is never contended.
+pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel<'_>) -> R) -> R {
+    let mut state = STATE.lock();
+    // SAFETY: boot mapped all RAM read/write at WINDOW_BASE + paddr before
+    // setting the range; kernel objects hold no Rust values; and this is the
+    // only PhysMem alive, since it is made under the state lock.
+    let mem = unsafe {
+        PhysMem::kernel_window(
+            mmu::WINDOW_BASE,
+            OBJECT_RAM_START.load(Ordering::Relaxed),
+            OBJECT_RAM_END.load(Ordering::Relaxed),
+        )
+    };
+    let mut kernel = Kernel::new(mem, &mut state);
+    f(&mut kernel)
 }
 
 /// True while the kernel idles waiting for an interrupt.
@@ -71,31 +53,49 @@ pub fn is_idle() -> bool {
     IDLE.load(Ordering::Relaxed)
 }
 
-/// Accounts one timer tick.
-pub fn timer_tick() {
+/// Accounts a timer tick seen while idling.
+pub fn idle_tick() {
     if is_idle() {
         IDLE_TICKS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Picks the thread to run and returns to it; idles while there is none.
+/// The name of thread `tcb`, for reports.
+pub fn thread_name(k: &Kernel<'_>, tcb: u64, buf: &mut [u8; 64]) -> usize {
+    k.thread_name(tcb, buf)
+}
+
+/// Runs the object model's scheduler and returns to the chosen thread;
+/// idles (interrupts enabled) while there is none.
 pub fn schedule_and_return() -> ! {
     loop {
-        let t = root();
-        if t.runnable {
+        let chosen = with_kernel(|k| {
+            k.schedule_and_activate();
+            let t = k.current_thread()?;
+            let (root, asid) = match k.tcb_cap(t, TCB_VTABLE) {
+                Cap::VSpace {
+                    paddr,
+                    asid: Some(asid),
+                } => (paddr, asid),
+                _ => (
+                    mmu::kernel_phys(core::ptr::addr_of!(EMPTY_USER_TABLE) as u64),
+                    0,
+                ),
+            };
+            Some((root, asid, k.user_context_vaddr(t)))
+        });
+        if let Some((root, asid, context)) = chosen {
             IDLE.store(false, Ordering::Relaxed);
-            mmu::set_user_vspace(t.vspace_root, t.asid);
-            vectors::set_current_context(&mut t.context);
+            mmu::set_user_vspace(root, asid);
+            vectors::set_current_context(context as *mut arch::context::UserContext);
             vectors::return_to_user();
         }
         if !IDLE.swap(true, Ordering::Relaxed) {
             IDLE_TICKS.store(0, Ordering::Relaxed);
         }
-        if config::IDLE_HALT && IDLE_TICKS.load(Ordering::Relaxed) >= config::IDLE_HALT_TICKS {
-            kprintln!(
-                "{IDLE_HALT} (after {} idle ticks)",
-                IDLE_TICKS.load(Ordering::Relaxed)
-            );
+        let idle_ticks = IDLE_TICKS.load(Ordering::Relaxed);
+        if config::IDLE_HALT && idle_ticks >= config::IDLE_HALT_TICKS {
+            kprintln!("{IDLE_HALT} (after {idle_ticks} idle ticks)");
             crate::panic::halt_success();
         }
         arch::wait_for_interrupt();

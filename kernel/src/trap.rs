@@ -1,100 +1,141 @@
-//! What happens on every kernel entry: system calls, user faults, interrupts
-//! from user mode and while idling, and reports of exceptions the kernel
-//! itself took (which are bugs: the kernel stops).
+//! What happens on every kernel entry: system calls and user faults go to
+//! the object model, interrupts to `irq`, and the chosen thread runs next.
+//! Exceptions the kernel itself takes are bugs: they are reported in full
+//! and the machine stops.
 
 use crate::arch::{
     self, esr,
     vectors::{ExceptionKind, KernelFrame},
 };
-use crate::{kprintln, sched};
+use crate::{events, kprint, kprintln, sched};
 use cerne_abi::console::{KERNEL_EXCEPTION_PREFIX, THREAD_SUSPENDED, USER_FAULT_PREFIX};
-use cerne_abi::syscall::Syscall;
+use cerne_objects::{Fault, Kernel};
 
 /// Entry from EL0; the thread's registers are in its saved context.
 #[unsafe(no_mangle)]
 extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
     match ExceptionKind::from_raw(kind) {
-        ExceptionKind::Synchronous => handle_user_sync(),
+        ExceptionKind::Synchronous => {
+            let (esr, far) = arch::fault_registers();
+            let event = sched::with_kernel(|k| {
+                let Some(t) = k.current_thread() else {
+                    return cerne_objects::syscall::Event::None;
+                };
+                match esr::exception_class(esr) {
+                    esr::EC_SVC64 => {
+                        let x7 = k.user_context_mut(t).x[7];
+                        k.handle_syscall(x7)
+                    }
+                    class => {
+                        let elr = k.user_context_mut(t).elr_el1;
+                        k.handle_user_fault(decode_fault(class, esr, far, elr))
+                    }
+                }
+            });
+            events::carry_out(event);
+        }
         ExceptionKind::Irq => crate::irq::handle_pending(),
         ExceptionKind::Fiq | ExceptionKind::SError => {
             let (esr, far) = arch::fault_registers();
-            report_user_fault("asynchronous FIQ/SError from user mode", esr, far);
-            sched::suspend_current();
+            kprintln!("{KERNEL_EXCEPTION_PREFIX}: {kind:?} from EL0: ESR {esr:#x} FAR {far:#x}");
+            crate::panic::halt_failure();
         }
     }
     sched::schedule_and_return()
 }
 
-fn handle_user_sync() {
-    let (esr, far) = arch::fault_registers();
-    match esr::exception_class(esr) {
-        esr::EC_SVC64 => {
-            let number = sched::with_current_context(|c| c.x[7]);
-            match Syscall::from_word(number) {
-                Some(syscall) => crate::syscall::handle(syscall),
-                None => unknown_syscall(number, esr, far),
-            }
-        }
-        _ => {
-            report_user_fault(esr::class_name(esr), esr, far);
-            sched::suspend_current();
-        }
+/// The seL4 fault an EL0 synchronous exception raises (SEL4-ABI.md §7.2).
+fn decode_fault(class: u64, esr: u64, far: u64, elr: u64) -> Fault {
+    let fsr = esr & 0xffff_ffff;
+    match class {
+        esr::EC_DABT_LOWER => Fault::VmFault {
+            addr: far,
+            fsr,
+            instruction: false,
+        },
+        esr::EC_IABT_LOWER => Fault::VmFault {
+            addr: elr,
+            fsr,
+            instruction: true,
+        },
+        _ => Fault::UserException {
+            number: fsr,
+            code: 0,
+        },
     }
 }
 
-fn unknown_syscall(number: u64, esr: u64, far: u64) {
-    kprintln!("[cerne] unknown syscall number {:#x}", number);
-    report_user_fault("unknown syscall", esr, far);
-    sched::suspend_current();
-}
-
-/// Prints the decoded report of a fault no handler takes.
-pub fn report_user_fault(what: &str, esr: u64, far: u64) {
-    let name = sched::current_name();
-    kprintln!("{USER_FAULT_PREFIX} in thread '{name}': {what}");
-    if esr::is_abort(esr) {
-        let access = if esr::exception_class(esr) == esr::EC_DABT_LOWER {
-            if esr::is_write(esr) {
-                ", on a write"
-            } else {
-                ", on a read"
-            }
-        } else {
-            ""
-        };
-        kprintln!(
-            "    cause: {} at level {}{access}",
-            esr::fault_status_name(esr),
-            esr::fault_level(esr)
-        );
+/// Prints the decoded report of a fault that no handler takes; the object
+/// model has already made the thread Inactive.
+pub fn report_unhandled_fault(k: &mut Kernel<'_>, tcb: u64, fault: Fault) {
+    let mut name = [0u8; 64];
+    let n = sched::thread_name(k, tcb, &mut name);
+    let name = core::str::from_utf8(&name[..n]).unwrap_or("?");
+    let c = *k.user_context_mut(tcb);
+    match fault {
+        Fault::VmFault {
+            addr,
+            fsr,
+            instruction,
+        } => {
+            kprintln!(
+                "{USER_FAULT_PREFIX} in thread '{name}': {}",
+                esr::class_name(fsr)
+            );
+            let access = match (instruction, esr::is_write(fsr)) {
+                (true, _) => "on an instruction fetch",
+                (false, true) => "on a write",
+                (false, false) => "on a read",
+            };
+            kprintln!(
+                "    cause: {} at level {}, {access}",
+                esr::fault_status_name(fsr),
+                esr::fault_level(fsr)
+            );
+            kprintln!("    ESR {fsr:#018x}  FAR {addr:#018x}");
+        }
+        Fault::UserException { number, .. } => {
+            kprintln!(
+                "{USER_FAULT_PREFIX} in thread '{name}': {}",
+                esr::class_name(number)
+            );
+            kprintln!("    ESR {number:#018x}");
+        }
+        Fault::UnknownSyscall { number } => {
+            kprintln!(
+                "{USER_FAULT_PREFIX} in thread '{name}': unknown syscall {:#x}",
+                number
+            );
+        }
+        Fault::CapFault {
+            addr,
+            in_recv,
+            lookup,
+        } => {
+            kprintln!(
+                "{USER_FAULT_PREFIX} in thread '{name}': capability fault on cptr {addr:#x}{} ({lookup:?})",
+                if in_recv { " while receiving" } else { "" }
+            );
+        }
+        #[allow(unreachable_patterns)]
+        other => kprintln!("{USER_FAULT_PREFIX} in thread '{name}': {other:?}"),
     }
-    sched::with_current_context(|c| {
-        kprintln!(
-            "    ESR {esr:#018x}  FAR {far:#018x}  ELR {:#018x}  SPSR {:#018x}  SP_EL0 {:#018x}",
-            c.elr_el1,
-            c.spsr_el1,
-            c.sp_el0
-        );
-        print_registers(&c.x);
-    });
+    kprintln!(
+        "    ELR {:#018x}  SPSR {:#018x}  SP_EL0 {:#018x}",
+        c.elr_el1,
+        c.spsr_el1,
+        c.sp_el0
+    );
+    print_registers(&c.x);
     kprintln!("{THREAD_SUSPENDED}: '{name}'");
 }
 
 fn print_registers(x: &[u64; 31]) {
-    for row in 0..8 {
-        let mut line = [(0usize, 0u64); 4];
-        let mut n = 0;
-        for col in 0..4 {
-            let i = row * 4 + col;
-            if i < 31 {
-                line[n] = (i, x[i]);
-                n += 1;
-            }
+    for (i, v) in x.iter().enumerate() {
+        kprint!("    x{i:<2} {v:#018x}");
+        if i % 4 == 3 || i == 30 {
+            kprintln!();
         }
-        for &(i, v) in &line[..n] {
-            crate::kprint!("    x{i:<2} {v:#018x}");
-        }
-        kprintln!();
     }
 }
 
@@ -103,7 +144,7 @@ fn print_registers(x: &[u64; 31]) {
 extern "C" fn handle_kernel_entry(source: u64, kind: u64, frame: &mut KernelFrame) {
     let kind = ExceptionKind::from_raw(kind);
     if source == 1 && kind == ExceptionKind::Irq && sched::is_idle() {
-        crate::irq::handle_pending_while_idle();
+        crate::irq::handle_pending();
         return;
     }
     let (esr, far) = arch::fault_registers();

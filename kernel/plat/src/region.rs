@@ -42,7 +42,7 @@ impl Region {
         let base = self.base & !(align - 1);
         let end = match self.end().checked_add(align - 1) {
             Some(e) => e & !(align - 1),
-            None => u64::MAX & !(align - 1),
+            None => !(align - 1),
         };
         Region::from_bounds(base, end)
     }

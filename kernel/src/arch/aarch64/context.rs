@@ -4,23 +4,7 @@
 //! The layout is shared with `cerne_objects` (each TCB holds one); the
 //! offsets used by `vectors.rs` are checked here at compile time.
 
-/// The saved user registers of one thread (shared layout, see module doc).
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
-pub struct UserContext {
-    /// x0..x30.
-    pub x: [u64; 31],
-    /// SP_EL0.
-    pub sp_el0: u64,
-    /// ELR_EL1: where the thread resumes.
-    pub elr_el1: u64,
-    /// SPSR_EL1.
-    pub spsr_el1: u64,
-    /// TPIDR_EL0 (user TLS).
-    pub tpidr_el0: u64,
-    /// TPIDRRO_EL0.
-    pub tpidrro_el0: u64,
-}
+pub use cerne_objects::UserContext;
 
 /// Byte offset of x0 in [`UserContext`].
 pub const CTX_X0: usize = 0;

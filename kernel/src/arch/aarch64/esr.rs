@@ -9,12 +9,8 @@ pub const fn exception_class(esr: u64) -> u64 {
 pub const EC_SVC64: u64 = 0x15;
 /// Instruction abort from a lower exception level.
 pub const EC_IABT_LOWER: u64 = 0x20;
-/// Instruction abort at the current exception level.
-pub const EC_IABT_CURRENT: u64 = 0x21;
 /// Data abort from a lower exception level.
 pub const EC_DABT_LOWER: u64 = 0x24;
-/// Data abort at the current exception level.
-pub const EC_DABT_CURRENT: u64 = 0x25;
 
 /// The exception class in words.
 pub fn class_name(esr: u64) -> &'static str {

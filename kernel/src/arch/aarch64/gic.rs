@@ -9,9 +9,6 @@ use arm_gic::gicv2::GicV2;
 use arm_gic::{IntId, InterruptGroup, Trigger};
 use cerne_plat::memmap::{Gic, GicVersion};
 
-/// Highest INTID the kernel manages (seL4's maxIRQ on qemu-arm-virt).
-pub const MAX_IRQ: u32 = 159;
-
 /// The board's interrupt controller.
 pub struct InterruptController {
     gic: GicV2<'static>,
@@ -22,6 +19,17 @@ pub struct InterruptController {
 pub enum GicError {
     /// The DTB describes a GIC generation this kernel does not drive yet.
     Unsupported(GicVersion),
+}
+
+impl core::fmt::Display for GicError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Unsupported(v) => write!(
+                f,
+                "the DTB describes a {v:?} interrupt controller, which Cerne does not drive yet"
+            ),
+        }
+    }
 }
 
 fn intid(irq: u32) -> IntId {
@@ -64,7 +72,7 @@ impl InterruptController {
         let _ = self.gic.enable_interrupt(intid(irq), false);
     }
 
-    /// Sets level (false) or edge (true) triggering for an SPI.
+    /// Sets level (false) or edge (true) triggering.
     pub fn set_edge_triggered(&mut self, irq: u32, edge: bool) {
         self.gic.set_trigger(
             intid(irq),

@@ -68,6 +68,20 @@ impl KernelImage {
     }
 }
 
+/// Physical address of a kernel-image virtual address (a static).
+pub fn kernel_phys(vaddr: u64) -> u64 {
+    let image = KernelImage::get();
+    vaddr - image.virt_start + image.phys_start
+}
+
+/// Invalidates every TLB entry tagged with `asid`.
+pub fn flush_asid(asid: u16) {
+    let operand = u64::from(asid) << 48;
+    // SAFETY: TLB maintenance cannot break memory safety; the barriers make
+    // the page-table writes before it visible to the walker first.
+    unsafe { core::arch::asm!("dsb ishst", "tlbi aside1, {0}", "dsb ish", "isb", in(reg) operand) };
+}
+
 /// Kernel virtual address of a physical address in the window.
 pub const fn phys_to_window(paddr: u64) -> u64 {
     WINDOW_BASE + paddr
@@ -248,6 +262,43 @@ pub fn set_user_vspace(root_paddr: u64, asid: u16) {
     unsafe { core::arch::asm!("msr ttbr0_el1, {0}", "isb", in(reg) ttbr0) };
 }
 
+/// Cache maintenance a user invocation asked for, over a physical range the
+/// object model checked to be a frame of the caller (RAM only: device
+/// frames are not cacheable).
+pub fn cache_maintenance(label: u64, paddr: u64, len: u64) {
+    use cerne_abi::invocation::InvocationLabel as L;
+    const LINE: u64 = 64;
+    let start = phys_to_window(paddr) & !(LINE - 1);
+    let end = phys_to_window(paddr) + len;
+    let clean = label == L::ArmPageCleanData as u64 || label == L::ArmVSpaceCleanData as u64;
+    let invalidate =
+        label == L::ArmPageInvalidateData as u64 || label == L::ArmVSpaceInvalidateData as u64;
+    let both = label == L::ArmPageCleanInvalidateData as u64
+        || label == L::ArmVSpaceCleanInvalidateData as u64;
+    let unify =
+        label == L::ArmPageUnifyInstruction as u64 || label == L::ArmVSpaceUnifyInstruction as u64;
+    let mut line = start;
+    while line < end {
+        // SAFETY: cache maintenance by VA over RAM mapped in the window;
+        // invalidation only discards data the user asked to discard in its
+        // own frame (the window's lines alias the user's).
+        unsafe {
+            if clean {
+                core::arch::asm!("dc cvac, {0}", in(reg) line);
+            } else if invalidate {
+                core::arch::asm!("dc ivac, {0}", in(reg) line);
+            } else if both {
+                core::arch::asm!("dc civac, {0}", in(reg) line);
+            } else if unify {
+                core::arch::asm!("dc cvau, {0}", "ic ivau, {0}", in(reg) line);
+            }
+        }
+        line += LINE;
+    }
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ish", "isb") };
+}
+
 /// Cleans a range of the data cache to the point of coherency and
 /// invalidates the instruction cache, after writing code for EL0.
 pub fn sync_caches_for_execution(vaddr: u64, size: u64) {
@@ -278,7 +329,7 @@ pub fn read_table(table_paddr: u64) -> Table {
 /// A typed view of an object in RAM through the window.
 pub fn phys_as_mut<T: zerocopy::FromBytes>(paddr: u64) -> &'static mut T {
     assert!(
-        paddr % core::mem::align_of::<T>() as u64 == 0,
+        paddr.is_multiple_of(core::mem::align_of::<T>() as u64),
         "misaligned object"
     );
     // SAFETY: the caller owns this RAM (a frame it just allocated); T is

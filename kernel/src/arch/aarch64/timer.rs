@@ -1,17 +1,12 @@
 //! The EL1 virtual generic timer: the kernel's tick (the clock stays in the
 //! kernel, as the seed text says).
 
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTVCT_EL0, CNTV_CTL_EL0, CNTV_TVAL_EL0};
+use aarch64_cpu::registers::{CNTFRQ_EL0, CNTV_CTL_EL0, CNTV_TVAL_EL0};
 use tock_registers::interfaces::{Readable, Writeable};
 
 /// Counter frequency in Hz, as the firmware/QEMU set it.
 pub fn frequency() -> u64 {
     CNTFRQ_EL0.get()
-}
-
-/// Current virtual count.
-pub fn now() -> u64 {
-    CNTVCT_EL0.get()
 }
 
 /// Counter ticks in one kernel tick of `tick_us` microseconds.

@@ -35,17 +35,6 @@ impl ExceptionKind {
     }
 }
 
-/// Where an exception taken at EL1 came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelSource {
-    /// EL1 running on SP_EL0 (the kernel never does this).
-    El1Sp0,
-    /// EL1 on SP_EL1 (the kernel itself).
-    El1SpX,
-    /// AArch32 EL0 (not supported).
-    El0Aarch32,
-}
-
 /// Registers an exception at EL1 pushed on the kernel stack.
 #[repr(C)]
 pub struct KernelFrame {
