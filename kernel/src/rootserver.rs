@@ -250,6 +250,14 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
     bi.untyped = untyped_region;
     bi.untyped_list = untyped_list;
 
+    kprintln!(
+        "[cerne] root task: {} image pages, {} page tables, {} untypeds, slots {}..{} free",
+        ui.size / PAGE,
+        n_paging,
+        n_untyped,
+        empty.start,
+        empty.end
+    );
     install_caps(&RootObjects {
         cnode,
         radix,

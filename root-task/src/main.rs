@@ -4,7 +4,70 @@
 #![no_std]
 #![no_main]
 
+use cerne_abi::bootinfo::{BootInfo, SlotRegion};
+use cerne_abi::object::CapTag;
+use cerne_abi::slots::*;
+use libcerne::syscalls::debug_cap_identify;
 use libcerne::{bootinfo, println};
+
+/// What each initial slot must hold (SEL4-ABI.md §8.5).
+const INITIAL_SLOTS: [(usize, CapTag); 16] = [
+    (CAP_NULL, CapTag::Null),
+    (CAP_INIT_THREAD_TCB, CapTag::Thread),
+    (CAP_INIT_THREAD_CNODE, CapTag::CNode),
+    (CAP_INIT_THREAD_VSPACE, CapTag::VSpace),
+    (CAP_IRQ_CONTROL, CapTag::IrqControl),
+    (CAP_ASID_CONTROL, CapTag::AsidControl),
+    (CAP_INIT_THREAD_ASID_POOL, CapTag::AsidPool),
+    (CAP_IO_PORT_CONTROL, CapTag::Null),
+    (CAP_IO_SPACE, CapTag::Null),
+    (CAP_BOOT_INFO_FRAME, CapTag::Frame),
+    (CAP_INIT_THREAD_IPC_BUFFER, CapTag::Frame),
+    (CAP_DOMAIN, CapTag::Domain),
+    (CAP_SMMU_SID_CONTROL, CapTag::Null),
+    (CAP_SMMU_CB_CONTROL, CapTag::Null),
+    (CAP_INIT_THREAD_SC, CapTag::Null),
+    (CAP_SMC, CapTag::Null),
+];
+
+/// Asks the kernel for the type of every cap BootInfo describes and counts
+/// the slots holding what they should. Returns (matching, checked).
+fn check_caps(bi: &BootInfo) -> (u64, u64) {
+    let mut ok = 0;
+    let mut checked = 0;
+    let mut expect = |slot: u64, tag: CapTag| {
+        checked += 1;
+        let found = debug_cap_identify(slot);
+        if found == tag as u64 {
+            ok += 1;
+        } else {
+            println!(
+                "[rootserver] slot {slot}: expected {tag:?} ({}), found tag {found}",
+                tag as u64
+            );
+        }
+    };
+    for (slot, tag) in INITIAL_SLOTS {
+        expect(slot as u64, tag);
+    }
+    let regions: [(SlotRegion, CapTag); 4] = [
+        (bi.user_image_paging, CapTag::PageTable),
+        (bi.extra_bi_pages, CapTag::Frame),
+        (bi.user_image_frames, CapTag::Frame),
+        (bi.untyped, CapTag::Untyped),
+    ];
+    for (region, tag) in regions {
+        for slot in region.start..region.end {
+            expect(slot, tag);
+        }
+    }
+    // The first and last empty slots really are empty.
+    if !bi.empty.is_empty() {
+        expect(bi.empty.start, CapTag::Null);
+        expect(bi.empty.end - 1, CapTag::Null);
+    }
+    (ok, checked)
+}
 
 fn main(bootinfo_addr: usize, cycles_at_entry: u64) -> ! {
     println!("[rootserver] hello from EL0");
@@ -37,6 +100,8 @@ fn main(bootinfo_addr: usize, cycles_at_entry: u64) -> ! {
         bi.user_image_paging.end,
         bi.extra_len
     );
+    let (ok, checked) = check_caps(bi);
+    println!("[rootserver] caps: {ok} of {checked} slots hold the cap BootInfo names");
     libcerne::syscalls::debug_halt()
 }
 

@@ -23,3 +23,22 @@ pub fn debug_halt() -> ! {
     #[cfg(not(target_arch = "aarch64"))]
     loop {}
 }
+
+/// DebugCapIdentify: the type tag of the cap at `cptr` in the caller's
+/// CSpace (resolved at depth 64), 0 if the lookup fails or the slot is empty.
+pub fn debug_cap_identify(cptr: u64) -> u64 {
+    #[cfg(target_arch = "aarch64")]
+    {
+        let tag: u64;
+        // SAFETY: DebugCapIdentify reads x0 and x7 and writes only x0.
+        unsafe {
+            core::arch::asm!("svc #0", inout("x0") cptr => tag, in("x7") Syscall::DebugCapIdentify.word(), options(nostack));
+        }
+        tag
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        let _ = cptr;
+        0
+    }
+}
