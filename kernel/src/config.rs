@@ -1,13 +1,24 @@
-//! Build-time kernel options, defined in this one place (cargo features of
-//! the kernel crate select them; SEL4-ABI.md §10.4 lists what seL4 programs
-//! expect).
+//! Build-time kernel options, all read here.
+//!
+//! Numeric options come from environment variables at build time, validated
+//! against the table in `build.rs` (`CERNE_ROOT_CNODE_SIZE_BITS`,
+//! `CERNE_TIMER_TICK_US`); boolean options are cargo features of this crate
+//! (`pmu-user`, `printing`, `idle-halt`, `boot-panic-test`). The root task
+//! learns what it needs from BootInfo (e.g. `initThreadCNodeSizeBits`).
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/options.rs"));
+}
 
 /// Length of a kernel tick in microseconds (seL4's TIMER_TICK_MS = 2).
-pub const TIMER_TICK_US: u64 = 2_000;
+pub const TIMER_TICK_US: u64 = generated::TIMER_TICK_US;
 /// log2 of the root CNode's slot count (seL4's ROOT_CNODE_SIZE_BITS).
-pub const ROOT_CNODE_SIZE_BITS: usize = cerne_abi::slots::DEFAULT_ROOT_CNODE_SIZE_BITS;
+pub const ROOT_CNODE_SIZE_BITS: u32 = generated::ROOT_CNODE_SIZE_BITS as u32;
 /// EL0 may read the PMU cycle counter (seL4's KernelArmExportPMUUser).
 pub const PMU_USER: bool = cfg!(feature = "pmu-user");
+/// DebugPutChar prints (seL4's PRINTING); without it, the kernel's own
+/// messages still print but user output through the kernel is dropped.
+pub const PRINTING: bool = cfg!(feature = "printing");
 /// Power off cleanly once nothing can run (for test images).
 pub const IDLE_HALT: bool = cfg!(feature = "idle-halt");
 /// Idle ticks to wait before `IDLE_HALT` powers off, so that the timer is

@@ -10,7 +10,8 @@ use cerne_objects::syscall::Event;
 pub fn carry_out(event: Event) {
     match event {
         Event::None => {}
-        Event::PutChar(c) => console::put_byte(c),
+        Event::PutChar(c) if crate::config::PRINTING => console::put_byte(c),
+        Event::PutChar(_) => {}
         Event::Halt => crate::panic::halt_success(),
         Event::DumpScheduler => sched::with_kernel(|k| {
             let t = k.current_thread();

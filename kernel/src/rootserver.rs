@@ -100,7 +100,7 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
     let extra_pages = extra_len.div_ceil(PAGE);
 
     // Objects, largest first, as seL4 does.
-    let radix = config::ROOT_CNODE_SIZE_BITS as u32;
+    let radix = config::ROOT_CNODE_SIZE_BITS;
     let cnode = allocate(&mut free, radix + cerne_abi::object::SLOT_BITS, "CNode");
     let vspace = allocate(&mut free, 12, "VSpace");
     let asid_pool = allocate(&mut free, 12, "ASID pool");

@@ -142,13 +142,20 @@ impl<'a> PhysMem<'a> {
 
     /// True when `len` bytes at `paddr` are all zero.
     pub fn is_zero(&self, paddr: u64, len: u64) -> bool {
-        let mut a = paddr;
         let end = paddr + len;
+        let mut a = paddr;
         while a < end {
-            if self.read::<u8>(a) != 0 {
-                return false;
+            if a.is_multiple_of(8) && a + 8 <= end {
+                if self.read::<u64>(a) != 0 {
+                    return false;
+                }
+                a += 8;
+            } else {
+                if self.read::<u8>(a) != 0 {
+                    return false;
+                }
+                a += 1;
             }
-            a += 1;
         }
         true
     }
