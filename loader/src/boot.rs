@@ -3,10 +3,11 @@
 //! move the DTB, load the kernel and the root task, build the boot
 //! translation tables, turn the MMU on, and hand over (SEL4-ABI.md §10).
 
-use cerne_loader::dtb::{self, Board};
+use cerne_loader::dtb;
 use cerne_loader::elf::Image;
 use cerne_loader::error::Error;
 use cerne_loader::layout::{self, Layout};
+use cerne_plat::memmap::Platform;
 use cerne_plat::memmap::PsciConduit;
 use cerne_plat::pagetable::{self, Attributes, TableMemory as _, PAGE_SIZE};
 use cerne_plat::region::Region;
@@ -48,12 +49,10 @@ fn run(boot_x0: u64) -> Result<core::convert::Infallible, Error> {
         cpu::halt();
     };
     let blob = memory.bytes(dtb_from, dtb_size as u64)?;
-    let board = Board::read(blob)?;
+    let board = Platform::from_dtb(blob).map_err(Error::Platform)?;
     let dtb_packed = dtb::packed_size(blob).ok_or(Error::DeviceTree("blocks overrun totalsize"))?;
 
-    let console_ok = board
-        .uart
-        .is_some_and(|uart| pl011::install(uart.base, board.ram()));
+    let console_ok = pl011::install(board.uart.base, board.ram.as_slice());
     if !console_ok {
         cpu::halt();
     }
@@ -71,7 +70,7 @@ fn run(boot_x0: u64) -> Result<core::convert::Infallible, Error> {
     if entry_el != 1 && entry_el != 2 {
         return Err(Error::UnsupportedExceptionLevel(entry_el));
     }
-    for bank in board.ram() {
+    for bank in board.ram.as_slice() {
         println!(
             "RAM {:#x}..{:#x} ({} MiB)",
             bank.base,
@@ -209,7 +208,7 @@ fn load(
 /// the slot, with 2 MiB Normal blocks. TTBR0: identity map of every RAM
 /// bank (Normal) and of the UART (Device), so the loader keeps running and
 /// printing after the MMU is on. Returns (TTBR0, TTBR1, the tables used).
-fn build_tables(layout: &Layout, board: &Board) -> Result<(u64, u64, Region), Error> {
+fn build_tables(layout: &Layout, board: &Platform) -> Result<(u64, u64, Region), Error> {
     let mut pool = TablePool::take().ok_or(Error::Internal("table pool taken twice"))?;
     let no_table = |what| Error::PageTables(what, pagetable::MapError::OutOfTables);
     let ttbr1 = pool.allocate_table().ok_or(no_table("the kernel"))?;
@@ -226,7 +225,7 @@ fn build_tables(layout: &Layout, board: &Board) -> Result<(u64, u64, Region), Er
     )
     .map_err(|e| Error::PageTables("the kernel", e))?;
 
-    for bank in board.ram() {
+    for bank in board.ram.as_slice() {
         let bank = bank.aligned_out(PAGE_SIZE);
         pagetable::map_range(
             &mut pool,
@@ -239,7 +238,7 @@ fn build_tables(layout: &Layout, board: &Board) -> Result<(u64, u64, Region), Er
         )
         .map_err(|e| Error::PageTables("RAM", e))?;
     }
-    if let Some(uart) = board.uart {
+    if let Some(uart) = Some(board.uart) {
         let registers = uart.aligned_out(PAGE_SIZE);
         pagetable::map_range(
             &mut pool,

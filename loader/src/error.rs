@@ -21,6 +21,8 @@ pub enum Error {
     UnsupportedExceptionLevel(u64),
     /// The device tree could not be parsed.
     DeviceTree(&'static str),
+    /// The device tree lacks something the kernel needs.
+    Platform(cerne_plat::memmap::PlatformError),
     /// The DTB does not lie in a RAM bank its `/memory` node lists.
     DtbOutsideRam(u64),
     /// An embedded ELF image is malformed or unsuitable.
@@ -69,6 +71,7 @@ impl fmt::Display for Error {
                 write!(f, "entered at EL{el}; the loader runs from EL2 or EL1 only")
             }
             Error::DeviceTree(what) => write!(f, "device tree: {what}"),
+            Error::Platform(e) => write!(f, "device tree: {e}"),
             Error::DtbOutsideRam(at) => write!(
                 f,
                 "the DTB at {at:#x} is not inside any RAM bank its /memory node lists"

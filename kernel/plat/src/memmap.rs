@@ -128,17 +128,14 @@ fn gic_intid(kind: u32, number: u32) -> Option<u32> {
     }
 }
 
-/// Reads a node's `interrupts` as three-cell GIC specifiers, returning the
-/// INTID of entry `index`.
-fn interrupt_intid(node: &fdt::node::FdtNode<'_, '_>, index: usize) -> Option<u32> {
-    let prop = node.property("interrupts")?;
+/// Reads entry `index` of an `interrupts` property made of three-cell GIC
+/// specifiers, as an INTID.
+fn interrupt_intid(interrupts: &[u8], index: usize) -> Option<u32> {
     let cell = |i: usize| -> Option<u32> {
-        let bytes = prop.value.get(i * 4..i * 4 + 4)?;
+        let bytes = interrupts.get(i * 4..i * 4 + 4)?;
         Some(u32::from_be_bytes(bytes.try_into().ok()?))
     };
-    let kind = cell(index * 3)?;
-    let number = cell(index * 3 + 1)?;
-    gic_intid(kind, number)
+    gic_intid(cell(index * 3)?, cell(index * 3 + 1)?)
 }
 
 /// Size of the header `totalsize` says the blob has, if it looks like a DTB.
@@ -149,114 +146,120 @@ pub fn dtb_total_size(header: &[u8]) -> Option<usize> {
     (magic == FDT_MAGIC && size >= 40).then_some(size as usize)
 }
 
-fn first_reg(node: &fdt::node::FdtNode<'_, '_>) -> Option<Region> {
-    let r = node.reg()?.next()?;
-    Some(Region {
-        base: r.starting_address as u64,
-        size: r.size? as u64,
+/// True if a `compatible` property (NUL-separated strings) lists one of
+/// `wanted`.
+fn is_compatible(compatible: Option<&[u8]>, wanted: &[&str]) -> bool {
+    compatible.is_some_and(|list| {
+        list.split(|&b| b == 0)
+            .any(|entry| wanted.iter().any(|w| w.as_bytes() == entry))
     })
 }
 
+fn regions<'a>(node: fdt::node::FdtNode<'_, 'a>) -> impl Iterator<Item = Region> + use<'a> {
+    node.reg().into_iter().flatten().map(|r| Region {
+        base: r.starting_address as u64,
+        size: r.size.unwrap_or(0) as u64,
+    })
+}
+
+const GIC_V3_COMPATIBLE: &[&str] = &["arm,gic-v3"];
+const GIC_V2_COMPATIBLE: &[&str] = &["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic"];
+const TIMER_COMPATIBLE: &[&str] = &["arm,armv8-timer", "arm,armv7-timer"];
+const UART_COMPATIBLE: &[&str] = &["arm,pl011"];
+
 impl Platform {
-    /// Reads the platform from a device tree blob.
+    /// Reads the platform from a device tree blob, in one pass over its
+    /// nodes (each lookup of the `fdt` crate walks the whole tree, which
+    /// costs more than the rest of boot).
     pub fn from_dtb(dtb: &[u8]) -> Result<Self, PlatformError> {
         let total = dtb_total_size(dtb).ok_or(PlatformError::NotADeviceTree)?;
         let blob = dtb.get(..total).ok_or(PlatformError::NotADeviceTree)?;
         let tree = fdt::Fdt::new(blob).map_err(|_| PlatformError::NotADeviceTree)?;
 
         let mut ram = RegionSet::new();
+        let mut uart = None;
+        let mut gic = None;
+        let mut virtual_timer_irq = None;
+        let mut psci = None;
         for node in tree.all_nodes() {
-            let is_memory = node.name == "memory" || node.name.starts_with("memory@");
-            let typed = node
-                .property("device_type")
-                .and_then(|p| p.as_str())
-                .is_some_and(|t| t == "memory");
-            if !(is_memory && typed) {
-                continue;
+            let (mut device_type, mut compatible, mut method, mut interrupts) =
+                (None, None, None, None);
+            for property in node.properties() {
+                match property.name {
+                    "device_type" => device_type = property.as_str(),
+                    "compatible" => compatible = Some(property.value),
+                    "method" => method = property.as_str(),
+                    "interrupts" => interrupts = Some(property.value),
+                    _ => {}
+                }
             }
-            for r in node.reg().into_iter().flatten() {
-                let region = Region {
-                    base: r.starting_address as u64,
-                    size: r.size.unwrap_or(0) as u64,
+            let name = node.name.split('@').next().unwrap_or("");
+            if name == "memory" && device_type == Some("memory") {
+                for bank in regions(node).filter(|r| !r.is_empty()) {
+                    ram.insert(bank)
+                        .map_err(|_| PlatformError::TooManyMemoryRegions)?;
+                }
+            } else if name == "psci" {
+                psci = match method {
+                    Some("hvc") => Some(PsciConduit::Hvc),
+                    Some("smc") => Some(PsciConduit::Smc),
+                    _ => None,
                 };
-                ram.insert(region)
-                    .map_err(|_| PlatformError::TooManyMemoryRegions)?;
+            } else if uart.is_none() && is_compatible(compatible, UART_COMPATIBLE) {
+                let registers = regions(node).next().ok_or(PlatformError::NoUart)?;
+                let irq = interrupts
+                    .and_then(|i| interrupt_intid(i, 0))
+                    .ok_or(PlatformError::BadInterrupts("UART"))?;
+                uart = Some((registers, irq));
+            } else if is_compatible(compatible, TIMER_COMPATIBLE) {
+                // Order fixed by the binding: secure phys, non-secure phys,
+                // virtual, hyp.
+                virtual_timer_irq = Some(
+                    interrupts
+                        .and_then(|i| interrupt_intid(i, 2))
+                        .ok_or(PlatformError::BadInterrupts("timer"))?,
+                );
+            } else if gic.is_none() {
+                let version = if is_compatible(compatible, GIC_V3_COMPATIBLE) {
+                    GicVersion::V3
+                } else if is_compatible(compatible, GIC_V2_COMPATIBLE) {
+                    GicVersion::V2
+                } else {
+                    continue;
+                };
+                gic = Some(Self::read_gic(&node, version)?);
             }
         }
         if ram.is_empty() {
             return Err(PlatformError::NoMemory);
         }
-
-        let uart_node = tree
-            .find_compatible(&["arm,pl011"])
-            .ok_or(PlatformError::NoUart)?;
-        let uart = first_reg(&uart_node).ok_or(PlatformError::NoUart)?;
-        let uart_irq =
-            interrupt_intid(&uart_node, 0).ok_or(PlatformError::BadInterrupts("UART"))?;
-
-        let gic = Self::read_gic(&tree)?;
-
-        let timer = tree
-            .find_compatible(&["arm,armv8-timer", "arm,armv7-timer"])
-            .ok_or(PlatformError::NoTimer)?;
-        // Order fixed by the binding: secure phys, non-secure phys, virtual, hyp.
-        let virtual_timer_irq =
-            interrupt_intid(&timer, 2).ok_or(PlatformError::BadInterrupts("timer"))?;
-
-        let psci = tree
-            .find_node("/psci")
-            .and_then(|n| n.property("method"))
-            .and_then(|p| p.as_str())
-            .and_then(|m| match m {
-                "hvc" => Some(PsciConduit::Hvc),
-                "smc" => Some(PsciConduit::Smc),
-                _ => None,
-            });
-
+        let (uart, uart_irq) = uart.ok_or(PlatformError::NoUart)?;
         Ok(Self {
             ram,
             uart,
             uart_irq,
-            gic,
-            virtual_timer_irq,
+            gic: gic.ok_or(PlatformError::NoInterruptController)?,
+            virtual_timer_irq: virtual_timer_irq.ok_or(PlatformError::NoTimer)?,
             psci,
         })
     }
 
-    fn read_gic(tree: &fdt::Fdt<'_>) -> Result<Gic, PlatformError> {
-        let (node, version) = if let Some(n) = tree.find_compatible(&["arm,gic-v3"]) {
-            (n, GicVersion::V3)
-        } else if let Some(n) =
-            tree.find_compatible(&["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic"])
-        {
-            (n, GicVersion::V2)
-        } else {
-            return Err(PlatformError::NoInterruptController);
-        };
-        let mut regs = node
-            .reg()
+    fn read_gic(
+        node: &fdt::node::FdtNode<'_, '_>,
+        version: GicVersion,
+    ) -> Result<Gic, PlatformError> {
+        let mut regs = regions(*node);
+        let distributor = regs
+            .next()
             .ok_or(PlatformError::BadInterruptControllerRegs)?;
-        let mut next = || -> Result<Region, PlatformError> {
-            let r = regs
-                .next()
-                .ok_or(PlatformError::BadInterruptControllerRegs)?;
-            Ok(Region {
-                base: r.starting_address as u64,
-                size: r.size.unwrap_or(0) as u64,
-            })
-        };
-        let distributor = next()?;
-        let cpu_interface = next()?;
+        let cpu_interface = regs
+            .next()
+            .ok_or(PlatformError::BadInterruptControllerRegs)?;
         let mut all_regions = RegionSet::new();
-        let mut insert = |r: Region| {
+        for r in [distributor, cpu_interface].into_iter().chain(regs) {
             all_regions
                 .insert(r)
-                .map_err(|_| PlatformError::BadInterruptControllerRegs)
-        };
-        insert(distributor)?;
-        insert(cpu_interface)?;
-        while let Ok(r) = next() {
-            insert(r)?;
+                .map_err(|_| PlatformError::BadInterruptControllerRegs)?;
         }
         Ok(Gic {
             version,
@@ -264,6 +267,16 @@ impl Platform {
             cpu_interface,
             all_regions,
         })
+    }
+
+    /// The RAM bank that holds all of `[base, base + size)`, if one does.
+    pub fn bank_holding(&self, base: u64, size: u64) -> Option<Region> {
+        let range = Region { base, size };
+        self.ram
+            .as_slice()
+            .iter()
+            .copied()
+            .find(|bank| bank.contains(&range))
     }
 
     /// The lowest RAM address.
