@@ -25,10 +25,15 @@ const INITIAL_SPSR: u64 = 0x40;
 /// Ranges of free memory tracked while carving out the root task.
 type FreeSet = RegionSet<64>;
 
-fn allocate(free: &mut FreeSet, size_bits: u32, what: &str) -> u64 {
+/// Takes naturally aligned RAM for an object. Frames and page tables are
+/// zeroed here; objects the object model creates (CNode, TCB, ASID pool,
+/// IRQ node) are zeroed by it.
+fn allocate(free: &mut FreeSet, size_bits: u32, what: &str, zero: bool) -> u64 {
     match free.allocate_aligned(size_bits) {
         Some(paddr) => {
-            mmu::zero_phys(paddr, 1 << size_bits);
+            if zero {
+                mmu::zero_phys(paddr, 1 << size_bits);
+            }
             paddr
         }
         None => panic!("not enough free RAM for the root task's {what} (2^{size_bits} bytes)"),
@@ -101,11 +106,16 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
 
     // Objects, largest first, as seL4 does.
     let radix = config::ROOT_CNODE_SIZE_BITS;
-    let cnode = allocate(&mut free, radix + cerne_abi::object::SLOT_BITS, "CNode");
-    let vspace = allocate(&mut free, 12, "VSpace");
-    let asid_pool = allocate(&mut free, 12, "ASID pool");
-    let ipc_buffer = allocate(&mut free, 12, "IPC buffer");
-    let bootinfo_frame = allocate(&mut free, 12, "BootInfo frame");
+    let cnode = allocate(
+        &mut free,
+        radix + cerne_abi::object::SLOT_BITS,
+        "CNode",
+        false,
+    );
+    let vspace = allocate(&mut free, 12, "VSpace", true);
+    let asid_pool = allocate(&mut free, 12, "ASID pool", false);
+    let ipc_buffer = allocate(&mut free, 12, "IPC buffer", true);
+    let bootinfo_frame = allocate(&mut free, 12, "BootInfo frame", true);
     let mut extra_frames = [0u64; 512];
     if extra_pages as usize > extra_frames.len() {
         panic!(
@@ -114,10 +124,15 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
         );
     }
     for f in extra_frames.iter_mut().take(extra_pages as usize) {
-        *f = allocate(&mut free, 12, "extra bootinfo");
+        *f = allocate(&mut free, 12, "extra bootinfo", true);
     }
-    let tcb = allocate(&mut free, cerne_abi::object::TCB_BITS, "TCB");
-    let irq_node = allocate(&mut free, cerne_objects::state::IRQ_NODE_BITS, "IRQ node");
+    let tcb = allocate(&mut free, cerne_abi::object::TCB_BITS, "TCB", false);
+    let irq_node = allocate(
+        &mut free,
+        cerne_objects::state::IRQ_NODE_BITS,
+        "IRQ node",
+        false,
+    );
 
     // The VSpace: image pages RWX, IPC buffer and BootInfo RW + XN, extra
     // bootinfo RW + X (SEL4-ABI.md §8.9).

@@ -34,9 +34,14 @@ _start:
     add     x9, x9, :lo12:__bss_start
     adrp    x10, __bss_end
     add     x10, x10, :lo12:__bss_end
+    // BSS is 64-byte aligned at both ends (kernel.ld).
 1:  cmp     x9, x10
     b.hs    2f
-    stp     xzr, xzr, [x9], #16
+    stp     xzr, xzr, [x9]
+    stp     xzr, xzr, [x9, #16]
+    stp     xzr, xzr, [x9, #32]
+    stp     xzr, xzr, [x9, #48]
+    add     x9, x9, #64
     b       1b
 2:  adrp    x9, KERNEL_STACK
     add     x9, x9, :lo12:KERNEL_STACK
