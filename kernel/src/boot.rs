@@ -7,6 +7,10 @@ use cerne_abi::console::{BANNER_PREFIX, MEMORY_PREFIX};
 use cerne_plat::memmap::Platform;
 use cerne_plat::region::Region;
 
+/// A kernel address nothing maps: the bottom of the kernel half, below the
+/// physical window.
+const BOOT_FAULT_TEST_ADDRESS: u64 = 0xFFFF_0000_0000_0000;
+
 /// The loader's hand-off (SEL4-ABI.md §10.1).
 #[derive(Clone, Copy, Debug)]
 pub struct HandOff {
@@ -83,6 +87,13 @@ extern "C" fn kernel_init(x0: u64, x1: u64, x2: u64, x3: u64, x4: u64, x5: u64) 
     print_memory_map(&platform, &hand_off);
     if config::BOOT_PANIC_TEST {
         panic!("boot-panic-test: deliberate panic after the memory map");
+    }
+    if config::BOOT_FAULT_TEST {
+        kprintln!("[cerne] boot-fault-test: reading an unmapped kernel address");
+        // SAFETY: deliberately unsound: the read must take a translation
+        // fault at EL1, which is what this test build checks is reported.
+        let value = unsafe { core::ptr::read_volatile(BOOT_FAULT_TEST_ADDRESS as *const u64) };
+        kprintln!("[cerne] boot-fault-test: the read returned {value:#x}");
     }
 
     sched::set_object_memory(platform.ram_base(), platform.ram_end());

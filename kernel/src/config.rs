@@ -3,7 +3,8 @@
 //! Numeric options come from environment variables at build time, validated
 //! against the table in `build.rs` (`CERNE_ROOT_CNODE_SIZE_BITS`,
 //! `CERNE_TIMER_TICK_US`); boolean options are cargo features of this crate
-//! (`pmu-user`, `printing`, `idle-halt`, `boot-panic-test`). The root task
+//! (`pmu-user`, `printing`, `idle-halt`, `boot-panic-test`,
+//! `boot-fault-test`). The root task
 //! learns what it needs from BootInfo (e.g. `initThreadCNodeSizeBits`).
 
 mod generated {
@@ -26,3 +27,6 @@ pub const IDLE_HALT: bool = cfg!(feature = "idle-halt");
 pub const IDLE_HALT_TICKS: u64 = 10;
 /// Panic on purpose once the memory map is printed (tests the panic path).
 pub const BOOT_PANIC_TEST: bool = cfg!(feature = "boot-panic-test");
+/// Fault in the kernel on purpose once the memory map is printed (tests the
+/// report of an unexpected kernel exception).
+pub const BOOT_FAULT_TEST: bool = cfg!(feature = "boot-fault-test");
