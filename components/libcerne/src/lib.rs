@@ -8,6 +8,8 @@
 
 pub mod bootinfo;
 pub mod debug;
+#[cfg(target_arch = "aarch64")]
+pub mod sel4;
 pub mod start;
 pub mod syscalls;
 

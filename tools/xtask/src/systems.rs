@@ -71,6 +71,16 @@ pub const SYSTEMS: &[System] = &[
         },
     },
     System {
+        name: "ktest",
+        about: "the in-guest test suite: every syscall and invocation, ends with `N passed, M failed`",
+        kernel_features: &[],
+        root_task: RootTask {
+            package: "ktest",
+            bin: "ktest",
+            features: &[],
+        },
+    },
+    System {
         name: "panic-test",
         about: "a kernel that panics on purpose after printing its memory map",
         kernel_features: &["boot-panic-test"],

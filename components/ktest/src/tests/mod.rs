@@ -1,0 +1,8 @@
+//! The tests, one module per area; [`AREAS`] is the order they run in.
+
+use crate::framework::Test;
+
+pub mod untyped;
+
+/// Every area's tests.
+pub const AREAS: &[&[Test]] = &[untyped::TESTS];
