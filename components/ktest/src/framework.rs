@@ -196,6 +196,8 @@ pub struct Env {
     pub huge: Option<Cap<Untyped>>,
     /// The TCB running this test.
     pub me: Cap<Tcb>,
+    /// The test's overall index (gives it its own virtual address window).
+    pub index: usize,
     /// First free slot of the test range.
     pub first_slot: CPtr,
     /// One past the last slot of the test range.
@@ -204,8 +206,30 @@ pub struct Env {
     next_thread: usize,
 }
 
-/// A log2 of slot count for CNodes the tests make by default.
-pub const DEFAULT_CNODE_BITS: Word = 4;
+/// Start of the test windows of the root VSpace: 64 GiB, far above the
+/// root task's image; test i maps only in [VA_BASE + i GiB, + 1 GiB).
+pub const VA_BASE: Word = 64 << 30;
+
+/// The union of some rights.
+pub fn union(rights: &[CapRights]) -> CapRights {
+    CapRights::from_word(rights.iter().fold(0, |w, r| w | r.word()))
+}
+
+/// Reads the word at `addr` (a test's own mapping, or an address whose
+/// fault the test wants).
+pub fn peek(addr: Word) -> Word {
+    // SAFETY: tests read only frames they mapped into their own window, or
+    // addresses that fault on purpose; a fault is delivered by the kernel
+    // as a fault message and the access is re-executed or abandoned, so no
+    // Rust object is ever read through a dangling pointer.
+    unsafe { core::ptr::read_volatile(addr as *const Word) }
+}
+
+/// Writes the word at `addr` (as [`peek`]).
+pub fn poke(addr: Word, value: Word) {
+    // SAFETY: as in `peek`: the window holds no Rust objects.
+    unsafe { core::ptr::write_volatile(addr as *mut Word, value) }
+}
 
 impl Env {
     /// A fresh environment for one test.
@@ -215,9 +239,11 @@ impl Env {
         pool: Cap<Untyped>,
         huge: Option<Cap<Untyped>>,
         me: Cap<Tcb>,
+        index: usize,
         slots: (CPtr, CPtr),
     ) -> Self {
         Self {
+            index,
             bi,
             boot,
             pool,
@@ -360,6 +386,91 @@ impl Env {
             Ok(()) => Ok(Cap::from_cptr(slot)),
             Err(e) => Err(fail(file!(), line!(), format_args!("copy failed: {e:?}"))),
         }
+    }
+
+    /// This test's own 1 GiB-aligned window of the root VSpace (no other
+    /// test maps there, so a leftover mapping cannot mislead another test).
+    pub fn va(&self) -> Word {
+        VA_BASE + (self.index as Word) * (1 << cerne_abi::object::HUGE_PAGE_BITS)
+    }
+
+    /// Maps `frame` at `vaddr` of `vspace`, making the page tables the
+    /// walk lacks (as sel4utils does): each FailedLookup from Page_Map
+    /// gets one more table.
+    pub fn map_in(
+        &mut self,
+        vspace: Cap<VSpace>,
+        frame: Cap<Frame>,
+        vaddr: Word,
+        rights: CapRights,
+        attr: Word,
+    ) -> core::result::Result<(), Fail> {
+        for _ in 0..4 {
+            match frame.map(vspace, vaddr, rights, attr) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.code() == Some(cerne_abi::error::Error::FailedLookup) => {
+                    let pt = self.page_table()?;
+                    if let Err(e) = pt.map(vspace, vaddr, attr) {
+                        return Err(fail(
+                            file!(),
+                            line!(),
+                            format_args!("PageTable_Map at {vaddr:#x} failed: {e:?}"),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    return Err(fail(
+                        file!(),
+                        line!(),
+                        format_args!("Page_Map at {vaddr:#x} failed: {e:?}"),
+                    ))
+                }
+            }
+        }
+        Err(fail(
+            file!(),
+            line!(),
+            format_args!("Page_Map at {vaddr:#x}: still no table after 3"),
+        ))
+    }
+
+    /// Maps `frame` into the root VSpace at `vaddr`.
+    pub fn map(
+        &mut self,
+        frame: Cap<Frame>,
+        vaddr: Word,
+        rights: CapRights,
+        attr: Word,
+    ) -> core::result::Result<(), Fail> {
+        self.map_in(self.boot.vspace, frame, vaddr, rights, attr)
+    }
+
+    /// A fresh 4 KiB frame mapped read-write at `vaddr` of the root VSpace.
+    pub fn mapped_frame(&mut self, vaddr: Word) -> core::result::Result<Cap<Frame>, Fail> {
+        let f = self.frame()?;
+        self.map(
+            f,
+            vaddr,
+            CapRights::READ_WRITE,
+            cerne_abi::vm::DEFAULT_VM_ATTRIBUTES,
+        )?;
+        Ok(f)
+    }
+
+    /// A helper thread whose faults go to a fresh endpoint (returned), at
+    /// `priority`, started.
+    pub fn faulter(
+        &mut self,
+        entry: fn(Word),
+        arg: Word,
+        priority: Word,
+    ) -> core::result::Result<(threads::Thread, Cap<Endpoint>), Fail> {
+        let ep = self.endpoint()?;
+        let t = self.thread(entry, arg, priority, ep.cptr())?;
+        if let Err(e) = t.tcb.resume() {
+            return Err(fail(file!(), line!(), format_args!("resume failed: {e:?}")));
+        }
+        Ok((t, ep))
     }
 
     /// A helper thread running `entry(arg)` at `priority` in the root

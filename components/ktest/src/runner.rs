@@ -256,6 +256,7 @@ fn driver_main(index: Word) {
         Cap::from_cptr(POOL.load(Ordering::SeqCst)),
         (huge != 0).then(|| Cap::from_cptr(huge)),
         Cap::from_cptr(DRIVER_TCB.load(Ordering::SeqCst)),
+        index as usize,
         (
             FIRST_SLOT.load(Ordering::SeqCst),
             END_SLOT.load(Ordering::SeqCst),

@@ -2,7 +2,8 @@
 
 use crate::framework::Test;
 
+pub mod cnode;
 pub mod untyped;
 
 /// Every area's tests.
-pub const AREAS: &[&[Test]] = &[untyped::TESTS];
+pub const AREAS: &[&[Test]] = &[untyped::TESTS, cnode::TESTS];
