@@ -6,7 +6,6 @@
 use crate::framework::BootCaps;
 use cerne_abi::bootinfo::BootInfo;
 use cerne_abi::{CPtr, Word};
-use libcerne::sel4::syscall::yield_now;
 use libcerne::sel4::{Cap, Frame, Result, Tcb, UserContext};
 
 /// Thread index of the test driver.
@@ -114,7 +113,9 @@ extern "C" fn trampoline(entry: usize, arg: Word, tcb: CPtr) -> ! {
     let f = unsafe { core::mem::transmute::<usize, fn(Word)>(entry) };
     f(arg);
     let _ = Cap::<Tcb>::from_cptr(tcb).suspend();
+    // Only a thread whose CSpace is not the root's gets here: it blocks for
+    // good (a Recv on cptr 0 is a cap fault, which stops it).
     loop {
-        yield_now();
+        libcerne::sel4::ipc::recv(0);
     }
 }

@@ -3,7 +3,8 @@
 use crate::framework::Test;
 
 pub mod cnode;
+pub mod tcb;
 pub mod untyped;
 
 /// Every area's tests.
-pub const AREAS: &[&[Test]] = &[untyped::TESTS, cnode::TESTS];
+pub const AREAS: &[&[Test]] = &[untyped::TESTS, cnode::TESTS, tcb::TESTS];
