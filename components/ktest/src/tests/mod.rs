@@ -3,8 +3,9 @@
 use crate::framework::Test;
 
 pub mod cnode;
+pub mod ipc;
 pub mod tcb;
 pub mod untyped;
 
 /// Every area's tests.
-pub const AREAS: &[&[Test]] = &[untyped::TESTS, cnode::TESTS, tcb::TESTS];
+pub const AREAS: &[&[Test]] = &[untyped::TESTS, cnode::TESTS, tcb::TESTS, ipc::TESTS];

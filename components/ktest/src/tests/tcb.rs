@@ -136,10 +136,21 @@ fn write_registers_partial(env: &mut Env) -> TestResult {
 
 fn write_registers_truncated(env: &mut Env) -> TestResult {
     let t = env.tcb()?;
-    check_err!(ipc::invoke(t.cptr(), L::TcbWriteRegisters, &[0], &[]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbWriteRegisters, &[0], &[]),
+        TruncatedMessage
+    );
     // count 10 but only 3 register words: truncated.
-    check_err!(ipc::invoke(t.cptr(), L::TcbWriteRegisters, &[0, 10, 1, 2, 3], &[]), TruncatedMessage);
-    check_ok!(ipc::invoke(t.cptr(), L::TcbWriteRegisters, &[0, 3, 0x4000, 0x5000, 0x40], &[]));
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbWriteRegisters, &[0, 10, 1, 2, 3], &[]),
+        TruncatedMessage
+    );
+    check_ok!(ipc::invoke(
+        t.cptr(),
+        L::TcbWriteRegisters,
+        &[0, 3, 0x4000, 0x5000, 0x40],
+        &[]
+    ));
     let back = check_ok!(t.read_registers(false, 0, 2));
     check_eq!(back.pc(), 0x4000);
     Ok(())
@@ -147,7 +158,10 @@ fn write_registers_truncated(env: &mut Env) -> TestResult {
 
 fn read_registers_truncated(env: &mut Env) -> TestResult {
     let t = env.tcb()?;
-    check_err!(ipc::invoke(t.cptr(), L::TcbReadRegisters, &[0], &[]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbReadRegisters, &[0], &[]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -169,7 +183,11 @@ fn blocked_pc_is_the_svc(env: &mut Env) -> TestResult {
     let pc = ctx.pc();
     check_eq!(pc % 4, 0);
     let word = peek(pc & !7);
-    let insn = if pc % 8 == 0 { word as u32 } else { (word >> 32) as u32 };
+    let insn = if pc % 8 == 0 {
+        word as u32
+    } else {
+        (word >> 32) as u32
+    };
     check_eq!(insn, SVC_0);
     check_eq!(ctx.x(7), cerne_abi::syscall::Syscall::Recv.word());
     Ok(())
@@ -199,9 +217,19 @@ fn copy_registers_frame_only(env: &mut Env) -> TestResult {
 fn copy_registers_errors(env: &mut Env) -> TestResult {
     let dst = env.tcb()?;
     let ep = env.endpoint()?;
-    check_err!(dst.copy_registers(ep.cast(), false, false, true, true, 0), InvalidCapability, [1]);
-    check_err!(ipc::invoke(dst.cptr(), L::TcbCopyRegisters, &[0xc], &[]), TruncatedMessage);
-    check_err!(ipc::invoke(dst.cptr(), L::TcbCopyRegisters, &[], &[dst.cptr()]), TruncatedMessage);
+    check_err!(
+        dst.copy_registers(ep.cast(), false, false, true, true, 0),
+        InvalidCapability,
+        [1]
+    );
+    check_err!(
+        ipc::invoke(dst.cptr(), L::TcbCopyRegisters, &[0xc], &[]),
+        TruncatedMessage
+    );
+    check_err!(
+        ipc::invoke(dst.cptr(), L::TcbCopyRegisters, &[], &[dst.cptr()]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -236,10 +264,22 @@ fn set_priority_authority_not_tcb(env: &mut Env) -> TestResult {
 
 fn set_priority_truncated(env: &mut Env) -> TestResult {
     let t = env.tcb()?;
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetPriority, &[1], &[]), TruncatedMessage);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetPriority, &[], &[env.boot.tcb.cptr()]), TruncatedMessage);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetSchedParams, &[1], &[env.boot.tcb.cptr()]), TruncatedMessage);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetMcPriority, &[], &[env.boot.tcb.cptr()]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetPriority, &[1], &[]),
+        TruncatedMessage
+    );
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetPriority, &[], &[env.boot.tcb.cptr()]),
+        TruncatedMessage
+    );
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetSchedParams, &[1], &[env.boot.tcb.cptr()]),
+        TruncatedMessage
+    );
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetMcPriority, &[], &[env.boot.tcb.cptr()]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -275,7 +315,10 @@ fn set_ipc_buffer_checks(env: &mut Env) -> TestResult {
     check_err!(t.set_ipc_buffer(0x1000_0000, ep.cast()), IllegalOperation);
     check_ok!(t.set_ipc_buffer(0x1000_0400, f));
     check_ok!(t.set_ipc_buffer(0, f));
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetIpcBuffer, &[0], &[]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetIpcBuffer, &[0], &[]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -285,12 +328,21 @@ fn configure_checks(env: &mut Env) -> TestResult {
     let ep = env.endpoint()?;
     let root = env.root();
     let vs = env.boot.vspace;
-    check_err!(t.configure(0, root, 0, vs, 0, 0x1000_0010, f), AlignmentError);
-    check_err!(t.configure(0, root, 0, vs, 0, 0x1000_0000, ep.cast()), IllegalOperation);
+    check_err!(
+        t.configure(0, root, 0, vs, 0, 0x1000_0010, f),
+        AlignmentError
+    );
+    check_err!(
+        t.configure(0, root, 0, vs, 0, 0x1000_0000, ep.cast()),
+        IllegalOperation
+    );
     check_err!(t.configure(0, ep.cast(), 0, vs, 0, 0, f), IllegalOperation);
     check_err!(t.configure(0, root, 0, f.cast(), 0, 0, f), IllegalOperation);
     let unassigned: Cap<VSpace> = env.alloc(ObjectType::VSpace, 0)?;
-    check_err!(t.configure(0, root, 0, unassigned, 0, 0, f), IllegalOperation);
+    check_err!(
+        t.configure(0, root, 0, unassigned, 0, 0, f),
+        IllegalOperation
+    );
     check_ok!(t.configure(0, root, 0, vs, 0, 0x1000_0000, f));
     Ok(())
 }
@@ -298,8 +350,14 @@ fn configure_checks(env: &mut Env) -> TestResult {
 fn configure_truncated(env: &mut Env) -> TestResult {
     let t = env.tcb()?;
     let (root, vs) = (env.root().cptr(), env.boot.vspace.cptr());
-    check_err!(ipc::invoke(t.cptr(), L::TcbConfigure, &[0, 0, 0, 0], &[root, vs]), TruncatedMessage);
-    check_err!(ipc::invoke(t.cptr(), L::TcbConfigure, &[0, 0, 0], &[root, vs, 0]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbConfigure, &[0, 0, 0, 0], &[root, vs]),
+        TruncatedMessage
+    );
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbConfigure, &[0, 0, 0], &[root, vs, 0]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -308,9 +366,23 @@ fn set_space_checks(env: &mut Env) -> TestResult {
     let ep = env.endpoint()?;
     let root = env.root();
     check_ok!(t.set_space(ep.cptr(), root, 0, env.boot.vspace, 0));
-    check_err!(t.set_space(0, ep.cast(), 0, env.boot.vspace, 0), IllegalOperation);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetSpace, &[0, 0, 0], &[root.cptr()]), TruncatedMessage);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetSpace, &[0, 0], &[root.cptr(), env.boot.vspace.cptr()]), TruncatedMessage);
+    check_err!(
+        t.set_space(0, ep.cast(), 0, env.boot.vspace, 0),
+        IllegalOperation
+    );
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetSpace, &[0, 0, 0], &[root.cptr()]),
+        TruncatedMessage
+    );
+    check_err!(
+        ipc::invoke(
+            t.cptr(),
+            L::TcbSetSpace,
+            &[0, 0],
+            &[root.cptr(), env.boot.vspace.cptr()]
+        ),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -354,7 +426,10 @@ fn bind_notification_checks(env: &mut Env) -> TestResult {
     check_ok!(t.unbind_notification());
     check_err!(t.unbind_notification(), IllegalOperation);
     check_ok!(t2.bind_notification(n));
-    check_err!(ipc::invoke(t.cptr(), L::TcbBindNotification, &[], &[]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbBindNotification, &[], &[]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -363,7 +438,10 @@ fn set_tls_base(env: &mut Env) -> TestResult {
     check_ok!(t.set_tls_base(0x1234_5678));
     let ctx = check_ok!(t.read_registers(false, 0, 36));
     check_eq!(ctx.0[UserContext::TPIDR_EL0], 0x1234_5678);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetTlsBase, &[], &[]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetTlsBase, &[], &[]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
@@ -373,14 +451,23 @@ fn set_flags(env: &mut Env) -> TestResult {
     check_eq!(check_ok!(t.set_flags(0, 0)), 1);
     check_eq!(check_ok!(t.set_flags(1, 0)), 0);
     check_eq!(check_ok!(t.set_flags(0, 0xfe)), 0);
-    check_err!(ipc::invoke(t.cptr(), L::TcbSetFlags, &[0], &[]), TruncatedMessage);
+    check_err!(
+        ipc::invoke(t.cptr(), L::TcbSetFlags, &[0], &[]),
+        TruncatedMessage
+    );
     Ok(())
 }
 
 fn tcb_wrong_label(env: &mut Env) -> TestResult {
     let t = env.tcb()?;
-    check_err!(ipc::invoke(t.cptr(), L::CNodeCopy, &[0; 5], &[env.root().cptr()]), IllegalOperation);
-    check_err!(ipc::invoke(t.cptr(), L::ArmPageMap, &[0; 3], &[env.boot.vspace.cptr()]), IllegalOperation);
+    check_err!(
+        ipc::invoke(t.cptr(), L::CNodeCopy, &[0; 5], &[env.root().cptr()]),
+        IllegalOperation
+    );
+    check_err!(
+        ipc::invoke(t.cptr(), L::ArmPageMap, &[0; 3], &[env.boot.vspace.cptr()]),
+        IllegalOperation
+    );
     Ok(())
 }
 
