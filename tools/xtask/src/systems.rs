@@ -72,7 +72,8 @@ pub const SYSTEMS: &[System] = &[
     },
     System {
         name: "ktest",
-        about: "the in-guest test suite: every syscall and invocation, ends with `N passed, M failed`",
+        about:
+            "the in-guest test suite: every syscall and invocation, ends with `N passed, M failed`",
         kernel_features: &[],
         root_task: RootTask {
             package: "ktest",
