@@ -4,8 +4,17 @@ use crate::framework::Test;
 
 pub mod cnode;
 pub mod ipc;
+pub mod notification;
+pub mod sched;
 pub mod tcb;
 pub mod untyped;
 
 /// Every area's tests.
-pub const AREAS: &[&[Test]] = &[untyped::TESTS, cnode::TESTS, tcb::TESTS, ipc::TESTS];
+pub const AREAS: &[&[Test]] = &[
+    untyped::TESTS,
+    cnode::TESTS,
+    tcb::TESTS,
+    ipc::TESTS,
+    notification::TESTS,
+    sched::TESTS,
+];
