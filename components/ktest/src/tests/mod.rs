@@ -3,6 +3,7 @@
 use crate::framework::Test;
 
 pub mod cnode;
+pub mod fault;
 pub mod ipc;
 pub mod notification;
 pub mod sched;
@@ -17,4 +18,5 @@ pub const AREAS: &[&[Test]] = &[
     ipc::TESTS,
     notification::TESTS,
     sched::TESTS,
+    fault::TESTS,
 ];
