@@ -14,7 +14,7 @@ use libcerne::sel4::syscall::raw_syscall;
 use libcerne::sel4::*;
 
 /// ESR_EL1 exception class field (bits 31..26), an Arm architecture fact.
-fn exception_class(esr: Word) -> Word {
+pub fn exception_class(esr: Word) -> Word {
     (esr >> 26) & 0x3f
 }
 /// EC: unknown reason (UDF).
@@ -22,9 +22,9 @@ const EC_UNKNOWN: Word = 0x00;
 /// EC: trapped FP/SIMD access.
 const EC_FP: Word = 0x07;
 /// EC: instruction abort from EL0.
-const EC_IABT_LOWER: Word = 0x20;
+pub const EC_IABT_LOWER: Word = 0x20;
 /// EC: data abort from EL0.
-const EC_DABT_LOWER: Word = 0x24;
+pub const EC_DABT_LOWER: Word = 0x24;
 /// ESR data-abort ISS bit: the access was a write.
 const ESR_WNR: Word = 1 << 6;
 /// The encodings of `svc #0` and `udf #0`.
@@ -44,17 +44,17 @@ pub fn insn_at(pc: Word) -> u32 {
 /// A guard-mismatch cptr in the root CNode (its 52-bit guard is 0).
 pub const BAD_CPTR: Word = 1 << 60;
 
-fn read_addr(addr: Word) {
+pub fn read_addr(addr: Word) {
     set_shared(0, peek(addr));
     set_shared(1, 1);
 }
 
-fn write_addr(addr: Word) {
+pub fn write_addr(addr: Word) {
     poke(addr, 0x5a5a);
     set_shared(1, 1);
 }
 
-fn jump_to(addr: Word) {
+pub fn jump_to(addr: Word) {
     // SAFETY: the address is unmapped or not executable on purpose: the
     // instruction fetch faults and the thread never returns here.
     unsafe { core::arch::asm!("br {}", in(reg) addr, options(noreturn)) }

@@ -9,6 +9,7 @@ pub mod notification;
 pub mod sched;
 pub mod tcb;
 pub mod untyped;
+pub mod vspace;
 
 /// Every area's tests.
 pub const AREAS: &[&[Test]] = &[
@@ -19,4 +20,5 @@ pub const AREAS: &[&[Test]] = &[
     notification::TESTS,
     sched::TESTS,
     fault::TESTS,
+    vspace::TESTS,
 ];
