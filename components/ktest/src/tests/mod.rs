@@ -5,6 +5,8 @@ use crate::framework::Test;
 pub mod cnode;
 pub mod fault;
 pub mod ipc;
+pub mod irq;
+pub mod misc;
 pub mod notification;
 pub mod sched;
 pub mod tcb;
@@ -21,4 +23,6 @@ pub const AREAS: &[&[Test]] = &[
     sched::TESTS,
     fault::TESTS,
     vspace::TESTS,
+    irq::TESTS,
+    misc::TESTS,
 ];
