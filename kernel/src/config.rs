@@ -3,7 +3,7 @@
 //! Numeric options come from environment variables at build time, validated
 //! against the table in `build.rs` (`CERNE_ROOT_CNODE_SIZE_BITS`,
 //! `CERNE_TIMER_TICK_US`); boolean options are cargo features of this crate
-//! (`pmu-user`, `printing`, `idle-halt`, `boot-panic-test`,
+//! (`pmu-user`, `printing`, `fastpath`, `idle-halt`, `boot-panic-test`,
 //! `boot-fault-test`). The root task
 //! learns what it needs from BootInfo (e.g. `initThreadCNodeSizeBits`).
 
@@ -20,6 +20,8 @@ pub const PMU_USER: bool = cfg!(feature = "pmu-user");
 /// DebugPutChar prints (seL4's PRINTING); without it, the kernel's own
 /// messages still print but user output through the kernel is dropped.
 pub const PRINTING: bool = cfg!(feature = "printing");
+/// Short Call / ReplyRecv take the IPC fast path (seL4's FASTPATH).
+pub const FASTPATH: bool = cfg!(feature = "fastpath");
 /// Power off cleanly once nothing can run (for test images).
 pub const IDLE_HALT: bool = cfg!(feature = "idle-halt");
 /// Idle ticks to wait before `IDLE_HALT` powers off, so that the timer is

@@ -7,7 +7,7 @@ use crate::arch::{
     self, esr,
     vectors::{ExceptionKind, KernelFrame},
 };
-use crate::{events, kprint, kprintln, sched};
+use crate::{config, events, kprint, kprintln, sched};
 use cerne_abi::console::{KERNEL_EXCEPTION_PREFIX, THREAD_SUSPENDED, USER_FAULT_PREFIX};
 use cerne_objects::{Fault, Kernel};
 
@@ -24,7 +24,11 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
                 match esr::exception_class(esr) {
                     esr::EC_SVC64 => {
                         let x7 = k.user_context_mut(t).x[7];
-                        k.handle_syscall(x7)
+                        if config::FASTPATH && k.fastpath(x7) {
+                            cerne_objects::syscall::Event::None
+                        } else {
+                            k.handle_syscall(x7)
+                        }
                     }
                     class => {
                         let elr = k.user_context_mut(t).elr_el1;

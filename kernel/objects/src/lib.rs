@@ -49,6 +49,7 @@ pub mod control;
 pub mod cspace;
 pub mod delete;
 pub mod error;
+pub mod fastpath;
 #[cfg(any(test, feature = "invariants"))]
 pub mod hostboot;
 #[cfg(any(test, feature = "invariants"))]

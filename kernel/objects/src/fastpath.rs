@@ -1,0 +1,481 @@
+//! The IPC fast path (the idea of seL4's `fastpath.c`): Call and ReplyRecv
+//! of short messages (at most four words, no caps) between threads that can
+//! switch to each other directly.
+//!
+//! [`Kernel::fastpath`] checks every condition first and changes nothing
+//! unless all hold; then it makes exactly the changes the slow path
+//! (`handle_syscall` followed by `schedule_and_activate`) would make, in
+//! fewer steps: no decoding, no extra-cap lookup, no generic scheduler
+//! action. That equivalence is what the differential tests check: the same
+//! scenarios run on two kernels, one with the fast path and one without,
+//! must leave byte-identical object memory and kernel state.
+#![forbid(unsafe_code)]
+
+use crate::cap::Cap;
+use crate::cdt;
+use crate::cspace;
+use crate::layout::{TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_REPLY};
+use crate::queue::{self, EpState, NtfnState};
+use crate::state::{SchedulerAction, NUM_PRIORITIES};
+use crate::tcb::{self, tcb_slot, ThreadState, BLOCK_CAN_GRANT};
+use crate::Kernel;
+use cerne_abi::message::{MessageInfo, FAST_MESSAGE_REGISTERS};
+use cerne_abi::syscall::Syscall;
+
+/// Byte offset of register x`n` in a TCB's saved context.
+const fn reg_offset(n: u64) -> u64 {
+    TCB_CONTEXT_OFFSET + 8 * n
+}
+
+impl Kernel<'_> {
+    /// Handles syscall `x7` of the current thread on the fast path if it is
+    /// a Call or ReplyRecv that qualifies. Returns false, having changed
+    /// nothing, when the slow path must run instead.
+    pub fn fastpath(&mut self, x7: u64) -> bool {
+        let t = self.state.current;
+        if t == 0 || self.state.action != SchedulerAction::ResumeCurrent {
+            return false;
+        }
+        match Syscall::from_word(x7) {
+            Some(Syscall::Call) => self.fastpath_call(t),
+            Some(Syscall::ReplyRecv) => self.fastpath_reply_recv(t),
+            _ => false,
+        }
+    }
+
+    fn reg_of(&self, t: u64, n: u64) -> u64 {
+        self.mem.read_word(t + reg_offset(n))
+    }
+
+    fn priority_of(fields: &crate::layout::TcbFields) -> u64 {
+        fields.priority & (NUM_PRIORITIES as u64 - 1)
+    }
+
+    /// The message of `t` if it fits the fast path: (info, length).
+    fn short_message(&self, t: u64) -> Option<(MessageInfo, usize)> {
+        let info = MessageInfo::from_word(self.reg_of(t, 1));
+        let len = info.length() as usize;
+        (len <= FAST_MESSAGE_REGISTERS && info.extra_caps() == 0).then_some((info, len))
+    }
+
+    /// Copies `len` message registers and the tag from `sender` to
+    /// `receiver`, as `doNormalTransfer` does for a short message.
+    fn transfer_short(
+        &mut self,
+        sender: u64,
+        receiver: u64,
+        info: MessageInfo,
+        len: usize,
+        badge: u64,
+    ) {
+        let mut words = [0u64; FAST_MESSAGE_REGISTERS];
+        for (i, w) in words.iter_mut().enumerate().take(len) {
+            *w = self.reg_of(sender, 2 + i as u64);
+        }
+        let ctx = self.mem.user_context_mut(receiver);
+        ctx.x[2..2 + len].copy_from_slice(&words[..len]);
+        ctx.x[1] = MessageInfo::new(info.label(), 0, 0, len as u64).word();
+        ctx.x[0] = badge;
+    }
+
+    /// Records the `svc` address as the thread's restart point, as every
+    /// syscall entry does.
+    fn record_fault_ip(&mut self, t: u64) {
+        let elr = self.mem.user_context_mut(t).elr_el1;
+        tcb::update(&self.mem, t, |f| f.fault_ip = elr.wrapping_sub(4));
+    }
+
+    fn fastpath_call(&mut self, t: u64) -> bool {
+        let Some((info, len)) = self.short_message(t) else {
+            return false;
+        };
+        let me = tcb::fields(&self.mem, t);
+        if self.pending_fault(t).is_some() {
+            return false;
+        }
+        let Ok((
+            invoked_slot,
+            Cap::Endpoint {
+                paddr: ep,
+                badge,
+                rights,
+            },
+        )) = cspace::lookup_cap(&self.mem, self.cspace_root(t), self.reg_of(t, 0))
+        else {
+            return false;
+        };
+        if !rights.write() || !(rights.grant() || rights.grant_reply()) {
+            return false;
+        }
+        let (EpState::Recv, q) = queue::ep(&self.mem, ep) else {
+            return false;
+        };
+        let dest = q.head;
+        let dest_fields = tcb::fields(&self.mem, dest);
+        let reply_slot = tcb_slot(t, TCB_REPLY);
+        let caller_slot = tcb_slot(dest, TCB_CALLER);
+        if dest_fields.domain != self.state.current_domain
+            || Self::priority_of(&dest_fields) < Self::priority_of(&me)
+            || !matches!(
+                cdt::cap(&self.mem, reply_slot),
+                Cap::Reply { master: true, .. }
+            )
+            || !cdt::cap(&self.mem, caller_slot).is_null()
+        {
+            return false;
+        }
+
+        // Everything holds: do what the slow path does.
+        self.state.invoked_slot = invoked_slot;
+        self.record_fault_ip(t);
+        let q = queue::dequeue(&self.mem, dest, q);
+        queue::set_ep(&self.mem, ep, EpState::Recv, q);
+        self.transfer_short(t, dest, info, len, badge);
+        let reply_grant = dest_fields.blocking_flags & BLOCK_CAN_GRANT != 0;
+        tcb::update(&self.mem, dest, |f| f.state = ThreadState::Running as u64);
+        tcb::update(&self.mem, t, |f| {
+            f.state = ThreadState::BlockedOnReply as u64
+        });
+        cdt::insert(
+            &self.mem,
+            Cap::Reply {
+                tcb: t,
+                master: false,
+                grant: reply_grant,
+            },
+            reply_slot,
+            caller_slot,
+        );
+        self.switch_to_thread(dest);
+        true
+    }
+
+    fn fastpath_reply_recv(&mut self, t: u64) -> bool {
+        let Some((info, len)) = self.short_message(t) else {
+            return false;
+        };
+        let me = tcb::fields(&self.mem, t);
+        if self.pending_fault(t).is_some() {
+            return false;
+        }
+        let Ok((
+            _,
+            Cap::Endpoint {
+                paddr: ep, rights, ..
+            },
+        )) = cspace::lookup_cap(&self.mem, self.cspace_root(t), self.reg_of(t, 0))
+        else {
+            return false;
+        };
+        if !rights.read() {
+            return false;
+        }
+        if me.bound_notification != 0
+            && queue::ntfn(&self.mem, me.bound_notification).state == NtfnState::Active
+        {
+            return false;
+        }
+        let (state, q) = queue::ep(&self.mem, ep);
+        if state == EpState::Send {
+            return false;
+        }
+        let slot = tcb_slot(t, TCB_CALLER);
+        let Cap::Reply {
+            tcb: caller,
+            master: false,
+            ..
+        } = cdt::cap(&self.mem, slot)
+        else {
+            return false;
+        };
+        let caller_fields = tcb::fields(&self.mem, caller);
+        if ThreadState::from_code(caller_fields.state) != ThreadState::BlockedOnReply
+            || self.pending_fault(caller).is_some()
+            || caller_fields.domain != self.state.current_domain
+            || Self::priority_of(&caller_fields) < Self::priority_of(&me)
+        {
+            return false;
+        }
+
+        // Everything holds: reply, then wait, as the slow path does.
+        self.record_fault_ip(t);
+        self.transfer_short(t, caller, info, len, 0);
+        self.delete_one(slot);
+        tcb::update(&self.mem, caller, |f| f.state = ThreadState::Running as u64);
+        let grant = rights.grant();
+        tcb::update(&self.mem, t, |f| {
+            f.blocking_object = ep;
+            f.blocking_flags = grant as u64 * BLOCK_CAN_GRANT;
+            f.state = ThreadState::BlockedOnReceive as u64;
+        });
+        let q = queue::append(&self.mem, t, q);
+        queue::set_ep(&self.mem, ep, EpState::Recv, q);
+        self.switch_to_thread(caller);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Differential tests: the same scenario on a kernel that takes the fast
+    //! path and on one that never does must leave identical object memory
+    //! and kernel state after every step.
+    use crate::hostboot::{self, BootLayout, ARENA_BASE};
+    use crate::{invariants, Kernel, KernelState, PhysMem};
+    use cerne_abi::invocation::InvocationLabel as L;
+    use cerne_abi::message::MessageInfo;
+    use cerne_abi::object::ObjectType;
+    use cerne_abi::slots::*;
+    use cerne_abi::syscall::Syscall;
+    use std::format;
+    use std::vec;
+    use std::vec::Vec;
+
+    const ARENA_WORDS: usize = (1 << 20) / 8;
+
+    /// A tiny deterministic generator (splitmix64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// The current thread issues `sys` with x0 = `cptr`, x1 = `info`,
+    /// x2..x5 = `mrs`; `fast` lets the fast path try first. Returns whether
+    /// the fast path took it.
+    fn step(
+        k: &mut Kernel<'_>,
+        fast: bool,
+        sys: Syscall,
+        cptr: u64,
+        info: u64,
+        mrs: [u64; 4],
+    ) -> bool {
+        let t = k.current_thread().expect("a current thread");
+        {
+            let ctx = k.user_context_mut(t);
+            ctx.x[0] = cptr;
+            ctx.x[1] = info;
+            ctx.x[2..6].copy_from_slice(&mrs);
+            ctx.elr_el1 += 4;
+        }
+        let took = fast && k.fastpath(sys.word());
+        if !took {
+            k.handle_syscall(sys.word());
+        }
+        k.schedule_and_activate();
+        took
+    }
+
+    fn invoke(k: &mut Kernel<'_>, cptr: u64, label: L, args: &[u64], caps: &[u64]) {
+        let t = k.current_thread().unwrap();
+        let buf = k.ipc_buffer(t, false);
+        for (i, c) in caps.iter().enumerate() {
+            k.mem.write_word(buf.unwrap() + 976 + 8 * i as u64, *c);
+        }
+        for (i, a) in args.iter().enumerate() {
+            k.set_mr(t, buf, i, *a);
+        }
+        let info = MessageInfo::new(label.word(), 0, caps.len() as u64, args.len() as u64).word();
+        let mrs = [0; 4].map(|_| 0);
+        let mut regs = mrs;
+        for (i, a) in args.iter().take(4).enumerate() {
+            regs[i] = *a;
+        }
+        step(k, false, Syscall::Call, cptr, info, regs);
+        let reply = MessageInfo::from_word(k.user_context_mut(t).x[1]);
+        assert_eq!(reply.label(), 0, "{label:?} failed: {reply:?}");
+    }
+
+    /// Root makes endpoints, a notification, badged caps with different
+    /// rights, and `threads` client threads at the given priorities; returns
+    /// the slots the scenario addresses.
+    fn setup(k: &mut Kernel<'_>, l: &BootLayout, priorities: &[u64]) -> Vec<u64> {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let ut = (0..l.untypeds.len())
+            .max_by_key(|i| l.untypeds[*i].2)
+            .unwrap();
+        let ut_cptr = (l.untypeds[ut].0 - l.root_cnode) >> 5;
+        let retype = |k: &mut Kernel<'_>, ty: ObjectType, dest: u64, n: u64| {
+            invoke(
+                k,
+                ut_cptr,
+                L::UntypedRetype,
+                &[ty.word(), 0, 0, 0, dest, n],
+                &[root],
+            );
+        };
+        retype(k, ObjectType::Endpoint, d, 2);
+        retype(k, ObjectType::Notification, d + 2, 1);
+        // Badged copies of endpoint d: all rights, no grant, grant-reply only, read only.
+        for (i, (rights, badge)) in [(0xf, 1), (0x3, 2), (0x9, 3), (0x2, 4)].iter().enumerate() {
+            invoke(
+                k,
+                root,
+                L::CNodeMint,
+                &[d + 3 + i as u64, 64, d, 64, *rights, *badge],
+                &[root],
+            );
+        }
+        let tcbs = d + 7;
+        retype(k, ObjectType::Tcb, tcbs, priorities.len() as u64);
+        for (i, p) in priorities.iter().enumerate() {
+            let t = tcbs + i as u64;
+            invoke(
+                k,
+                t,
+                L::TcbConfigure,
+                &[0, 0, 0, l.ipc_buffer.1],
+                &[
+                    root,
+                    CAP_INIT_THREAD_VSPACE as u64,
+                    CAP_INIT_THREAD_IPC_BUFFER as u64,
+                ],
+            );
+            invoke(
+                k,
+                t,
+                L::TcbSetPriority,
+                &[*p],
+                &[CAP_INIT_THREAD_TCB as u64],
+            );
+            invoke(k, t, L::TcbResume, &[], &[]);
+        }
+        (d..tcbs + priorities.len() as u64).collect()
+    }
+
+    fn snapshot(k: &Kernel<'_>) -> (Vec<u64>, std::string::String) {
+        let words = (0..ARENA_WORDS as u64)
+            .map(|i| k.mem.read_word(ARENA_BASE + 8 * i))
+            .collect();
+        (words, format!("{:?}", k.state))
+    }
+
+    /// The stretch of two Debug dumps around their first difference.
+    fn state_context<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+        let Some(at) = a.bytes().zip(b.bytes()).position(|(x, y)| x != y) else {
+            return ("same", "same");
+        };
+        let from = at.saturating_sub(120);
+        (
+            &a[from..(at + 80).min(a.len())],
+            &b[from..(at + 80).min(b.len())],
+        )
+    }
+
+    fn run(seed: u64, priorities: &[u64], steps: usize) -> usize {
+        let mut rng = Rng(seed);
+        let mut words_a = vec![0u64; ARENA_WORDS];
+        let mut words_b = vec![0u64; ARENA_WORDS];
+        let (mut sa, mut sb) = (KernelState::new(), KernelState::new());
+        let mut a = Kernel::new(
+            PhysMem::from_words(&mut words_a, ARENA_BASE).unwrap(),
+            &mut sa,
+        );
+        let mut b = Kernel::new(
+            PhysMem::from_words(&mut words_b, ARENA_BASE).unwrap(),
+            &mut sb,
+        );
+        let la = hostboot::boot(&mut a, 8, 18);
+        let lb = hostboot::boot(&mut b, 8, 18);
+        let slots = setup(&mut a, &la, priorities);
+        setup(&mut b, &lb, priorities);
+        assert_eq!(snapshot(&a), snapshot(&b), "setup diverged");
+        let server_tcb = match a.slot_cap(crate::cspace::cnode_slot(la.root_cnode, slots[7])) {
+            crate::cap::Cap::Thread { tcb } => Some(tcb),
+            _ => None,
+        };
+        let mut fast = 0;
+        for n in 0..steps {
+            if a.current_thread().is_none() {
+                break;
+            }
+            // Servers (the root thread and the first client thread) mostly
+            // answer on endpoint `ep`; the other threads mostly Call it
+            // through its badged copies; now and then anything goes.
+            let ep = slots[0];
+            let current = a.current_thread().unwrap();
+            let is_server = current == la.tcb || Some(current) == server_tcb;
+            let (sys, cptr) = match (rng.below(10), is_server) {
+                (0, _) => {
+                    let sys = [
+                        Syscall::Call,
+                        Syscall::ReplyRecv,
+                        Syscall::Recv,
+                        Syscall::Reply,
+                        Syscall::Yield,
+                        Syscall::Send,
+                    ][rng.below(6) as usize];
+                    let cptr = if rng.below(4) == 0 {
+                        rng.next()
+                    } else {
+                        slots[rng.below(slots.len() as u64) as usize]
+                    };
+                    (sys, cptr)
+                }
+                (1, true) => (Syscall::Recv, ep),
+                (_, true) => (Syscall::ReplyRecv, ep),
+                (_, false) => (Syscall::Call, slots[3 + rng.below(4) as usize]),
+            };
+            let length = [0, 1, 4, 4, 4, 5, 120][rng.below(7) as usize];
+            let caps = u64::from(rng.below(12) == 0);
+            let info = MessageInfo::new(rng.below(1 << 20), 0, caps, length).word();
+            let mrs = [rng.next(), rng.next(), rng.next(), rng.next()];
+            let took = step(&mut a, true, sys, cptr, info, mrs);
+            step(&mut b, false, sys, cptr, info, mrs);
+            fast += usize::from(took);
+            let (sa_, sb_) = (snapshot(&a), snapshot(&b));
+            if sa_ != sb_ {
+                let diffs: Vec<_> = (0..ARENA_WORDS)
+                    .filter(|i| sa_.0[*i] != sb_.0[*i])
+                    .take(6)
+                    .map(|i| {
+                        format!(
+                            "{:#x}: fast {:#x} slow {:#x}",
+                            ARENA_BASE + 8 * i as u64,
+                            sa_.0[i],
+                            sb_.0[i]
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "seed {seed}, step {n}: {sys:?} cptr {cptr:#x} info {:?} left different states (fast path taken: {took})\nmemory: {diffs:?}\nstate fast: {}\nstate slow: {}",
+                    MessageInfo::from_word(info),
+                    state_context(&sa_.1, &sb_.1).0,
+                    state_context(&sa_.1, &sb_.1).1,
+                );
+            }
+            if let Err(e) = invariants::check(&a, &hostboot::root_slots(&la)) {
+                panic!("seed {seed}, step {n}: invariant violated: {e}");
+            }
+        }
+        fast
+    }
+
+    #[test]
+    fn fast_and_slow_paths_leave_identical_states() {
+        let mut taken = 0;
+        for seed in 0..160 {
+            let priorities: &[u64] = match seed % 3 {
+                0 => &[255, 255],
+                1 => &[100, 200, 255],
+                _ => &[50, 50, 50],
+            };
+            taken += run(seed, priorities, 200);
+        }
+        assert!(
+            taken >= 150,
+            "the scenarios took the fast path only {taken} times"
+        );
+        std::println!("fast path taken {taken} times");
+    }
+}
