@@ -201,6 +201,39 @@ fn check_ram_line(t: &Transcript, mem: MemSize, f: &mut Findings) {
     }
 }
 
+/// The ktest suite's last line: tests passed, tests failed.
+pub const KTEST_SUMMARY: &str = "[ktest] {} passed, {} failed";
+/// How a failed ktest test is announced (its name follows).
+pub const KTEST_FAIL: &str = "[ktest] FAIL ";
+/// Fewest tests the suite must run and pass.
+pub const KTEST_MIN_TESTS: u64 = 150;
+
+/// The ktest system: the summary says `N passed, 0 failed` with N at least
+/// [`KTEST_MIN_TESTS`], and the clean halt follows it. Returns N; on a
+/// failure the problems name every failed test.
+pub fn ktest(t: &Transcript) -> Result<u64, Vec<String>> {
+    let mut f = Findings::default();
+    let Some((line, n)) = find_numbers(t, KTEST_SUMMARY) else {
+        return Err(vec![format!("no summary line `{KTEST_SUMMARY}`")]);
+    };
+    let (passed, failed) = (n[0], n[1]);
+    f.expect(failed == 0, || {
+        let names: Vec<&str> = t
+            .console
+            .iter()
+            .filter_map(|l| l.strip_prefix(KTEST_FAIL))
+            .collect();
+        format!("{failed} tests failed: {}", names.join(", "))
+    });
+    f.expect(passed >= KTEST_MIN_TESTS, || {
+        format!("only {passed} tests passed; the suite must have at least {KTEST_MIN_TESTS}")
+    });
+    f.expect(t.find_from(line, HALT_SUCCESS).is_some(), || {
+        format!("`{HALT_SUCCESS}` does not follow the summary")
+    });
+    f.finish(passed)
+}
+
 /// The el0-fault system: a decoded data-abort report naming ESR, FAR, ELR,
 /// SPSR and x0..x30, then the thread suspended, the idle halt, and a clean
 /// halt, in that order.
@@ -296,6 +329,24 @@ mod tests {
             console: lines.iter().map(|s| s.to_string()).collect(),
             stderr: Vec::new(),
         }
+    }
+
+    #[test]
+    fn ktest_summary() {
+        let ok = transcript(&["[ktest] 151 passed, 0 failed", HALT_SUCCESS]);
+        assert_eq!(ktest(&ok), Ok(151));
+        let failed = transcript(&[
+            "[ktest] FAIL ipc::call_chain",
+            "[ktest] 200 passed, 1 failed",
+            HALT_SUCCESS,
+        ]);
+        let why = ktest(&failed).unwrap_err();
+        assert!(why.iter().any(|p| p.contains("ipc::call_chain")), "{why:?}");
+        let few = transcript(&["[ktest] 20 passed, 0 failed", HALT_SUCCESS]);
+        assert!(ktest(&few).is_err());
+        let no_halt = transcript(&["[ktest] 160 passed, 0 failed", HALT_FAILURE]);
+        assert!(ktest(&no_halt).is_err());
+        assert!(ktest(&transcript(&["nothing"])).is_err());
     }
 
     #[test]

@@ -132,6 +132,18 @@ fn checks() -> Vec<Check> {
             move |ctx| el0_fault(ctx, &name, el2),
         ));
     }
+    for (el, el2) in [("el1", false), ("el2", true)] {
+        let name = format!("ktest-{el}");
+        v.push(Check::new(
+            &name.clone(),
+            &format!(
+                "in-guest test suite at {}, -m {KTEST_MEM}: `N passed, 0 failed` with N >= {}, clean halt",
+                el.to_uppercase(),
+                expect::KTEST_MIN_TESTS
+            ),
+            move |ctx| ktest(ctx, &name, el2),
+        ));
+    }
     v.push(Check::new(
         "panic-test",
         "a deliberate kernel panic: `cargo xtask run` exits non-zero and shows file:line",
@@ -417,6 +429,27 @@ fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
     } else {
         Err(report(&problems, &run.transcript, ctx, name, &again))
     }
+}
+
+/// RAM for the ktest system: 2 GiB gives it a 1 GiB-aligned untyped for
+/// its 1 GiB-frame tests.
+const KTEST_MEM: MemSize = MemSize::mib(2048);
+
+fn ktest(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
+    let machine = Machine {
+        el2,
+        mem: KTEST_MEM,
+        ..Machine::default()
+    };
+    let again = run_command("ktest", &machine);
+    let run = boot(ctx, name, "ktest", machine)?;
+    let mut problems = clean_halt(&run);
+    match expect::ktest(&run.transcript) {
+        Ok(n) if problems.is_empty() => return Ok(format!("{n} tests passed")),
+        Ok(_) => {}
+        Err(more) => problems.extend(more),
+    }
+    Err(report(&problems, &run.transcript, ctx, name, &again))
 }
 
 /// Runs `cargo xtask run --system panic-test --timeout ..` as a user would,
