@@ -248,7 +248,7 @@ fn depth_mismatch_short(env: &mut Env) -> TestResult {
     let ep = env.endpoint()?;
     // 5 bits cannot hold guard (3) + radix (4).
     check_err!(
-        g.copy(0b101_00, 5, env.root(), ep.cptr(), 64, CapRights::ALL),
+        g.copy(0b101 << 2, 5, env.root(), ep.cptr(), 64, CapRights::ALL),
         FailedLookup,
         [0, 3, 5, 7]
     );
@@ -261,7 +261,14 @@ fn depth_mismatch_long(env: &mut Env) -> TestResult {
     // 6 bits: the slot is found after 4, 2 bits remain and the slot holds
     // no CNode.
     check_err!(
-        cn.copy(0b0010_11, 6, env.root(), ep.cptr(), 64, CapRights::ALL),
+        cn.copy(
+            (0b0010 << 2) | 0b11,
+            6,
+            env.root(),
+            ep.cptr(),
+            64,
+            CapRights::ALL
+        ),
         FailedLookup,
         [0, 3, 2, 0]
     );

@@ -34,7 +34,7 @@ const UDF_0: u32 = 0;
 /// The 32-bit instruction at `pc`.
 pub fn insn_at(pc: Word) -> u32 {
     let w = peek(pc & !7);
-    if pc % 8 == 0 {
+    if pc.is_multiple_of(8) {
         w as u32
     } else {
         (w >> 32) as u32

@@ -183,7 +183,7 @@ fn blocked_pc_is_the_svc(env: &mut Env) -> TestResult {
     let pc = ctx.pc();
     check_eq!(pc % 4, 0);
     let word = peek(pc & !7);
-    let insn = if pc % 8 == 0 {
+    let insn = if pc.is_multiple_of(8) {
         word as u32
     } else {
         (word >> 32) as u32

@@ -20,7 +20,9 @@ use cerne_abi::{CPtr, Word};
 pub unsafe fn set_ipc_buffer(buffer: *mut IpcBuffer) {
     // SAFETY: writing TPIDR_EL0 at EL0 is always allowed and touches no
     // memory; the caller vouches for what the value points at.
-    unsafe { core::arch::asm!("msr tpidr_el0, {}", in(reg) buffer, options(nomem, nostack)) };
+    unsafe {
+        core::arch::asm!("msr tpidr_el0, {}", in(reg) buffer as usize, options(nomem, nostack))
+    };
 }
 
 /// The calling thread's IPC buffer address (null if never set).
