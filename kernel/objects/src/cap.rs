@@ -595,4 +595,185 @@ mod tests {
         }
         assert_eq!(Cap::decode([31 << 59, 0]), Cap::Null);
     }
+
+    use proptest::prelude::*;
+    use std::vec;
+
+    fn any_cap() -> impl Strategy<Value = Cap> {
+        let addr = |align: u32| (0u64..1 << (40 - align)).prop_map(move |a| a << align);
+        let mapping = proptest::option::of((1u16.., 0u64..1 << 48).prop_map(|(asid, v)| Mapping {
+            asid,
+            vaddr: v & !0xfff,
+        }));
+        let size = prop_oneof![
+            Just(FrameSize::Small),
+            Just(FrameSize::Large),
+            Just(FrameSize::Huge)
+        ];
+        let vm = prop_oneof![
+            Just(VmRights::KernelOnly),
+            Just(VmRights::ReadOnly),
+            Just(VmRights::ReadWrite)
+        ];
+        let rights = (0u64..16).prop_map(CapRights::from_word);
+        prop_oneof![
+            Just(Cap::Null),
+            (addr(4), 4u8..48, any::<bool>(), any::<u64>()).prop_map(
+                |(paddr, size_bits, is_device, free_index)| Cap::Untyped {
+                    paddr,
+                    size_bits,
+                    is_device,
+                    free_index
+                }
+            ),
+            (addr(4), any::<u64>(), rights.clone()).prop_map(|(paddr, badge, rights)| {
+                Cap::Endpoint {
+                    paddr,
+                    badge,
+                    rights,
+                }
+            }),
+            (addr(5), any::<u64>(), rights).prop_map(|(paddr, badge, rights)| Cap::Notification {
+                paddr,
+                badge,
+                rights
+            }),
+            (addr(11), any::<bool>(), any::<bool>()).prop_map(|(tcb, master, grant)| Cap::Reply {
+                tcb,
+                master,
+                grant
+            }),
+            (addr(6), 1u8..43, 0u8..64, any::<u64>()).prop_map(
+                |(paddr, radix, guard_size, guard)| Cap::CNode {
+                    paddr,
+                    radix,
+                    guard_size,
+                    guard
+                }
+            ),
+            addr(11).prop_map(|tcb| Cap::Thread { tcb }),
+            (addr(12), size, vm, any::<bool>(), mapping.clone()).prop_map(
+                |(paddr, size, rights, is_device, mapping)| Cap::Frame {
+                    paddr,
+                    size,
+                    rights,
+                    is_device,
+                    mapping
+                }
+            ),
+            (addr(12), mapping).prop_map(|(paddr, mapping)| Cap::PageTable { paddr, mapping }),
+            (addr(12), proptest::option::of(1u16..))
+                .prop_map(|(paddr, asid)| Cap::VSpace { paddr, asid }),
+            (addr(12), 0u16..128).prop_map(|(paddr, p)| Cap::AsidPool {
+                paddr,
+                asid_base: p * 512
+            }),
+            Just(Cap::AsidControl),
+            Just(Cap::IrqControl),
+            Just(Cap::Domain),
+            (0u16..160).prop_map(|irq| Cap::IrqHandler { irq }),
+            (0u8..16, 0u8..8).prop_map(|(irq, target)| Cap::SgiSignal { irq, target }),
+            (addr(11), any::<bool>(), 1u8..43, any::<u64>()).prop_map(
+                |(paddr, tcb, radix, remaining)| Cap::Zombie {
+                    paddr,
+                    kind: if tcb {
+                        ZombieKind::Tcb
+                    } else {
+                        ZombieKind::CNode { radix }
+                    },
+                    remaining,
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 2000 }, ..ProptestConfig::default() })]
+
+        #[test]
+        fn two_words_round_trip(c in any_cap()) {
+            prop_assert_eq!(Cap::decode(c.encode()), c);
+            prop_assert_eq!(c.encode()[0] >> 59, c.tag().word());
+        }
+
+        #[test]
+        fn same_object_implies_same_region(a in any_cap(), b in any_cap()) {
+            if a.same_object_as(&b) {
+                prop_assert!(a.same_region_as(&b));
+            }
+        }
+    }
+
+    #[test]
+    fn regions_and_objects() {
+        let ut = Cap::Untyped {
+            paddr: 0x10000,
+            size_bits: 16,
+            is_device: false,
+            free_index: 0,
+        };
+        let ep = Cap::endpoint(0x10010, 0);
+        let far = Cap::endpoint(0x20000, 0);
+        assert!(ut.same_region_as(&ep));
+        assert!(!ut.same_region_as(&far));
+        assert!(!ut.same_object_as(&ep));
+        assert!(!ep.same_region_as(&ut));
+        assert!(ep.same_object_as(&Cap::endpoint(0x10010, 5)));
+        let edge = Cap::Untyped {
+            paddr: 0x1fff0,
+            size_bits: 4,
+            is_device: false,
+            free_index: 0,
+        };
+        assert!(ut.same_region_as(&edge));
+        let over = Cap::Untyped {
+            paddr: 0x1fff0,
+            size_bits: 5,
+            is_device: false,
+            free_index: 0,
+        };
+        assert!(!ut.same_region_as(&over));
+        let f = |p, s, d| Cap::frame(p, s, VmRights::ReadWrite, d, None);
+        let big = f(0x20_0000, FrameSize::Large, false);
+        assert!(big.same_region_as(&f(0x20_1000, FrameSize::Small, false)));
+        assert!(!big.same_object_as(&f(0x20_1000, FrameSize::Small, false)));
+        assert!(big.same_object_as(&f(0x20_0000, FrameSize::Large, false)));
+        assert!(!big.same_object_as(&f(0x20_0000, FrameSize::Large, true)));
+        assert!(!f(0x20_1000, FrameSize::Small, false).same_region_as(&big));
+        assert!(Cap::cnode(0x100, 2, 0, 0).same_region_as(&Cap::cnode(0x100, 2, 1, 3)));
+        assert!(!Cap::cnode(0x100, 2, 0, 0).same_region_as(&Cap::cnode(0x100, 3, 0, 0)));
+        assert!(Cap::IrqControl.same_region_as(&Cap::IrqHandler { irq: 3 }));
+        assert!(!Cap::IrqControl.same_object_as(&Cap::IrqHandler { irq: 3 }));
+        assert!(!Cap::IrqHandler { irq: 3 }.same_region_as(&Cap::IrqHandler { irq: 4 }));
+        assert!(Cap::Domain.same_object_as(&Cap::Domain));
+        assert!(Cap::AsidControl.same_object_as(&Cap::AsidControl));
+        assert!(!Cap::Domain.same_object_as(&Cap::AsidControl));
+        let r = |m| Cap::Reply {
+            tcb: 0x800,
+            master: m,
+            grant: true,
+        };
+        assert!(r(true).same_object_as(&r(false)));
+        assert!(!ut.same_region_as(&r(false)));
+        assert_eq!(ep.badge(), 0);
+        assert_eq!(Cap::notification(0x40, 7).badge(), 7);
+        assert_eq!(ut.badge(), 0);
+        assert_eq!(
+            f(0, FrameSize::Small, false).rights(),
+            CapRights::READ_WRITE
+        );
+        assert_eq!(r(false).rights(), CapRights::ALL);
+        assert_eq!(
+            Cap::Reply {
+                tcb: 0,
+                master: false,
+                grant: false
+            }
+            .rights(),
+            CapRights::from_word(0xb)
+        );
+        assert_eq!(ut.object_region(), Some((0x10000, 16)));
+        assert_eq!(Cap::thread(0x800).object_region(), Some((0x800, 11)));
+        assert_eq!(Cap::Domain.object_region(), None);
+    }
 }

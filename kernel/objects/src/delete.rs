@@ -80,6 +80,16 @@ impl Kernel<'_> {
                 paddr,
                 asid: Some(asid),
             } if fin => self.delete_asid(asid, paddr),
+            Cap::PageTable {
+                paddr,
+                mapping: Some(m),
+            } if fin => self.unmap_page_table(m.asid, m.vaddr, paddr),
+            Cap::Frame {
+                paddr,
+                size,
+                mapping: Some(m),
+                ..
+            } => self.unmap_page(size, m.asid, m.vaddr, paddr),
             Cap::AsidPool { paddr, asid_base } if fin => {
                 let i = asid_base as usize / ASID_POOL_SIZE % NUM_ASID_POOLS;
                 if self.state.asid_table[i] == paddr {

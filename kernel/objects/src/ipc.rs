@@ -54,7 +54,8 @@ pub enum Fault {
 }
 
 impl Fault {
-    fn encode(&self) -> [u64; 7] {
+    /// The words stored in a TCB for this fault.
+    pub fn encode(&self) -> [u64; 7] {
         match *self {
             Fault::CapFault {
                 addr,
@@ -74,7 +75,8 @@ impl Fault {
         }
     }
 
-    fn decode(w: [u64; 7]) -> Option<Fault> {
+    /// Decodes the stored fault words (`None`: no fault pending).
+    pub fn decode(w: [u64; 7]) -> Option<Fault> {
         Some(match w[0] {
             1 => Fault::CapFault {
                 addr: w[1],

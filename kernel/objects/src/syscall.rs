@@ -183,6 +183,12 @@ impl Kernel<'_> {
     /// node). Returns true when the IRQ is handled by user space (the kernel
     /// then masks it until IRQHandler_Ack); the timer IRQ is the kernel's.
     pub fn handle_interrupt(&mut self, irq: u16) -> bool {
+        let t = self.state.current;
+        if t != 0 {
+            // The interrupted thread resumes (or is read back) at ELR.
+            let elr = tcb::context(&self.mem, t).elr_el1;
+            tcb::update(&self.mem, t, |f| f.fault_ip = elr);
+        }
         match self.state.irq_state.get(irq as usize) {
             Some(IrqState::Signal) => {
                 if let Some(s) = self.irq_slot(irq) {

@@ -351,3 +351,517 @@ fn ipc_call_reply_between_two_threads() {
         assert_eq!(k.thread_state(client), ThreadState::Inactive);
     });
 }
+
+fn ok(o: &Out) {
+    assert_eq!(o.info.label(), 0, "{o:?}");
+}
+
+fn err(o: &Out) -> (Option<Error>, Vec<u64>) {
+    (Error::from_word(o.info.label()), o.mrs.clone())
+}
+
+#[test]
+fn page_tables_and_frames_map_with_real_descriptors() {
+    use crate::vspace::{PTE_ADDR_MASK, PTE_BLOCK, PTE_TABLE_OR_PAGE};
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let vs = CAP_INIT_THREAD_VSPACE as u64;
+        ok(&retype(k, l, big(l), ObjectType::PageTable, 0, d, 3));
+        ok(&retype(k, l, big(l), ObjectType::SmallPage, 0, d + 3, 2));
+        let pt = |i: u64| match k.slot_cap(cnode_slot(l.root_cnode, d + i)) {
+            Cap::PageTable { paddr, .. } => paddr,
+            c => panic!("{c:?}"),
+        };
+        let (pt1, pt2, pt3) = (pt(0), pt(1), pt(2));
+        let va = 0x100_0000_0000u64; // level-0 entry 2, unused
+                                     // A frame cannot be mapped before its tables exist: level 1 missing.
+        let o = call(k, d + 3, L::ArmPageMap, &[va, 0xf, 3], &[vs]);
+        assert_eq!(err(&o), (Some(Error::FailedLookup), vec![0, 2, 39]));
+        ok(&call(k, d, L::ArmPageTableMap, &[va + 0x1234, 3], &[vs]));
+        assert!(matches!(
+            k.slot_cap(cnode_slot(l.root_cnode, d)),
+            Cap::PageTable { mapping: Some(m), .. } if m.asid == 1 && m.vaddr == 0x100_0000_0000
+        ));
+        let l0 = k.mem.read_word(l.vspace + ((va >> 39) & 511) * 8);
+        assert_eq!(l0, pt1 | PTE_TABLE_OR_PAGE);
+        // Mapping the same table again: already mapped.
+        let o = call(k, d, L::ArmPageTableMap, &[va, 3], &[vs]);
+        assert_eq!(err(&o).0, Some(Error::InvalidCapability));
+        let o = call(k, d + 3, L::ArmPageMap, &[va, 0xf, 3], &[vs]);
+        assert_eq!(err(&o), (Some(Error::FailedLookup), vec![0, 2, 30]));
+        ok(&call(k, d + 1, L::ArmPageTableMap, &[va, 3], &[vs]));
+        ok(&call(k, d + 2, L::ArmPageTableMap, &[va, 3], &[vs]));
+        // All levels present now: another table has nowhere to go.
+        ok(&retype(k, l, big(l), ObjectType::PageTable, 0, d + 5, 1));
+        let o = call(k, d + 5, L::ArmPageTableMap, &[va, 3], &[vs]);
+        assert_eq!(err(&o).0, Some(Error::DeleteFirst));
+        // Misaligned, then a good read-only, execute-never mapping.
+        let o = call(k, d + 3, L::ArmPageMap, &[va + 8, 0xf, 3], &[vs]);
+        assert_eq!(err(&o).0, Some(Error::AlignmentError));
+        ok(&call(k, d + 3, L::ArmPageMap, &[va, 0x2, 0x5], &[vs]));
+        let frame = match k.slot_cap(cnode_slot(l.root_cnode, d + 3)) {
+            Cap::Frame {
+                paddr,
+                mapping: Some(m),
+                ..
+            } if m.vaddr == va => paddr,
+            c => panic!("{c:?}"),
+        };
+        let e3 = pt3 + ((va >> 12) & 511) * 8;
+        let pte = k.mem.read_word(e3);
+        assert_eq!(pte & PTE_ADDR_MASK, frame);
+        assert_eq!(pte & 3, PTE_TABLE_OR_PAGE);
+        assert_eq!((pte >> 6) & 3, 0b11, "read-only for EL0");
+        assert_eq!((pte >> 2) & 7, 4, "normal write-back");
+        assert_ne!(pte & (1 << 54), 0, "UXN");
+        assert_ne!(pte & (1 << 10), 0, "AF");
+        assert_eq!(
+            k.mem.read_word(pt2 + ((va >> 21) & 511) * 8),
+            pt3 | PTE_TABLE_OR_PAGE
+        );
+        // Remapping elsewhere through a mapped cap is refused.
+        let o = call(k, d + 3, L::ArmPageMap, &[va + 0x1000, 0xf, 3], &[vs]);
+        assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![0]));
+        // The other frame cannot go to the occupied slot's neighbour at a
+        // kernel address.
+        let o = call(k, d + 4, L::ArmPageMap, &[0x8000_0000_0000, 0xf, 3], &[vs]);
+        assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![0]));
+        let o = call(
+            k,
+            d + 4,
+            L::ArmPageMap,
+            &[va, 0xf, 3],
+            &[CAP_INIT_THREAD_TCB as u64],
+        );
+        assert_eq!(err(&o), (Some(Error::InvalidCapability), vec![1]));
+        // GetAddress.
+        let o = call(k, d + 3, L::ArmPageGetAddress, &[], &[]);
+        assert_eq!((o.info.label(), o.mrs.clone()), (0, vec![frame]));
+        // Cache operations check their range.
+        let o = call(k, d + 3, L::ArmPageCleanData, &[8, 8], &[]);
+        assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![1]));
+        let o = call(k, d + 3, L::ArmPageCleanData, &[0, 0x1001], &[]);
+        assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![0]));
+        let o = call(k, d + 3, L::ArmPageInvalidateData, &[0, 64], &[]);
+        assert_eq!(
+            err(&o).0,
+            Some(Error::IllegalOperation),
+            "read-only mapping"
+        );
+        ok(&call(k, d + 3, L::ArmPageCleanData, &[0, 64], &[]));
+        let o = call(k, d + 4, L::ArmPageCleanData, &[0, 64], &[]);
+        assert_eq!(err(&o).0, Some(Error::IllegalOperation), "unmapped");
+        let o = call(
+            k,
+            vs,
+            L::ArmVSpaceCleanData,
+            &[va + 0xff0, va + 0x1010],
+            &[],
+        );
+        assert_eq!(
+            err(&o),
+            (Some(Error::RangeError), vec![va + 0xff0, va + 0xfff])
+        );
+        ok(&call(k, vs, L::ArmVSpaceCleanData, &[va, va + 0x100], &[]));
+        ok(&call(
+            k,
+            vs,
+            L::ArmVSpaceCleanData,
+            &[va + 0x20_0000, va + 0x20_0100],
+            &[],
+        ));
+        let o = call(k, vs, L::ArmVSpaceCleanData, &[va, va], &[]);
+        assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![1]));
+        // Page-table unmap needs the last cap; page unmap clears the entry.
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_CNODE as u64,
+            L::CNodeCopy,
+            &[d + 6, 64, d + 2, 64, 0xf],
+            &[2],
+        ));
+        let o = call(k, d + 2, L::ArmPageTableUnmap, &[], &[]);
+        assert_eq!(err(&o).0, Some(Error::RevokeFirst));
+        ok(&call(k, d + 3, L::ArmPageUnmap, &[], &[]));
+        assert_eq!(k.mem.read_word(e3), 0);
+        assert!(matches!(
+            k.slot_cap(cnode_slot(l.root_cnode, d + 3)),
+            Cap::Frame { mapping: None, .. }
+        ));
+        // A 2 MiB-aligned address in the level-2 table takes a block entry.
+        let _ = PTE_BLOCK;
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_CNODE as u64,
+            L::CNodeDelete,
+            &[d + 6, 64],
+            &[],
+        ));
+        ok(&call(k, d + 2, L::ArmPageTableUnmap, &[], &[]));
+        assert_eq!(k.mem.read_word(pt2 + ((va >> 21) & 511) * 8), 0);
+        // Deleting the last cap of a mapped table unlinks it too.
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_CNODE as u64,
+            L::CNodeDelete,
+            &[d + 1, 64],
+            &[],
+        ));
+        assert_eq!(k.mem.read_word(pt1 + ((va >> 30) & 511) * 8), 0);
+    });
+}
+
+#[test]
+fn irq_control_handlers_and_interrupt_delivery() {
+    use crate::state::IrqState;
+    use crate::syscall::Event;
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let irqc = CAP_IRQ_CONTROL as u64;
+        ok(&retype(k, l, big(l), ObjectType::Notification, 0, d, 1));
+        ok(&call(
+            k,
+            root,
+            L::CNodeMint,
+            &[d + 1, 64, d, 64, 0xf, 0x40],
+            &[root],
+        ));
+        let o = call(k, irqc, L::IrqIssueIrqHandler, &[160, d + 2, 64], &[root]);
+        assert_eq!(err(&o), (Some(Error::RangeError), vec![0, 159]));
+        let o = call(k, irqc, L::IrqIssueIrqHandler, &[27, d + 2, 64], &[root]);
+        assert_eq!(
+            err(&o).0,
+            Some(Error::RevokeFirst),
+            "timer IRQ is the kernel's"
+        );
+        let o = call(k, irqc, L::IrqIssueIrqHandler, &[33, d + 1, 64], &[root]);
+        assert_eq!(err(&o).0, Some(Error::DeleteFirst));
+        let o = call(k, irqc, L::IrqIssueIrqHandler, &[33, d + 2], &[root]);
+        assert_eq!(err(&o).0, Some(Error::TruncatedMessage));
+        ok(&call(
+            k,
+            irqc,
+            L::IrqIssueIrqHandler,
+            &[33, d + 2, 64],
+            &[root],
+        ));
+        assert_eq!(k.state.irq_state[33], IrqState::Signal);
+        let o = call(k, irqc, L::IrqIssueIrqHandler, &[33, d + 3, 64], &[root]);
+        assert_eq!(err(&o).0, Some(Error::RevokeFirst));
+        check(k, l);
+        // Not a notification → InvalidCapability(0).
+        let o = call(
+            k,
+            d + 2,
+            L::IrqSetIrqHandler,
+            &[],
+            &[CAP_INIT_THREAD_TCB as u64],
+        );
+        assert_eq!(err(&o), (Some(Error::InvalidCapability), vec![0]));
+        ok(&call(k, d + 2, L::IrqSetIrqHandler, &[], &[d + 1]));
+        check(k, l);
+        // The IRQ fires: the notification gets the badge.
+        assert!(k.handle_interrupt(33));
+        assert!(!k.handle_interrupt(34));
+        let n = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::Notification { paddr, .. } => paddr,
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(crate::queue::ntfn(&k.mem, n).msg, 0x40);
+        let _ = syscall(k, Syscall::NBRecv, d, 0, &[], &[]);
+        assert_eq!(k.user_context_mut(l.tcb).x[0], 0x40);
+        // Ack reports the unmask.
+        let t = l.tcb;
+        k.user_context_mut(t).x[0] = d + 2;
+        k.user_context_mut(t).x[1] = MessageInfo::new(L::IrqAckIrq.word(), 0, 0, 0).word();
+        assert_eq!(k.handle_syscall(Syscall::Call.word()), Event::UnmaskIrq(33));
+        k.schedule_and_activate();
+        ok(&call(k, d + 2, L::IrqClearIrqHandler, &[], &[]));
+        assert!(k.handle_interrupt(33));
+        assert_eq!(crate::queue::ntfn(&k.mem, n).msg, 0);
+        // Deleting the handler cap frees the IRQ.
+        ok(&call(k, root, L::CNodeDelete, &[d + 2, 64], &[]));
+        assert_eq!(k.state.irq_state[33], IrqState::Inactive);
+        // Trigger variant and SGI signals.
+        let o = call(
+            k,
+            irqc,
+            L::ArmIrqIssueIrqHandlerTrigger,
+            &[40, 1, d + 2, 64],
+            &[root],
+        );
+        ok(&o);
+        let o = call(
+            k,
+            irqc,
+            L::ArmIrqIssueSgiSignal,
+            &[16, 0, d + 3, 64],
+            &[root],
+        );
+        assert_eq!(err(&o), (Some(Error::RangeError), vec![0, 15]));
+        let o = call(
+            k,
+            irqc,
+            L::ArmIrqIssueSgiSignal,
+            &[1, 8, d + 3, 64],
+            &[root],
+        );
+        assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![1]));
+        ok(&call(
+            k,
+            irqc,
+            L::ArmIrqIssueSgiSignal,
+            &[1, 0, d + 3, 64],
+            &[root],
+        ));
+        assert_eq!(
+            k.slot_cap(cnode_slot(l.root_cnode, d + 3)),
+            Cap::SgiSignal { irq: 1, target: 0 }
+        );
+        let o = syscall(k, Syscall::Call, irqc, 99, &[1, 0, d + 3, 64], &[root]);
+        assert_eq!(err(&o).0, Some(Error::IllegalOperation));
+    });
+}
+
+#[test]
+fn asid_pools_and_vspace_assignment() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let ctl = CAP_ASID_CONTROL as u64;
+        ok(&retype(k, l, big(l), ObjectType::Untyped, 12, d, 1));
+        ok(&retype(k, l, big(l), ObjectType::Untyped, 13, d + 1, 1));
+        ok(&retype(k, l, big(l), ObjectType::VSpace, 0, d + 2, 2));
+        let o = call(
+            k,
+            ctl,
+            L::ArmAsidControlMakePool,
+            &[d + 3, 64],
+            &[d + 1, root],
+        );
+        assert_eq!(err(&o), (Some(Error::InvalidCapability), vec![1]));
+        let o = call(k, ctl, L::ArmAsidControlMakePool, &[d + 2, 64], &[d, root]);
+        assert_eq!(err(&o).0, Some(Error::DeleteFirst));
+        ok(&call(
+            k,
+            ctl,
+            L::ArmAsidControlMakePool,
+            &[d + 4, 64],
+            &[d, root],
+        ));
+        let pool = match k.slot_cap(cnode_slot(l.root_cnode, d + 4)) {
+            Cap::AsidPool { paddr, asid_base } => {
+                assert_eq!(asid_base, 512);
+                paddr
+            }
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(k.state.asid_table[1], pool);
+        let o = call(k, ctl, L::ArmAsidControlMakePool, &[d + 5, 64], &[d, root]);
+        assert_eq!(err(&o).0, Some(Error::RevokeFirst));
+        check(k, l);
+        // Assign: lowest free ASID of the pool.
+        ok(&call(k, d + 4, L::ArmAsidPoolAssign, &[], &[d + 2]));
+        assert!(matches!(
+            k.slot_cap(cnode_slot(l.root_cnode, d + 2)),
+            Cap::VSpace {
+                asid: Some(512),
+                ..
+            }
+        ));
+        let o = call(k, d + 4, L::ArmAsidPoolAssign, &[], &[d + 2]);
+        assert_eq!(err(&o), (Some(Error::InvalidCapability), vec![1]));
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_ASID_POOL as u64,
+            L::ArmAsidPoolAssign,
+            &[],
+            &[d + 3],
+        ));
+        assert!(matches!(
+            k.slot_cap(cnode_slot(l.root_cnode, d + 3)),
+            Cap::VSpace { asid: Some(2), .. }
+        ));
+        assert!(k.find_vspace_for_asid(512).is_some());
+        // Unassigned VSpaces cannot be copied; assigned ones can.
+        ok(&call(
+            k,
+            root,
+            L::CNodeCopy,
+            &[d + 5, 64, d + 2, 64, 0xf],
+            &[root],
+        ));
+        // Deleting the pool unregisters it; assignment then fails.
+        ok(&call(k, root, L::CNodeDelete, &[d + 4, 64], &[]));
+        assert_eq!(k.state.asid_table[1], 0);
+        ok(&call(k, root, L::CNodeDelete, &[d + 5, 64], &[]));
+        ok(&call(k, root, L::CNodeDelete, &[d + 3, 64], &[]));
+        assert_eq!(k.find_vspace_for_asid(2), None, "last VSpace cap gone");
+        check(k, l);
+    });
+}
+
+#[test]
+fn domain_invocations() {
+    with_booted(8, |k, _| {
+        let dom = CAP_DOMAIN as u64;
+        let tcb = CAP_INIT_THREAD_TCB as u64;
+        assert_eq!(
+            err(&call(k, dom, L::DomainSetSet, &[], &[tcb])).0,
+            Some(Error::TruncatedMessage)
+        );
+        assert_eq!(
+            err(&call(k, dom, L::DomainSetSet, &[1], &[tcb])),
+            (Some(Error::InvalidArgument), vec![0])
+        );
+        assert_eq!(
+            err(&call(k, dom, L::DomainSetSet, &[0], &[2])),
+            (Some(Error::InvalidArgument), vec![1])
+        );
+        ok(&call(k, dom, L::DomainSetSet, &[0], &[tcb]));
+        assert_eq!(
+            err(&call(k, dom, L::DomainScheduleConfigure, &[1, 0, 5], &[])),
+            (Some(Error::RangeError), vec![0, 0])
+        );
+        assert_eq!(
+            err(&call(k, dom, L::DomainScheduleConfigure, &[0, 1, 5], &[])),
+            (Some(Error::RangeError), vec![0, 0])
+        );
+        assert_eq!(
+            err(&call(
+                k,
+                dom,
+                L::DomainScheduleConfigure,
+                &[0, 0, 1 << 56],
+                &[]
+            )),
+            (Some(Error::InvalidArgument), vec![2])
+        );
+        assert_eq!(
+            err(&call(k, dom, L::DomainScheduleConfigure, &[0, 0, 0], &[])),
+            (Some(Error::InvalidArgument), vec![2])
+        );
+        ok(&call(k, dom, L::DomainScheduleConfigure, &[0, 0, 100], &[]));
+        assert_eq!(k.state.domain_schedule[0].length, 100);
+        assert_eq!(
+            err(&call(k, dom, L::DomainScheduleSetStart, &[2], &[])),
+            (Some(Error::RangeError), vec![0, 1])
+        );
+        assert_eq!(
+            err(&call(k, dom, L::DomainScheduleSetStart, &[1], &[])),
+            (Some(Error::InvalidArgument), vec![0])
+        );
+        ok(&call(k, dom, L::DomainScheduleSetStart, &[0], &[]));
+        assert_eq!(k.state.domain_time, 100);
+        assert_eq!(
+            err(&syscall(k, Syscall::Call, dom, 5, &[0], &[])).0,
+            Some(Error::IllegalOperation)
+        );
+    });
+}
+
+#[test]
+fn unknown_syscall_and_faults_without_handler_suspend() {
+    use crate::syscall::Event;
+    with_booted(8, |k, l| {
+        let t = l.tcb;
+        k.user_context_mut(t).elr_el1 = 0x1000;
+        let e = k.handle_syscall(0);
+        assert!(
+            matches!(e, Event::DoubleFault { tcb, fault: crate::Fault::UnknownSyscall { number: 0 } } if tcb == t)
+        );
+        assert_eq!(k.thread_state(t), ThreadState::Inactive);
+        assert_eq!(k.tcb_fields(t).fault_ip, 0xffc);
+        k.schedule_and_activate();
+        assert_eq!(k.current_thread(), None);
+        check(k, l);
+    });
+}
+
+#[test]
+fn debug_syscalls() {
+    use crate::syscall::Event;
+    with_booted(8, |k, l| {
+        let t = l.tcb;
+        k.user_context_mut(t).x[0] = b'x' as u64;
+        assert_eq!(
+            k.handle_syscall(Syscall::DebugPutChar.word()),
+            Event::PutChar(b'x')
+        );
+        assert_eq!(k.handle_syscall(Syscall::DebugHalt.word()), Event::Halt);
+        assert_eq!(
+            k.handle_syscall(Syscall::DebugSnapshot.word()),
+            Event::Snapshot
+        );
+        assert_eq!(
+            k.handle_syscall(Syscall::DebugDumpScheduler.word()),
+            Event::DumpScheduler
+        );
+        k.user_context_mut(t).x[0] = CAP_INIT_THREAD_CNODE as u64;
+        k.handle_syscall(Syscall::DebugCapIdentify.word());
+        assert_eq!(k.user_context_mut(t).x[0], 10);
+        k.user_context_mut(t).x[0] = 1 << 40;
+        k.handle_syscall(Syscall::DebugCapIdentify.word());
+        assert_eq!(k.user_context_mut(t).x[0], 0);
+        let b = l.ipc_buffer.0;
+        for (i, c) in b"worker\0".iter().enumerate() {
+            k.mem.write::<u8>(b + 8 + i as u64, c);
+        }
+        k.user_context_mut(t).x[0] = CAP_INIT_THREAD_TCB as u64;
+        assert_eq!(
+            k.handle_syscall(Syscall::DebugNameThread.word()),
+            Event::None
+        );
+        let mut name = [0u8; 8];
+        let n = k.thread_name(t, &mut name);
+        assert_eq!(&name[..n], b"worker");
+        k.user_context_mut(t).x[0] = CAP_INIT_THREAD_CNODE as u64;
+        assert_eq!(
+            k.handle_syscall(Syscall::DebugNameThread.word()),
+            Event::Halt
+        );
+    });
+}
+
+#[test]
+fn timer_ticks_round_robin_at_equal_priority() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 1));
+        let other = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        ok(&call(
+            k,
+            d,
+            L::TcbSetMcPriority,
+            &[255],
+            &[CAP_INIT_THREAD_TCB as u64],
+        ));
+        ok(&call(
+            k,
+            d,
+            L::TcbSetPriority,
+            &[255],
+            &[CAP_INIT_THREAD_TCB as u64],
+        ));
+        ok(&call(k, d, L::TcbResume, &[], &[]));
+        assert_eq!(k.current_thread(), Some(l.tcb));
+        for _ in 0..4 {
+            assert!(!k.handle_interrupt(27));
+            k.schedule_and_activate();
+            assert_eq!(k.current_thread(), Some(l.tcb));
+        }
+        assert_eq!(k.tcb_fields(l.tcb).time_slice, 1);
+        k.handle_interrupt(27);
+        k.schedule_and_activate();
+        assert_eq!(k.current_thread(), Some(other));
+        assert_eq!(k.tcb_fields(l.tcb).time_slice, 5);
+        check(k, l);
+        let _ = syscall(k, Syscall::Yield, 0, 0, &[], &[]);
+        assert_eq!(k.current_thread(), Some(l.tcb));
+        check(k, l);
+    });
+}
