@@ -501,6 +501,69 @@ fn syscall_preserves_registers(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn fault_endpoint_looked_up_at_fault_time(env: &mut Env) -> TestResult {
+    // The handler cptr names an empty slot at Configure time and an
+    // endpoint by the time the thread faults.
+    let slot = env.slot();
+    let t = env.thread(udf_then_mark, 0, 150, slot)?;
+    let ep = env.endpoint()?;
+    check_ok!(env
+        .root()
+        .copy(slot, 64, env.root(), ep.cptr(), 64, CapRights::ALL));
+    check_ok!(t.tcb.resume());
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::UserException.word());
+    Ok(())
+}
+
+fn reply_to_fault_through_saved_cap(env: &mut Env) -> TestResult {
+    let (_t, ep) = env.faulter(udf_then_mark, 0, 150)?;
+    let m = ep.recv();
+    let s = env.slot();
+    check_ok!(env.root().save_caller(s, 64));
+    check_eq!(
+        Cap::<Unknown>::from_cptr(s).identify(),
+        cerne_abi::object::CapTag::Reply.word()
+    );
+    Cap::<Reply>::from_cptr(s).send(0, &[m.mr(0) + 4, m.mr(1), m.mr(2)], &[]);
+    check_eq!(shared(1), 1);
+    Ok(())
+}
+
+/// A fault handler without an IPC buffer: records the length of the fault
+/// message it gets.
+fn bufferless_handler(ep: Word) {
+    let r = libcerne::sel4::syscall::recv(ep, [0; 4]);
+    set_shared(5, r.info.length());
+    set_shared(6, r.info.label());
+    set_shared(7, 1);
+}
+
+fn fault_to_handler_without_buffer(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let h = env.thread(bufferless_handler, ep.cptr(), 160, 0)?;
+    check_ok!(h.tcb.set_ipc_buffer(0, Cap::from_cptr(0)));
+    check_ok!(h.tcb.resume());
+    let t = env.thread(unknown_syscall, 0x55, 150, ep.cptr())?;
+    check_ok!(t.tcb.resume());
+    check_eq!(shared(7), 1);
+    check_eq!(shared(6), FaultType::UnknownSyscall.word());
+    check_eq!(shared(5), 4);
+    Ok(())
+}
+
+fn vm_fault_reply_ignores_words(env: &mut Env) -> TestResult {
+    // A VMFault reply's words do not touch registers: the thread retries
+    // the same access.
+    let addr = env.va();
+    let (_t, ep) = env.faulter(read_addr, addr, 150)?;
+    let first = ep.recv();
+    let second = ep.reply_recv(0, &[0xdead, 0xbeef, 0, 0], &[]);
+    check_eq!(second.label(), FaultType::VmFault.word());
+    check_eq!([second.mr(0), second.mr(1)], [first.mr(0), first.mr(1)]);
+    Ok(())
+}
+
 tests![
     vm_fault_read_and_restart,
     vm_fault_pc_matches_registers,
@@ -530,4 +593,8 @@ tests![
     fpu_disabled_traps,
     fpu_state_is_per_thread,
     syscall_preserves_registers,
+    fault_endpoint_looked_up_at_fault_time,
+    reply_to_fault_through_saved_cap,
+    fault_to_handler_without_buffer,
+    vm_fault_reply_ignores_words,
 ];

@@ -621,6 +621,86 @@ fn recv_with_badge_and_words_together(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn suspend_caller_drops_reply(env: &mut Env) -> TestResult {
+    // Suspending a thread blocked on its reply removes the reply cap: the
+    // reply goes nowhere, and resumed the caller re-issues its Call.
+    let ep = env.endpoint()?;
+    let t = env.spawn(caller, ep.cptr(), 150)?;
+    check_eq!(ep.recv().label(), 1);
+    check_ok!(t.tcb.suspend());
+    ipc::reply(0, &[], &[]);
+    check_eq!(shared(R_DONE), 0);
+    check_ok!(t.tcb.resume());
+    let again = ep.recv();
+    check_eq!((again.label(), again.mr(0)), (1, 2));
+    ipc::reply(4, &[], &[]);
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_LABEL), 4);
+    Ok(())
+}
+
+fn delete_blocked_sender(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    set_shared(EP, ep.cptr());
+    set_shared(LABEL, 1);
+    let t = env.spawn(sender, 0, 150)?;
+    check_ok!(env.root().delete(t.tcb.cptr(), 64));
+    check_eq!(ep.nb_recv().badge, 0);
+    set_shared(LABEL, 2);
+    env.spawn(sender, 0, 150)?;
+    check_eq!(ep.recv().label(), 2);
+    Ok(())
+}
+
+fn badged_sender(cptr: Word) {
+    ipc::send(cptr, 0, &[cptr], &[]);
+}
+
+fn badges_identify_senders(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let mut sent = [(0, 0); 3];
+    for (i, badge) in [11, 22, 33].into_iter().enumerate() {
+        let b = env.mint(ep, CapRights::ALL, badge)?;
+        env.spawn(badged_sender, b.cptr(), 150)?;
+        sent[i] = (badge, b.cptr());
+    }
+    for (badge, cptr) in sent {
+        let m = ep.recv();
+        check_eq!((m.badge, m.mr(0)), (badge, cptr));
+    }
+    Ok(())
+}
+
+fn saved_reply_cap_in_other_thread(env: &mut Env) -> TestResult {
+    // The driver saves a reply cap; a helper thread replies through it.
+    let ep = env.endpoint()?;
+    env.spawn(caller, ep.cptr(), 150)?;
+    ep.recv();
+    let s = env.slot();
+    check_ok!(env.root().save_caller(s, 64));
+    env.spawn(|s| Cap::<Reply>::from_cptr(s).send(9, &[], &[]), s, 120)?;
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_LABEL), 9);
+    Ok(())
+}
+
+fn copy_reply_cap_is_null(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    env.spawn(caller, ep.cptr(), 150)?;
+    ep.recv();
+    let s = env.slot();
+    check_ok!(env.root().save_caller(s, 64));
+    let d = env.slot();
+    crate::check_err!(
+        env.root().copy(d, 64, env.root(), s, 64, CapRights::ALL),
+        IllegalOperation
+    );
+    check_ok!(env.root().move_(d, 64, env.root(), s, 64));
+    Cap::<Reply>::from_cptr(d).send(0, &[], &[]);
+    check_eq!(shared(R_DONE), 1);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -662,4 +742,9 @@ tests![
     delete_endpoint_restarts_sender,
     no_ipc_buffer_truncates_to_4,
     recv_with_badge_and_words_together,
+    suspend_caller_drops_reply,
+    delete_blocked_sender,
+    badges_identify_senders,
+    saved_reply_cap_in_other_thread,
+    copy_reply_cap_is_null,
 ];

@@ -162,6 +162,11 @@ fn dump_scheduler(_env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn snapshot(_env: &mut Env) -> TestResult {
+    syscall::debug_snapshot();
+    Ok(())
+}
+
 tests![
     identify_boot_caps,
     identify_bad_cptr,
@@ -174,4 +179,5 @@ tests![
     yield_returns,
     name_thread,
     dump_scheduler,
+    snapshot,
 ];

@@ -193,6 +193,48 @@ fn deleting_notification_unbinds(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// Bound to a notification: Calls `shared(10)`, then Recvs on it.
+fn bound_caller(ep: Word) {
+    let r = ipc::call(ep, 1, &[], &[]);
+    set_shared(3, r.badge);
+    set_shared(4, 1);
+    let m = ipc::recv(ep);
+    set_shared(5, m.badge);
+    set_shared(6, 1);
+}
+
+fn bound_signal_waits_while_calling(env: &mut Env) -> TestResult {
+    // A signal to a thread waiting for its reply is only stored; its next
+    // Recv collects it.
+    let n = env.notification()?;
+    let b = env.mint(n, CapRights::ALL, 0x70)?;
+    let ep = env.endpoint()?;
+    let t = env.thread(bound_caller, ep.cptr(), 150, 0)?;
+    check_ok!(t.tcb.bind_notification(n));
+    check_ok!(t.tcb.resume());
+    check_eq!(ep.recv().label(), 1);
+    b.signal();
+    check_eq!(shared(4), 0);
+    ipc::reply(0, &[], &[]);
+    check_eq!(shared(4), 1);
+    check_eq!(shared(3), 0);
+    check_eq!(shared(6), 1);
+    check_eq!(shared(5), 0x70);
+    Ok(())
+}
+
+fn poll_does_not_block_when_bound(env: &mut Env) -> TestResult {
+    // The bound thread itself may poll its notification.
+    let n = env.notification()?;
+    let b = env.mint(n, CapRights::ALL, 0x2)?;
+    check_ok!(env.me.bind_notification(n));
+    check_eq!(n.poll(), 0);
+    b.signal();
+    check_eq!(n.poll(), 0x2);
+    check_ok!(env.me.unbind_notification());
+    Ok(())
+}
+
 tests![
     signal_then_poll,
     badges_are_ored,
@@ -207,4 +249,6 @@ tests![
     unbound_signal_does_not_wake,
     bind_notification_with_waiter_fails,
     deleting_notification_unbinds,
+    bound_signal_waits_while_calling,
+    poll_does_not_block_when_bound,
 ];

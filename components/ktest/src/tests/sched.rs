@@ -44,11 +44,26 @@ fn lower_priority_waits(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// How often a test that a timer tick can disturb is tried: a tick that
+/// ends the driver's time slice between two of its steps lets an
+/// equal-priority thread run early, which is not the kernel's fault.
+const ATTEMPTS: usize = 3;
+
 fn equal_priority_runs_after_yield(env: &mut Env) -> TestResult {
-    env.spawn(mark, 0, DRIVER_PRIORITY)?;
-    check_eq!(shared(0), 0);
-    yield_now();
-    check_eq!(shared(0), 1);
+    for _ in 0..ATTEMPTS {
+        set_shared(0, 0);
+        let t = env.spawn(mark, 0, DRIVER_PRIORITY)?;
+        if shared(0) == 0 {
+            yield_now();
+            check_eq!(shared(0), 1);
+            return Ok(());
+        }
+        check_ok!(t.tcb.suspend());
+    }
+    check!(
+        false,
+        "an equal-priority thread ran at once on Resume, {ATTEMPTS} times"
+    );
     Ok(())
 }
 
@@ -86,13 +101,23 @@ fn woken_higher_priority_preempts(env: &mut Env) -> TestResult {
 }
 
 fn woken_equal_priority_waits_its_turn(env: &mut Env) -> TestResult {
-    let n = env.notification()?;
-    env.spawn(waiter, n.cptr(), DRIVER_PRIORITY)?;
-    yield_now(); // it runs and blocks
-    n.signal();
-    check_eq!(shared(0), 0);
-    yield_now();
-    check_eq!(shared(0), 1);
+    for _ in 0..ATTEMPTS {
+        set_shared(0, 0);
+        let n = env.notification()?;
+        let t = env.spawn(waiter, n.cptr(), DRIVER_PRIORITY)?;
+        yield_now(); // it runs and blocks
+        n.signal();
+        if shared(0) == 0 {
+            yield_now();
+            check_eq!(shared(0), 1);
+            return Ok(());
+        }
+        check_ok!(t.tcb.suspend());
+    }
+    check!(
+        false,
+        "a woken equal-priority thread preempted the signaller, {ATTEMPTS} times"
+    );
     Ok(())
 }
 

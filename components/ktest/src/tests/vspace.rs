@@ -601,6 +601,107 @@ fn vspace_of_a_thread(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn asid_pool_full(env: &mut Env) -> TestResult {
+    // A new pool holds 512 ASIDs; the next Assign finds none free.
+    let ut = env.untyped(12)?;
+    let slot = env.slot();
+    check_ok!(env.boot.asid_control.make_pool(ut, env.root(), slot, 64));
+    let pool: Cap<AsidPool> = Cap::from_cptr(slot);
+    let n = cerne_abi::vm::ASID_POOL_SIZE as Word;
+    let first = env.slots(n + 1);
+    for chunk in (0..n + 1).step_by(256) {
+        let count = (n + 1 - chunk).min(256);
+        check_ok!(env.pool.retype(
+            ObjectType::VSpace,
+            0,
+            env.root(),
+            0,
+            0,
+            first + chunk,
+            count
+        ));
+    }
+    for i in 0..n {
+        check_ok!(pool.assign(Cap::from_cptr(first + i)));
+    }
+    check_err!(pool.assign(Cap::from_cptr(first + n)), DeleteFirst);
+    Ok(())
+}
+
+fn asid_control_exhausted(env: &mut Env) -> TestResult {
+    // 128 pools in all: make pools until MakePool says DeleteFirst, then
+    // deleting one frees its index.
+    let mut made = Vec64::new();
+    loop {
+        let ut = env.untyped(12)?;
+        let slot = env.slot();
+        match env.boot.asid_control.make_pool(ut, env.root(), slot, 64) {
+            Ok(()) => made.push(slot),
+            Err(e) => {
+                check!(
+                    e.is(cerne_abi::error::Error::DeleteFirst, &[]),
+                    "MakePool: {e:?}"
+                );
+                break;
+            }
+        }
+        check!(
+            made.len() < cerne_abi::vm::NUM_ASID_POOLS,
+            "more than 128 pools"
+        );
+    }
+    check!(!made.is_empty());
+    check_ok!(env.root().delete(made.last(), 64));
+    let ut = env.untyped(12)?;
+    check_ok!(env
+        .boot
+        .asid_control
+        .make_pool(ut, env.root(), made.last(), 64));
+    Ok(())
+}
+
+/// A small fixed-capacity list of slots.
+struct Vec64 {
+    items: [Word; 128],
+    len: usize,
+}
+
+impl Vec64 {
+    fn new() -> Self {
+        Self {
+            items: [0; 128],
+            len: 0,
+        }
+    }
+    fn push(&mut self, v: Word) {
+        self.items[self.len] = v;
+        self.len += 1;
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn last(&self) -> Word {
+        self.items[self.len - 1]
+    }
+}
+
+fn frame_copy_maps_separately(env: &mut Env) -> TestResult {
+    // A copy of a mapped frame cap starts unmapped; unmapping the copy
+    // leaves the original's mapping alone.
+    let va = env.va();
+    let f = env.mapped_frame(va)?;
+    let c = env.copy(f, CapRights::ALL)?;
+    check_err!(c.clean_data(0, PAGE), IllegalOperation);
+    check_ok!(c.map(env.boot.vspace, va + PAGE, RW, ATTR));
+    check_ok!(c.unmap());
+    poke(va, 5);
+    check_eq!(peek(va), 5);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -643,4 +744,7 @@ tests![
     execute_never,
     frame_wrong_label,
     vspace_of_a_thread,
+    asid_pool_full,
+    asid_control_exhausted,
+    frame_copy_maps_separately,
 ];
