@@ -82,6 +82,26 @@ pub const SYSTEMS: &[System] = &[
         },
     },
     System {
+        name: "syscall-fuzz",
+        about: "a hostile root task: a victim thread issues 20,000 random syscalls; authority checks; ends with DebugHalt",
+        kernel_features: &["idle-halt"],
+        root_task: RootTask {
+            package: "syscall-fuzz",
+            bin: "syscall-fuzz",
+            features: &[],
+        },
+    },
+    System {
+        name: "syscall-fuzz-long",
+        about: "syscall-fuzz with 1,000,000 random syscalls (`cargo xtask test --long`)",
+        kernel_features: &["idle-halt"],
+        root_task: RootTask {
+            package: "syscall-fuzz",
+            bin: "syscall-fuzz",
+            features: &["long"],
+        },
+    },
+    System {
         name: "panic-test",
         about: "a kernel that panics on purpose after printing its memory map",
         kernel_features: &["boot-panic-test"],

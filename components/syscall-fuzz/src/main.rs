@@ -1,0 +1,373 @@
+//! syscall-fuzz: a hostile program. A victim thread ([`victim`]) issues
+//! random system calls — numbers, argument registers, MessageInfo words,
+//! cap pointers and IPC buffer contents drawn from a seeded PRNG
+//! ([`plan`], [`rng`]) — while the root task, its fault handler, keeps it
+//! going and checks that no authority leaks ([`audit`]).
+//!
+//! How the root task keeps control without a timer: the victim runs at
+//! priority 200 with MCP 0, the root task at 100. So the root task runs
+//! exactly when the victim cannot: it faulted (the fault message waits on
+//! the fault endpoint), blocked (Recv on something nobody signals, a Send
+//! nobody takes), suspended itself, lowered its own priority, or reached a
+//! stop mark. Each time, the root task takes any fault message with a
+//! non-blocking receive and either replies (an UnknownSyscall reply that
+//! skips the `svc`; a CapFault after TCB_WriteRegisters moved the restart
+//! PC past it) or restarts the victim: Suspend, Configure, its fault
+//! endpoint cap minted again, WriteRegisters to its entry, its priority,
+//! Resume ([`world::Root::restart`]). Threads the victim makes can run at
+//! priority 0 at most, below the root task, so they never run.
+//!
+//! The run is cut in epochs ([`config::EPOCH`] calls). Each starts with
+//! fresh objects from one arena untyped ([`world`]) and ends with the
+//! authority checks, a progress line, and a revoke of the arena. After the
+//! last one the root task checks that the rest of the system works (an
+//! IPC round trip with a new thread, a retype), prints
+//! `[syscall-fuzz] N syscalls issued, seed S, M faults handled, authority
+//! checks passed` and halts.
+#![no_std]
+#![no_main]
+
+mod audit;
+mod config;
+mod layout;
+mod plan;
+mod rng;
+mod victim;
+mod world;
+
+use cerne_abi::fault::FaultType;
+use cerne_abi::ipc_buffer::IpcBuffer;
+use cerne_abi::message::MessageInfo;
+use cerne_abi::object::{CapTag, ObjectType};
+use cerne_abi::rights::CapRights;
+use cerne_abi::slots::CAP_INIT_THREAD_VSPACE;
+use cerne_abi::Word;
+use core::sync::atomic::Ordering::SeqCst;
+use libcerne::println;
+use libcerne::sel4::syscall::{self, RecvRegs};
+use libcerne::sel4::{ipc, ipc_buffer, Cap, Endpoint, Frame, Tcb, Unknown, UserContext};
+use world::{fatal, must, root_cnode, root_tcb, Root, World, FULL_DEPTH};
+
+/// What the root task has seen.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stats {
+    cap_faults: Word,
+    unknown_syscalls: Word,
+    user_exceptions: Word,
+    vm_faults: Word,
+    /// Messages the victim sent to its fault endpoint itself.
+    messages: Word,
+    /// Restarts of a victim that blocked, stopped or faulted.
+    restarts: Word,
+}
+
+impl Stats {
+    fn faults(&self) -> Word {
+        self.cap_faults + self.unknown_syscalls + self.user_exceptions + self.vm_faults
+    }
+}
+
+/// The victim's restart PC (its `svc` when it is blocked in one).
+fn victim_pc(w: &World) -> Word {
+    must(
+        "read the victim's PC",
+        w.tcb.read_registers(false, 0, 1).map(|c| c.pc()),
+    )
+}
+
+/// Message register `i` of a message just received.
+fn mr(r: &RecvRegs, i: usize) -> Word {
+    if i < 4 {
+        r.mrs[i]
+    } else {
+        ipc_buffer::mr(i)
+    }
+}
+
+/// Handles one message from the fault endpoint while the epoch runs.
+fn handle_message(root: &Root, w: &World, r: &RecvRegs, stats: &mut Stats) {
+    let svc = victim::svc_address();
+    let label = r.info.label();
+    let len = r.info.clamped_length();
+    let pc = victim_pc(w);
+    if label == FaultType::CapFault.word() && len >= 4 && mr(r, 0) == svc && pc == svc {
+        // Replying restarts the victim at FaultIP: move FaultIP past the
+        // `svc` first.
+        stats.cap_faults += 1;
+        let mut ctx = UserContext::default();
+        ctx.set_pc(svc + 4);
+        must(
+            "skip the victim's svc",
+            w.tcb.write_registers(false, 0, 1, &ctx),
+        );
+        syscall::reply(MessageInfo::new(0, 0, 0, 0), [0; 4]);
+    } else if label == FaultType::UnknownSyscall.word()
+        && len == cerne_abi::fault::UNKNOWN_SYSCALL_LENGTH
+        && mr(r, cerne_abi::fault::UNKNOWN_SYSCALL_FAULT_IP) == svc
+        && mr(r, cerne_abi::fault::UNKNOWN_SYSCALL_SYSCALL) == victim::LAST_REGS[7].load(SeqCst)
+    {
+        // The reply sets x0..x7, FaultIP, SP, ELR and SPSR: give back what
+        // the message holds, with FaultIP past the `svc`.
+        stats.unknown_syscalls += 1;
+        let mut words = [0; cerne_abi::fault::UNKNOWN_SYSCALL_REPLY_REGS];
+        for (i, w) in words.iter_mut().enumerate() {
+            *w = mr(r, i);
+        }
+        words[cerne_abi::fault::UNKNOWN_SYSCALL_FAULT_IP] = svc + 4;
+        ipc::reply(0, &words, &[]);
+    } else if (label == FaultType::UserException.word()
+        && len == cerne_abi::fault::USER_EXCEPTION_LENGTH)
+        || (label == FaultType::VmFault.word() && len == cerne_abi::fault::VM_FAULT_LENGTH)
+    {
+        // A victim blocked at its `svc` sent this itself; a real fault
+        // names the victim's PC.
+        if pc == svc {
+            stats.messages += 1;
+        } else {
+            if mr(r, 0) != pc {
+                println!(
+                    "[syscall-fuzz] note: fault label {label} names PC {:#x}, the victim is at {pc:#x}",
+                    mr(r, 0)
+                );
+            }
+            if label == FaultType::VmFault.word() {
+                stats.vm_faults += 1;
+            } else {
+                stats.user_exceptions += 1;
+            }
+        }
+        stats.restarts += 1;
+        root.restart(w);
+    } else {
+        stats.messages += 1;
+        stats.restarts += 1;
+        root.restart(w);
+    }
+}
+
+/// Runs one epoch until the victim reaches its stop mark.
+fn run_epoch(root: &Root, w: &World, stats: &mut Stats) {
+    root.restart(w);
+    loop {
+        // The root task only runs when the victim cannot.
+        let r = syscall::nb_recv(root.fault_ep.cptr(), [0; 4]);
+        let got = r.badge == layout::FAULT_BADGE;
+        if victim::ISSUED.load(SeqCst) >= victim::STOP_AT.load(SeqCst) {
+            return;
+        }
+        if got {
+            handle_message(root, w, &r, stats);
+        } else {
+            stats.restarts += 1;
+            root.restart(w);
+        }
+    }
+}
+
+const HELPER_STACK: usize = 16 * 1024;
+#[repr(C, align(16))]
+struct Stack([u8; HELPER_STACK]);
+static mut HELPER_STACK_MEM: Stack = Stack([0; HELPER_STACK]);
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+static mut HELPER_IPC: Page = Page([0; 4096]);
+
+/// The echo server of the final IPC check: replies to each call with
+/// label + 1 and (MR0 + 1, length, badge).
+extern "C" fn helper_entry(ep: Word) -> ! {
+    let ep = Cap::<Endpoint>::from_cptr(ep);
+    let mut m = ep.recv();
+    loop {
+        let words = [m.mr(0) + 1, m.len() as Word, m.badge];
+        m = ep.reply_recv(m.label() + 1, &words, &[]);
+    }
+}
+
+/// After fuzzing: an IPC round trip with a new thread, then a retype.
+fn afterwards(root: &mut Root) {
+    const BADGE: Word = 0xbeef;
+    let base = root.take_slots(3);
+    let (tcb, ep, badged) = (
+        Cap::<Tcb>::from_cptr(base),
+        Cap::<Endpoint>::from_cptr(base + 1),
+        Cap::<Endpoint>::from_cptr(base + 2),
+    );
+    must(
+        "retype the helper TCB",
+        root.private
+            .retype(ObjectType::Tcb, 0, root_cnode(), 0, 0, tcb.cptr(), 1),
+    );
+    must(
+        "retype the helper endpoint",
+        root.private
+            .retype(ObjectType::Endpoint, 0, root_cnode(), 0, 0, ep.cptr(), 1),
+    );
+    must(
+        "mint a badged endpoint",
+        root_cnode().mint(
+            badged.cptr(),
+            FULL_DEPTH,
+            root_cnode(),
+            ep.cptr(),
+            FULL_DEPTH,
+            CapRights::ALL,
+            BADGE,
+        ),
+    );
+    let buffer = (&raw const HELPER_IPC) as Word;
+    must(
+        "configure the helper",
+        tcb.configure(
+            0,
+            root_cnode(),
+            0,
+            Cap::from_cptr(CAP_INIT_THREAD_VSPACE as Word),
+            0,
+            buffer,
+            world::image_frame(root.bi, buffer),
+        ),
+    );
+    let mut ctx = UserContext::default();
+    ctx.set_pc(helper_entry as *const () as Word);
+    ctx.set_sp((&raw const HELPER_STACK_MEM) as Word + HELPER_STACK as Word);
+    ctx.set_x(0, ep.cptr());
+    ctx.0[UserContext::TPIDR_EL0] = buffer;
+    must(
+        "write the helper's registers",
+        tcb.write_registers(false, 0, ctx.0.len() as Word, &ctx),
+    );
+    must(
+        "set the helper's priority",
+        tcb.set_priority(root_tcb(), layout::ROOT_PRIORITY + 50),
+    );
+    must("resume the helper", tcb.resume());
+    let reply = badged.call(0x41, &[41, 1, 2, 3, 4, 5], &[]);
+    let got = [reply.mr(0), reply.mr(1), reply.mr(2)];
+    if reply.label() != 0x42 || reply.len() != 3 || got != [42, 6, BADGE] {
+        println!(
+            "[syscall-fuzz] IPC round trip: label {:#x}, {} words {got:x?}; expected 0x42, 3 words [2a, 6, beef]",
+            reply.label(),
+            reply.len()
+        );
+        fatal("the IPC round trip after fuzzing failed", &reply.info);
+    }
+    println!(
+        "[syscall-fuzz] after fuzzing: IPC round trip ok (label 0x41 -> {:#x}, MR0 41 -> {}, badge {:#x})",
+        reply.label(),
+        got[0],
+        got[2]
+    );
+    must("suspend the helper", tcb.suspend());
+
+    const N: Word = 8;
+    let objs = root.take_slots(N + 2);
+    must(
+        "retype endpoints after fuzzing",
+        root.private
+            .retype(ObjectType::Endpoint, 0, root_cnode(), 0, 0, objs, N),
+    );
+    must(
+        "retype a notification after fuzzing",
+        root.private
+            .retype(ObjectType::Notification, 0, root_cnode(), 0, 0, objs + N, 1),
+    );
+    must(
+        "retype a frame after fuzzing",
+        root.private.retype(
+            ObjectType::SmallPage,
+            0,
+            root_cnode(),
+            0,
+            0,
+            objs + N + 1,
+            1,
+        ),
+    );
+    for (i, want) in (0..N)
+        .map(|_| CapTag::Endpoint)
+        .chain([CapTag::Notification, CapTag::Frame])
+        .enumerate()
+    {
+        let got = Cap::<Unknown>::from_cptr(objs + i as Word).identify();
+        if got != want.word() {
+            println!(
+                "[syscall-fuzz] retyped slot {}: tag {got}, expected {want:?}",
+                objs + i as Word
+            );
+            fatal("a retype after fuzzing gave the wrong caps", &got);
+        }
+    }
+    let pa = must(
+        "GetAddress of the new frame",
+        Cap::<Frame>::from_cptr(objs + N + 1).get_address(),
+    );
+    if pa == 0 || pa & 0xfff != 0 {
+        fatal("the new frame has a bad address", &pa);
+    }
+    println!(
+        "[syscall-fuzz] after fuzzing: retype ok ({N} endpoints, 1 notification, 1 frame at {pa:#x})"
+    );
+}
+
+fn main(bootinfo: usize, _cycles: u64) -> ! {
+    // SAFETY: the address the kernel passed in x0.
+    let bi = unsafe { libcerne::bootinfo::from_entry_arg(bootinfo) };
+    // SAFETY: BootInfo names this thread's IPC buffer, used by nobody else.
+    unsafe { ipc_buffer::set_ipc_buffer(bi.ipc_buffer as *mut IpcBuffer) };
+    println!(
+        "[syscall-fuzz] {} syscalls, seed {:#x}, epochs of {}, trace from {:?}",
+        config::SYSCALLS,
+        config::SEED,
+        config::EPOCH,
+        config::TRACE_FROM
+    );
+    let boot = audit::check_boot_caps(bi);
+    println!("[syscall-fuzz] boot caps: {boot} root CNode slots as BootInfo describes them");
+    must(
+        "lower the root task's priority",
+        root_tcb().set_priority(root_tcb(), layout::ROOT_PRIORITY),
+    );
+    let mut root = Root::new(bi);
+    let mut stats = Stats::default();
+    let mut epoch: Word = 0;
+    let mut checked: Word = 0;
+    while victim::ISSUED.load(SeqCst) < config::SYSCALLS {
+        let issued = victim::ISSUED.load(SeqCst);
+        victim::STOP_AT.store((issued + config::EPOCH).min(config::SYSCALLS), SeqCst);
+        let w = root.setup();
+        audit::snapshot(root.used_end());
+        run_epoch(&root, &w, &mut stats);
+        must("suspend the victim", w.tcb.suspend());
+        let last = victim::ISSUED.load(SeqCst) >= config::SYSCALLS;
+        let full = last || epoch.is_multiple_of(config::FULL_SCAN_EVERY);
+        let slots = audit::check_root(bi, root.used_end(), full);
+        let held = audit::check_victim(&w, root.scratch);
+        checked += 1;
+        println!(
+            "\n[syscall-fuzz] epoch {epoch}: {}/{} syscalls, faults: {} cap, {} unknown-syscall, {} user-exception, {} vm; {} messages, {} restarts; authority ok ({} root slots, victim holds {} caps, {} frames)",
+            victim::ISSUED.load(SeqCst),
+            config::SYSCALLS,
+            stats.cap_faults,
+            stats.unknown_syscalls,
+            stats.user_exceptions,
+            stats.vm_faults,
+            stats.messages,
+            stats.restarts,
+            slots,
+            held.caps,
+            held.frames
+        );
+        root.teardown();
+        epoch += 1;
+    }
+    afterwards(&mut root);
+    println!(
+        "[syscall-fuzz] {} syscalls issued, seed {:#x}, {} faults handled, authority checks passed ({checked} audits)",
+        victim::ISSUED.load(SeqCst),
+        config::SEED,
+        stats.faults()
+    );
+    syscall::debug_halt()
+}
+
+libcerne::entry!(main);
