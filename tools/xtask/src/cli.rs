@@ -36,7 +36,7 @@ pub struct RunArgs {
 /// Arguments of `test`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TestArgs {
-    /// Run the long version of the property tests.
+    /// The long runs: property tests with many cases, the million-syscall fuzz.
     pub long: bool,
     /// Only list the checks.
     pub list: bool,
@@ -82,7 +82,8 @@ USAGE:
       -- ARGS         extra flags appended to the QEMU command line
   cargo xtask test [--long] [--list] [CHECK...]
       Run every check (or those whose names contain a CHECK word);
-      --long runs the property tests with CERNE_PROOF_CASES=200000.
+      --long: property tests with CERNE_PROOF_CASES=200000, and the
+      million-syscall fuzz (system syscall-fuzz-long).
   cargo xtask proofs [--long]
       The refinement property tests, in release mode.
   cargo xtask bench
