@@ -1,6 +1,8 @@
 //! The user-level runtime every Cerne program links: entry and stack
 //! (`start`), seL4 system calls (`syscalls`), the debug console (`debug`),
-//! and BootInfo access for root tasks (`bootinfo`).
+//! BootInfo access for root tasks (`bootinfo`), and the complete seL4 user
+//! API — every syscall and invocation, typed caps, the IPC buffer — in
+//! `sel4` (aarch64 only).
 //!
 //! A program defines `#[unsafe(no_mangle)] fn cerne_main(arg: usize, bench: u64) -> !`... see
 //! [`entry!`].

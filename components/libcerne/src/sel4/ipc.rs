@@ -2,6 +2,11 @@
 //! up and the extra caps in the IPC buffer, as libsel4's `seL4_Call` and
 //! friends place them; and the generic kernel-object invocation with its
 //! error reply.
+//!
+//! Unlike libsel4's `seL4_Call`, these never copy MR0..MR3 between the
+//! registers and `msg[0..4]` of the IPC buffer: a received message's first
+//! four words are in [`Message::regs`], and [`Message::mr`] reads any word
+//! from the right place.
 
 use super::error::{InvocationError, Result, MAX_ERROR_MRS};
 use super::ipc_buffer;
