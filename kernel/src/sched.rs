@@ -10,6 +10,9 @@ use cerne_objects::layout::TCB_VTABLE;
 use cerne_objects::{Cap, Kernel, KernelState, PhysMem};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// seL4_TCBFlag_fpuDisabled: bit 0 of a thread's flags.
+const TCB_FLAG_FPU_DISABLED: u64 = 1;
+
 /// The kernel's global object-model state (the big-kernel-lock site).
 static STATE: spin::Mutex<KernelState> = spin::Mutex::new(KernelState::new());
 /// Physical range of RAM that holds kernel objects (set once at boot).
@@ -82,11 +85,13 @@ pub fn schedule_and_return() -> ! {
                     0,
                 ),
             };
-            Some((root, asid, k.user_context_vaddr(t)))
+            let fpu = k.tcb_fields(t).flags & TCB_FLAG_FPU_DISABLED == 0;
+            Some((root, asid, k.user_context_vaddr(t), fpu))
         });
-        if let Some((root, asid, context)) = chosen {
+        if let Some((root, asid, context, fpu)) = chosen {
             IDLE.store(false, Ordering::Relaxed);
             mmu::set_user_vspace(root, asid);
+            arch::set_user_fpu(fpu);
             vectors::set_current_context(context as *mut arch::context::UserContext);
             vectors::return_to_user();
         }

@@ -13,6 +13,21 @@ pub mod timer;
 pub mod uart;
 pub mod vectors;
 
+/// Lets EL0 use FP/SIMD (`enabled`) or makes every EL0 FP/SIMD access trap
+/// (seL4_TCBFlag_fpuDisabled). EL1 access stays enabled either way, so the
+/// kernel can save and restore the registers.
+pub fn set_user_fpu(enabled: bool) {
+    const CPACR_FPEN_ALL: u64 = 0b11 << 20;
+    const CPACR_FPEN_EL1_ONLY: u64 = 0b01 << 20;
+    let cpacr = if enabled {
+        CPACR_FPEN_ALL
+    } else {
+        CPACR_FPEN_EL1_ONLY
+    };
+    // SAFETY: only changes whether EL0 FP/SIMD accesses trap.
+    unsafe { core::arch::asm!("msr cpacr_el1, {0}", "isb", in(reg) cpacr) };
+}
+
 /// Stops this CPU for good, with interrupts masked.
 pub fn halt_cpu() -> ! {
     loop {

@@ -168,6 +168,27 @@ user_entry_common:
     str     x2, [x0, #{tpidr}]
     mrs     x2, tpidrro_el0
     str     x2, [x0, #{tpidrro}]
+    // FP/SIMD state: the kernel's own code may use these registers.
+    add     x2, x0, #{fp_regs}
+    stp     q0, q1, [x2, #0]
+    stp     q2, q3, [x2, #32]
+    stp     q4, q5, [x2, #64]
+    stp     q6, q7, [x2, #96]
+    stp     q8, q9, [x2, #128]
+    stp     q10, q11, [x2, #160]
+    stp     q12, q13, [x2, #192]
+    stp     q14, q15, [x2, #224]
+    stp     q16, q17, [x2, #256]
+    stp     q18, q19, [x2, #288]
+    stp     q20, q21, [x2, #320]
+    stp     q22, q23, [x2, #352]
+    stp     q24, q25, [x2, #384]
+    stp     q26, q27, [x2, #416]
+    stp     q28, q29, [x2, #448]
+    stp     q30, q31, [x2, #480]
+    mrs     x2, fpsr
+    mrs     x3, fpcr
+    stp     x2, x3, [x0, #{fpsr_fpcr}]
     bl      handle_user_entry
     b       .
 
@@ -190,6 +211,26 @@ cerne_restore_user_context:
     msr     tpidr_el0, x2
     ldr     x2, [x0, #{tpidrro}]
     msr     tpidrro_el0, x2
+    ldp     x2, x3, [x0, #{fpsr_fpcr}]
+    msr     fpsr, x2
+    msr     fpcr, x3
+    add     x2, x0, #{fp_regs}
+    ldp     q0, q1, [x2, #0]
+    ldp     q2, q3, [x2, #32]
+    ldp     q4, q5, [x2, #64]
+    ldp     q6, q7, [x2, #96]
+    ldp     q8, q9, [x2, #128]
+    ldp     q10, q11, [x2, #160]
+    ldp     q12, q13, [x2, #192]
+    ldp     q14, q15, [x2, #224]
+    ldp     q16, q17, [x2, #256]
+    ldp     q18, q19, [x2, #288]
+    ldp     q20, q21, [x2, #320]
+    ldp     q22, q23, [x2, #352]
+    ldp     q24, q25, [x2, #384]
+    ldp     q26, q27, [x2, #416]
+    ldp     q28, q29, [x2, #448]
+    ldp     q30, q31, [x2, #480]
     ldp     x2, x3, [x0, #16]
     ldp     x4, x5, [x0, #32]
     ldp     x6, x7, [x0, #48]
@@ -215,6 +256,8 @@ cerne_restore_user_context:
     tpidr = const CTX_TPIDR,
     tpidrro = const CTX_TPIDRRO,
     stack_size = const super::entry::KERNEL_STACK_SIZE,
+    fp_regs = const super::context::CTX_FP_REGS,
+    fpsr_fpcr = const super::context::CTX_FPSR_FPCR,
 );
 
 unsafe extern "C" {
