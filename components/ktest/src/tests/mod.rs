@@ -3,6 +3,7 @@
 use crate::framework::Test;
 
 pub mod cnode;
+pub mod fastpath;
 pub mod fault;
 pub mod ipc;
 pub mod irq;
@@ -19,6 +20,7 @@ pub const AREAS: &[&[Test]] = &[
     cnode::TESTS,
     tcb::TESTS,
     ipc::TESTS,
+    fastpath::TESTS,
     notification::TESTS,
     sched::TESTS,
     fault::TESTS,

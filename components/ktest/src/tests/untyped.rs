@@ -7,6 +7,7 @@ use cerne_abi::invocation::InvocationLabel as L;
 use cerne_abi::object::{CapTag, ObjectType};
 use cerne_abi::rights::CapRights;
 use cerne_abi::vm::DEFAULT_VM_ATTRIBUTES;
+use cerne_abi::Word;
 use libcerne::sel4::*;
 
 fn retype_one(env: &mut Env, ty: ObjectType, bits: u64, tag: CapTag) -> TestResult {
@@ -411,6 +412,25 @@ fn copy_untyped_blocks_retype(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn pool_is_whole(env: &mut Env) -> TestResult {
+    // The previous tests' objects were all reclaimed: the pool retypes
+    // into one untyped of its full size.
+    let bi = env.bi;
+    let i = (env.pool.cptr() - bi.untyped.start) as usize;
+    let bits = libcerne::bootinfo::untypeds(bi)[i].size_bits;
+    let slot = env.slot();
+    check_ok!(env.pool.retype(
+        ObjectType::Untyped,
+        Word::from(bits),
+        env.root(),
+        0,
+        0,
+        slot,
+        1
+    ));
+    Ok(())
+}
+
 tests![
     retype_endpoint,
     retype_notification,
@@ -441,4 +461,5 @@ tests![
     reuse_after_revoke_zeroes,
     copy_untyped_with_children,
     copy_untyped_blocks_retype,
+    pool_is_whole,
 ];
