@@ -1,4 +1,5 @@
-//! The victim's CSpace as each epoch starts: one CNode of 2^6 slots whose
+//! The victim's CSpace (which its partner thread shares) as each epoch
+//! starts: one CNode of 2^6 slots whose
 //! cap carries a 58-bit zero guard, so cptrs 0..63 name its slots at depth
 //! 64 and anything larger fails the guard. Which cap sits in which slot,
 //! and the object sizes the root task carves for the victim.
@@ -38,19 +39,27 @@ pub const PAGE_TABLE: Word = 9;
 pub const ASID_POOL: Word = 10;
 /// The endpoint again, badged.
 pub const BADGED_ENDPOINT: Word = 11;
+/// The partner thread's fault endpoint: the root task's endpoint with
+/// another badge.
+pub const PARTNER_FAULT_EP: Word = 12;
 /// First slot that starts empty.
-pub const FIRST_FREE: Word = 12;
+pub const FIRST_FREE: Word = 13;
 
 /// log2 of the victim's untyped size (64 KiB).
 pub const UNTYPED_BITS: Word = 16;
 /// Badge of the victim's fault endpoint cap: fault messages arrive with it.
 pub const FAULT_BADGE: Word = 0xfa17;
+/// Badge of the partner's fault endpoint cap.
+pub const PARTNER_FAULT_BADGE: Word = 0xfa18;
 /// Badge of [`BADGED_ENDPOINT`].
 pub const ENDPOINT_BADGE: Word = 0xbad6e;
 
 /// Priority of the victim: above the root task, so the root task runs only
 /// when the victim cannot.
 pub const VICTIM_PRIORITY: Word = 200;
+/// Priority of the partner thread: below the victim, above the root task,
+/// so it runs exactly when the victim is blocked.
+pub const PARTNER_PRIORITY: Word = 150;
 /// The victim's MCP: 0, so neither it nor any thread it makes can rise
 /// above the root task.
 pub const VICTIM_MCP: Word = 0;

@@ -2,14 +2,16 @@
 //! random system calls — numbers, argument registers, MessageInfo words,
 //! cap pointers and IPC buffer contents drawn from a seeded PRNG
 //! ([`plan`], [`rng`]) — while the root task, its fault handler, keeps it
-//! going and checks that no authority leaks ([`audit`]).
+//! going and checks that no authority leaks ([`audit`]). A partner thread
+//! in the victim's CSpace ([`partner`]) sits at the other end of the
+//! victim's endpoint, so that IPC with cap transfer happens too.
 //!
 //! How the root task keeps control without a timer: the victim runs at
-//! priority 200 with MCP 0, the root task at 100. So the root task runs
-//! exactly when the victim cannot: it faulted (the fault message waits on
-//! the fault endpoint), blocked (Recv on something nobody signals, a Send
-//! nobody takes), suspended itself, lowered its own priority, or reached a
-//! stop mark. Each time, the root task takes any fault message with a
+//! priority 200 with MCP 0, its partner at 150, the root task at 100. So
+//! the root task runs exactly when neither can: the victim faulted (the
+//! fault message waits on the fault endpoint), blocked (Recv on something
+//! nobody signals, a Send nobody takes), suspended itself, lowered its own
+//! priority, or reached a stop mark, and the partner blocked too. Each time, the root task takes any fault message with a
 //! non-blocking receive and either replies (an UnknownSyscall reply that
 //! skips the `svc`; a CapFault after TCB_WriteRegisters moved the restart
 //! PC past it) or restarts the victim: Suspend, Configure, its fault
@@ -30,12 +32,12 @@
 mod audit;
 mod config;
 mod layout;
+mod partner;
 mod plan;
 mod rng;
 mod victim;
 mod world;
 
-use cerne_abi::fault::FaultType;
 use cerne_abi::ipc_buffer::IpcBuffer;
 use cerne_abi::message::MessageInfo;
 use cerne_abi::object::{CapTag, ObjectType};
@@ -59,19 +61,25 @@ struct Stats {
     messages: Word,
     /// Restarts of a victim that blocked, stopped or faulted.
     restarts: Word,
+    /// Faults of the partner thread.
+    partner_faults: Word,
 }
 
 impl Stats {
     fn faults(&self) -> Word {
-        self.cap_faults + self.unknown_syscalls + self.user_exceptions + self.vm_faults
+        self.cap_faults
+            + self.unknown_syscalls
+            + self.user_exceptions
+            + self.vm_faults
+            + self.partner_faults
     }
 }
 
-/// The victim's restart PC (its `svc` when it is blocked in one).
-fn victim_pc(w: &World) -> Word {
+/// The restart PC of `tcb` (its `svc` when it is blocked in one).
+fn pc_of(tcb: Cap<Tcb>) -> Word {
     must(
-        "read the victim's PC",
-        w.tcb.read_registers(false, 0, 1).map(|c| c.pc()),
+        "read a thread's PC",
+        tcb.read_registers(false, 0, 1).map(|c| c.pc()),
     )
 }
 
@@ -84,81 +92,103 @@ fn mr(r: &RecvRegs, i: usize) -> Word {
     }
 }
 
+/// The faulting PC a fault message names, if it has a fault's label and
+/// length.
+fn fault_pc(r: &RecvRegs) -> Option<Word> {
+    use cerne_abi::fault::*;
+    let (label, len) = (r.info.label(), r.info.clamped_length());
+    if label == FaultType::CapFault.word() && (4..=7).contains(&len) {
+        Some(mr(r, CAP_FAULT_IP))
+    } else if label == FaultType::UnknownSyscall.word() && len == UNKNOWN_SYSCALL_LENGTH {
+        Some(mr(r, UNKNOWN_SYSCALL_FAULT_IP))
+    } else if (label == FaultType::UserException.word() && len == USER_EXCEPTION_LENGTH)
+        || (label == FaultType::VmFault.word() && len == VM_FAULT_LENGTH)
+    {
+        Some(mr(r, 0))
+    } else {
+        None
+    }
+}
+
 /// Handles one message from the fault endpoint while the epoch runs.
+///
+/// Badges do not say who sent it: the victim may point its own fault
+/// endpoint at either badged cap, and may send to both itself. A message
+/// is a fault of a thread when it names that thread's restart PC; the
+/// victim's CapFaults and UnknownSyscalls at its `svc` are answered so
+/// that it goes on past the `svc`, any other fault of the victim restarts
+/// it, a fault of the partner parks the partner (and restarts the
+/// victim, which is blocked too), and anything else is a message the
+/// victim sent (it is blocked in that send: restart it).
 fn handle_message(root: &Root, w: &World, r: &RecvRegs, stats: &mut Stats) {
+    use cerne_abi::fault::*;
     let svc = victim::svc_address();
     let label = r.info.label();
-    let len = r.info.clamped_length();
-    let pc = victim_pc(w);
-    if label == FaultType::CapFault.word() && len >= 4 && mr(r, 0) == svc && pc == svc {
-        // Replying restarts the victim at FaultIP: move FaultIP past the
-        // `svc` first.
-        stats.cap_faults += 1;
-        let mut ctx = UserContext::default();
-        ctx.set_pc(svc + 4);
-        must(
-            "skip the victim's svc",
-            w.tcb.write_registers(false, 0, 1, &ctx),
-        );
-        syscall::reply(MessageInfo::new(0, 0, 0, 0), [0; 4]);
-    } else if label == FaultType::UnknownSyscall.word()
-        && len == cerne_abi::fault::UNKNOWN_SYSCALL_LENGTH
-        && mr(r, cerne_abi::fault::UNKNOWN_SYSCALL_FAULT_IP) == svc
-        && mr(r, cerne_abi::fault::UNKNOWN_SYSCALL_SYSCALL) == victim::LAST_REGS[7].load(SeqCst)
-    {
-        // The reply sets x0..x7, FaultIP, SP, ELR and SPSR: give back what
-        // the message holds, with FaultIP past the `svc`.
-        stats.unknown_syscalls += 1;
-        let mut words = [0; cerne_abi::fault::UNKNOWN_SYSCALL_REPLY_REGS];
-        for (i, w) in words.iter_mut().enumerate() {
-            *w = mr(r, i);
+    let fault_pc = fault_pc(r);
+    let pc = pc_of(w.tcb);
+    if fault_pc == Some(pc) {
+        if label == FaultType::CapFault.word() && pc == svc {
+            // Replying restarts the victim at FaultIP: move FaultIP past the
+            // `svc` first.
+            stats.cap_faults += 1;
+            let mut ctx = UserContext::default();
+            ctx.set_pc(svc + 4);
+            must(
+                "skip the victim's svc",
+                w.tcb.write_registers(false, 0, 1, &ctx),
+            );
+            syscall::reply(MessageInfo::new(0, 0, 0, 0), [0; 4]);
+            return;
         }
-        words[cerne_abi::fault::UNKNOWN_SYSCALL_FAULT_IP] = svc + 4;
-        ipc::reply(0, &words, &[]);
-    } else if (label == FaultType::UserException.word()
-        && len == cerne_abi::fault::USER_EXCEPTION_LENGTH)
-        || (label == FaultType::VmFault.word() && len == cerne_abi::fault::VM_FAULT_LENGTH)
-    {
-        // A victim blocked at its `svc` sent this itself; a real fault
-        // names the victim's PC.
-        if pc == svc {
-            stats.messages += 1;
-        } else {
-            if mr(r, 0) != pc {
-                println!(
-                    "[syscall-fuzz] note: fault label {label} names PC {:#x}, the victim is at {pc:#x}",
-                    mr(r, 0)
-                );
+        if label == FaultType::UnknownSyscall.word()
+            && pc == svc
+            && mr(r, UNKNOWN_SYSCALL_SYSCALL) == victim::LAST_REGS[7].load(SeqCst)
+        {
+            // The reply sets x0..x7, FaultIP, SP, ELR and SPSR: give back
+            // what the message holds, with FaultIP past the `svc`.
+            stats.unknown_syscalls += 1;
+            let mut words = [0; UNKNOWN_SYSCALL_REPLY_REGS];
+            for (i, w) in words.iter_mut().enumerate() {
+                *w = mr(r, i);
             }
-            if label == FaultType::VmFault.word() {
-                stats.vm_faults += 1;
-            } else {
-                stats.user_exceptions += 1;
-            }
+            words[UNKNOWN_SYSCALL_FAULT_IP] = svc + 4;
+            ipc::reply(0, &words, &[]);
+            return;
         }
-        stats.restarts += 1;
-        root.restart(w);
+        match label {
+            l if l == FaultType::VmFault.word() => stats.vm_faults += 1,
+            l if l == FaultType::UserException.word() => stats.user_exceptions += 1,
+            l if l == FaultType::CapFault.word() => stats.cap_faults += 1,
+            _ => stats.unknown_syscalls += 1,
+        }
+    } else if fault_pc.is_some() && fault_pc == Some(pc_of(w.partner)) {
+        stats.partner_faults += 1;
+        must("park the partner", w.partner.suspend());
     } else {
         stats.messages += 1;
-        stats.restarts += 1;
-        root.restart(w);
     }
+    stats.restarts += 1;
+    root.restart(w);
 }
 
 /// Runs one epoch until the victim reaches its stop mark.
 fn run_epoch(root: &Root, w: &World, stats: &mut Stats) {
+    root.restart_partner(w);
     root.restart(w);
     loop {
-        // The root task only runs when the victim cannot.
+        // The root task only runs when neither the victim nor its partner
+        // can.
         let r = syscall::nb_recv(root.fault_ep.cptr(), [0; 4]);
-        let got = r.badge == layout::FAULT_BADGE;
         if victim::ISSUED.load(SeqCst) >= victim::STOP_AT.load(SeqCst) {
             return;
         }
-        if got {
+        if r.badge == layout::FAULT_BADGE || r.badge == layout::PARTNER_FAULT_BADGE {
             handle_message(root, w, &r, stats);
         } else {
+            // Both blocked (or the victim lowered its priority): start
+            // both afresh, the partner first (it runs until it blocks).
             stats.restarts += 1;
+            root.restart_partner(w);
             root.restart(w);
         }
     }
@@ -338,13 +368,14 @@ fn main(bootinfo: usize, _cycles: u64) -> ! {
         audit::snapshot(root.used_end());
         run_epoch(&root, &w, &mut stats);
         must("suspend the victim", w.tcb.suspend());
+        must("suspend the partner", w.partner.suspend());
         let last = victim::ISSUED.load(SeqCst) >= config::SYSCALLS;
         let full = last || epoch.is_multiple_of(config::FULL_SCAN_EVERY);
         let slots = audit::check_root(bi, root.used_end(), full);
         let held = audit::check_victim(&w, root.scratch);
         checked += 1;
         println!(
-            "\n[syscall-fuzz] epoch {epoch}: {}/{} syscalls, faults: {} cap, {} unknown-syscall, {} user-exception, {} vm; {} messages, {} restarts; authority ok ({} root slots, victim holds {} caps, {} frames)",
+            "\n[syscall-fuzz] epoch {epoch}: {}/{} syscalls, faults: {} cap, {} unknown-syscall, {} user-exception, {} vm; {} messages, {} restarts; partner: {} received, {} faults; authority ok ({} root slots, victim holds {} caps, {} frames)",
             victim::ISSUED.load(SeqCst),
             config::SYSCALLS,
             stats.cap_faults,
@@ -353,6 +384,8 @@ fn main(bootinfo: usize, _cycles: u64) -> ! {
             stats.vm_faults,
             stats.messages,
             stats.restarts,
+            partner::RECEIVED.load(SeqCst),
+            stats.partner_faults,
             slots,
             held.caps,
             held.frames

@@ -1,9 +1,10 @@
 //! The root task's side of the victim's world: the memory it carves at
-//! start, the objects of each epoch (victim TCB, CNode and the caps in it,
-//! all from one arena untyped), the restart that puts the victim back on
-//! its feet, and the teardown that revokes the arena.
+//! start, the objects of each epoch (victim and partner TCBs, their CNode
+//! and the caps in it, all from one arena untyped), the restart that puts
+//! a thread back on its feet, and the teardown that revokes the arena.
 
 use crate::layout;
+use crate::partner;
 use crate::victim;
 use cerne_abi::bootinfo::BootInfo;
 use cerne_abi::fault::USER_CONTEXT_WORDS;
@@ -97,13 +98,26 @@ mod slot {
     pub const UNTYPED: u64 = 6;
     pub const POOL_UNTYPED: u64 = 7;
     pub const POOL: u64 = 8;
-    pub const COUNT: u64 = 9;
+    pub const PARTNER: u64 = 9;
+    pub const COUNT: u64 = 10;
+}
+
+/// How a thread of the victim's CSpace starts.
+struct Thread {
+    fault_ep: Word,
+    badge: Word,
+    entry: Word,
+    stack_top: Word,
+    buffer: Word,
+    priority: Word,
 }
 
 /// One epoch's objects, as the root task holds them.
 pub struct World {
     /// The victim's TCB.
     pub tcb: Cap<Tcb>,
+    /// The partner's TCB.
+    pub partner: Cap<Tcb>,
     /// The victim's CNode (no guard; index it at depth [`VICTIM_DEPTH`]).
     pub cnode: Cap<CNode>,
     /// The physical address of the victim's frame.
@@ -209,6 +223,7 @@ impl Root {
         // The untyped first, so that it sits at the start of the arena.
         self.retype(ObjectType::Untyped, layout::UNTYPED_BITS, slot::UNTYPED);
         self.retype(ObjectType::Tcb, 0, slot::TCB);
+        self.retype(ObjectType::Tcb, 0, slot::PARTNER);
         self.retype(ObjectType::CapTable, layout::CNODE_BITS, slot::CNODE);
         self.retype(ObjectType::VSpace, 0, slot::VSPACE);
         self.retype(ObjectType::Endpoint, 0, slot::ENDPOINT);
@@ -282,6 +297,7 @@ impl Root {
 
         World {
             tcb,
+            partner: Cap::from_cptr(self.epoch_slot(slot::PARTNER)),
             cnode,
             frame_paddr: must("GetAddress of the victim's frame", frame.get_address()),
             untyped_range: (
@@ -296,50 +312,81 @@ impl Root {
     /// IPC buffer, its fault endpoint cap, its priority. Whatever it was
     /// doing (blocked, faulted, suspended) is cancelled first.
     pub fn restart(&self, w: &World) {
-        must("suspend the victim", w.tcb.suspend());
-        let buffer = victim::ipc_buffer();
+        self.start_thread(
+            w,
+            w.tcb,
+            &Thread {
+                fault_ep: layout::FAULT_EP,
+                badge: layout::FAULT_BADGE,
+                entry: victim::entry_address(),
+                stack_top: victim::stack_top(),
+                buffer: victim::ipc_buffer(),
+                priority: layout::VICTIM_PRIORITY,
+            },
+        );
+    }
+
+    /// Puts the partner back at its entry, as [`Root::restart`] does the
+    /// victim; it runs at once, until it blocks.
+    pub fn restart_partner(&self, w: &World) {
+        self.start_thread(
+            w,
+            w.partner,
+            &Thread {
+                fault_ep: layout::PARTNER_FAULT_EP,
+                badge: layout::PARTNER_FAULT_BADGE,
+                entry: partner::entry_address(),
+                stack_top: partner::stack_top(),
+                buffer: partner::ipc_buffer(),
+                priority: layout::PARTNER_PRIORITY,
+            },
+        );
+    }
+
+    fn start_thread(&self, w: &World, tcb: Cap<Tcb>, t: &Thread) {
+        must("suspend a thread", tcb.suspend());
         must(
-            "configure the victim",
-            w.tcb.configure(
-                layout::FAULT_EP,
+            "configure a thread",
+            tcb.configure(
+                t.fault_ep,
                 w.cnode,
                 layout::CNODE_GUARD_DATA,
                 Cap::from_cptr(CAP_INIT_THREAD_VSPACE as Word),
                 0,
-                buffer,
-                image_frame(self.bi, buffer),
+                t.buffer,
+                image_frame(self.bi, t.buffer),
             ),
         );
-        // The victim may have deleted or replaced its fault endpoint cap.
-        let _ = w.cnode.delete(layout::FAULT_EP, VICTIM_DEPTH);
+        // The victim may have deleted or replaced the fault endpoint cap.
+        let _ = w.cnode.delete(t.fault_ep, VICTIM_DEPTH);
         must(
-            "mint the victim's fault endpoint",
+            "mint a fault endpoint",
             w.cnode.mint(
-                layout::FAULT_EP,
+                t.fault_ep,
                 VICTIM_DEPTH,
                 root_cnode(),
                 self.fault_ep.cptr(),
                 FULL_DEPTH,
                 CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word()),
-                layout::FAULT_BADGE,
+                t.badge,
             ),
         );
         let mut ctx = UserContext::default();
-        ctx.set_pc(victim::entry_address());
-        ctx.set_sp(victim::stack_top());
-        ctx.0[UserContext::TPIDR_EL0] = buffer;
+        ctx.set_pc(t.entry);
+        ctx.set_sp(t.stack_top);
+        ctx.0[UserContext::TPIDR_EL0] = t.buffer;
         must(
-            "write the victim's registers",
-            w.tcb
-                .write_registers(false, 0, USER_CONTEXT_WORDS as Word, &ctx),
+            "write a thread's registers",
+            tcb.write_registers(false, 0, USER_CONTEXT_WORDS as Word, &ctx),
         );
         must(
-            "set the victim's priority",
-            w.tcb
-                .set_sched_params(root_tcb(), layout::VICTIM_MCP, layout::VICTIM_PRIORITY),
+            "set a thread's priority",
+            tcb.set_sched_params(root_tcb(), layout::VICTIM_MCP, t.priority),
         );
-        victim::BUFFER_PRISTINE.store(true, SeqCst);
-        must("resume the victim", w.tcb.resume());
+        if tcb == w.tcb {
+            victim::BUFFER_PRISTINE.store(true, SeqCst);
+        }
+        must("resume a thread", tcb.resume());
     }
 
     /// Ends an epoch: revokes the arena, which deletes every object of the
