@@ -645,6 +645,46 @@ fn copy_frame_rights_read_only(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn revoke_many_children(env: &mut Env) -> TestResult {
+    // A long revoke (the kernel may preempt and restart it) leaves every
+    // child deleted and the parent intact.
+    let ep = env.endpoint()?;
+    let n = 600;
+    let first = env.slots(n);
+    for i in 0..n {
+        check_ok!(env.root().mint(
+            first + i,
+            64,
+            env.root(),
+            ep.cptr(),
+            64,
+            CapRights::ALL,
+            i + 1
+        ));
+    }
+    check_ok!(env.root().revoke(ep.cptr(), 64));
+    for i in (0..n).step_by(37) {
+        check_eq!(tag(first + i), 0);
+    }
+    check_eq!(tag(first + n - 1), 0);
+    check_eq!(tag(ep.cptr()), CapTag::Endpoint.word());
+    Ok(())
+}
+
+fn cnode_holding_itself(env: &mut Env) -> TestResult {
+    // A CNode that holds a cap to itself: deleting the outside cap leaves
+    // it unreachable; revoking its untyped still reclaims everything.
+    let ut = env.untyped(12)?;
+    let cn: Cap<CNode> = env.alloc_from(ut, ObjectType::CapTable, 2)?;
+    check_ok!(cn.copy(0, 2, env.root(), cn.cptr(), 64, CapRights::ALL));
+    check_ok!(env.root().delete(cn.cptr(), 64));
+    check_eq!(tag(cn.cptr()), 0);
+    check_ok!(env.root().revoke(ut.cptr(), 64));
+    let s = env.slot();
+    check_ok!(ut.retype(ObjectType::Untyped, 12, env.root(), 0, 0, s, 1));
+    Ok(())
+}
+
 tests![
     copy_endpoint,
     copy_dest_occupied,
@@ -690,4 +730,6 @@ tests![
     save_caller_and_reply,
     cancel_badged_sends,
     cancel_badged_sends_rights,
+    revoke_many_children,
+    cnode_holding_itself,
 ];

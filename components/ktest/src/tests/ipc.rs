@@ -701,6 +701,69 @@ fn copy_reply_cap_is_null(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// Runs with a 16-slot CSpace of its own (guard 60): slot 1 an endpoint,
+/// slot 2 its own CNode, slot 3 a notification. Receives a cap into its
+/// slot 5 and reports.
+fn foreign_receiver(_: Word) {
+    ipc_buffer::set_receive_path(2, 5, 4);
+    let m = ipc::recv(1);
+    set_shared(R_EXTRA, m.info.extra_caps());
+    set_shared(R_LABEL, libcerne::sel4::syscall::debug_cap_identify(5));
+    set_shared(R_DONE, 1);
+    Cap::<Notification>::from_cptr(3).wait();
+}
+
+fn transfer_into_other_cspace(env: &mut Env) -> TestResult {
+    let cn = env.cnode(4)?;
+    let ep = env.endpoint()?;
+    let n = env.notification()?;
+    check_ok!(cn.copy(1, 4, env.root(), ep.cptr(), 64, CapRights::ALL));
+    check_ok!(cn.copy(2, 4, env.root(), cn.cptr(), 64, CapRights::ALL));
+    check_ok!(cn.copy(3, 4, env.root(), n.cptr(), 64, CapRights::ALL));
+    let t = env.thread(foreign_receiver, 0, 150, 0)?;
+    let buf = crate::threads::ipc_buffer_addr(t.index);
+    let frame = crate::threads::image_frame(env.bi, buf);
+    check_ok!(t.tcb.configure(0, cn, 60, env.boot.vspace, 0, buf, frame));
+    check_ok!(t.tcb.resume());
+    let gift = env.notification()?;
+    ep.send(0, &[], &[gift.cptr()]);
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_EXTRA), 1);
+    check_eq!(shared(R_LABEL), CapTag::Notification.word());
+    // It landed in slot 5 of cn, not of the root CNode.
+    let out = env.slot();
+    check_ok!(env.root().move_(out, 64, cn, 5, 4));
+    check_eq!(
+        Cap::<Unknown>::from_cptr(out).identify(),
+        CapTag::Notification.word()
+    );
+    Ok(())
+}
+
+/// Bound: Recv on the endpoint with a sender queued and a signal pending.
+fn bound_recv_with_both(ep: Word) {
+    let m = ipc::recv(ep);
+    set_shared(R_BADGE, m.badge);
+    set_shared(R_DONE, 1);
+}
+
+fn pending_signal_beats_queued_sender(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let n = env.notification()?;
+    let b = env.mint(n, CapRights::ALL, 0x41)?;
+    let s = env.mint(ep, CapRights::ALL, 0x99)?;
+    env.spawn(|s| ipc::send(s, 1, &[], &[]), s.cptr(), 150)?;
+    b.signal();
+    let t = env.thread(bound_recv_with_both, ep.cptr(), 150, 0)?;
+    check_ok!(t.tcb.bind_notification(n));
+    check_ok!(t.tcb.resume());
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_BADGE), 0x41);
+    // The sender still waits.
+    check_eq!(ep.nb_recv().badge, 0x99);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -747,4 +810,6 @@ tests![
     badges_identify_senders,
     saved_reply_cap_in_other_thread,
     copy_reply_cap_is_null,
+    transfer_into_other_cspace,
+    pending_signal_beats_queued_sender,
 ];

@@ -490,6 +490,20 @@ fn delete_running_thread(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn write_registers_redirects_blocked_thread(env: &mut Env) -> TestResult {
+    // A thread blocked in Recv, given a new pc with resume: it leaves the
+    // endpoint and runs from there.
+    let ep = env.endpoint()?;
+    let t = env.spawn(counting_receiver, ep.cptr(), 150)?;
+    let ctx = t.context(set_word, 0x5e7);
+    check_ok!(t.tcb.write_registers(true, 0, 36, &ctx));
+    check_eq!(shared(0), 0x5e7);
+    // No longer a receiver.
+    ep.nb_send(0, &[], &[]);
+    check_eq!(shared(0), 0x5e7);
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -526,4 +540,5 @@ tests![
     tcb_wrong_label,
     suspend_resume_inactive,
     delete_running_thread,
+    write_registers_redirects_blocked_thread,
 ];
