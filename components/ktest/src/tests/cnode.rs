@@ -685,6 +685,35 @@ fn cnode_holding_itself(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn rights_never_grow(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let ro = env.copy(ep, CapRights::READ)?;
+    let again = env.copy(ro, CapRights::ALL)?;
+    let minted = env.mint(ro, CapRights::ALL, 3)?;
+    for c in [again, minted] {
+        let r = ipc::call(c.cptr(), 0, &[], &[]);
+        check_eq!((r.label(), r.mr(0)), (Error::InvalidCapability.word(), 0));
+    }
+    Ok(())
+}
+
+fn mint_zero_badge_stays_unbadged(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let z = env.mint(ep, CapRights::ALL, 0)?;
+    let b = env.mint(z, CapRights::ALL, 5)?;
+    env.spawn(|c| ipc::send(c, 0, &[], &[]), b.cptr(), 150)?;
+    check_eq!(ep.recv().badge, 5);
+    Ok(())
+}
+
+fn receive_with_read_only_cap(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let ro = env.copy(ep, CapRights::READ)?;
+    env.spawn(|c| ipc::send(c, 4, &[], &[]), ep.cptr(), 150)?;
+    check_eq!(ro.recv().label(), 4);
+    Ok(())
+}
+
 tests![
     copy_endpoint,
     copy_dest_occupied,
@@ -732,4 +761,7 @@ tests![
     cancel_badged_sends_rights,
     revoke_many_children,
     cnode_holding_itself,
+    rights_never_grow,
+    mint_zero_badge_stays_unbadged,
+    receive_with_read_only_cap,
 ];

@@ -564,6 +564,22 @@ fn vm_fault_reply_ignores_words(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn delete_endpoint_restarts_receiver(env: &mut Env) -> TestResult {
+    // A receiver whose endpoint goes re-executes its Recv, on an empty
+    // slot now: a cap fault in the receive phase.
+    let e = env.endpoint()?;
+    let (_t, ep) = env.faulter(recv_on, e.cptr(), 150)?;
+    check_eq!(shared(1), 0);
+    check_ok!(env.root().delete(e.cptr(), 64));
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::CapFault.word());
+    check_eq!(
+        [m.mr(1), m.mr(2), m.mr(3)],
+        [e.cptr(), 1, LOOKUP_MISSING_CAPABILITY]
+    );
+    Ok(())
+}
+
 tests![
     vm_fault_read_and_restart,
     vm_fault_pc_matches_registers,
@@ -597,4 +613,5 @@ tests![
     reply_to_fault_through_saved_cap,
     fault_to_handler_without_buffer,
     vm_fault_reply_ignores_words,
+    delete_endpoint_restarts_receiver,
 ];

@@ -211,6 +211,20 @@ fn handler_copies_share_irq(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn notification_deleted_under_handler(env: &mut Env) -> TestResult {
+    let s = env.slot();
+    check_ok!(env.boot.irq_control.get(IRQ_A, env.root(), s, 64));
+    let h: Cap<IrqHandler> = Cap::from_cptr(s);
+    let n = env.notification()?;
+    check_ok!(h.set_notification(n));
+    check_ok!(env.root().delete(n.cptr(), 64));
+    check_ok!(h.ack());
+    check_ok!(h.clear());
+    let n2 = env.notification()?;
+    check_ok!(h.set_notification(n2));
+    Ok(())
+}
+
 tests![
     get_handler,
     get_range,
@@ -223,4 +237,5 @@ tests![
     handler_wrong_label,
     delete_handler_frees_irq,
     handler_copies_share_irq,
+    notification_deleted_under_handler,
 ];

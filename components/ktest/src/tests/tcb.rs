@@ -1,6 +1,7 @@
 //! TCB invocations (SEL4-ABI.md §5.4, §7.4): configuration, registers,
 //! priorities and MCP, IPC buffer, notification binding, TLS and flags.
 
+use super::fault::insn_at;
 use crate::framework::*;
 use crate::{check, check_eq, check_err, check_ok, tests};
 use cerne_abi::invocation::InvocationLabel as L;
@@ -182,13 +183,7 @@ fn blocked_pc_is_the_svc(env: &mut Env) -> TestResult {
     let ctx = check_ok!(t.tcb.read_registers(false, 0, 36));
     let pc = ctx.pc();
     check_eq!(pc % 4, 0);
-    let word = peek(pc & !7);
-    let insn = if pc.is_multiple_of(8) {
-        word as u32
-    } else {
-        (word >> 32) as u32
-    };
-    check_eq!(insn, SVC_0);
+    check_eq!(insn_at(pc), SVC_0);
     check_eq!(ctx.x(7), cerne_abi::syscall::Syscall::Recv.word());
     Ok(())
 }
@@ -504,6 +499,70 @@ fn write_registers_redirects_blocked_thread(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// Starts `entry` at `priority` with its own TCB cptr as argument.
+fn start_with_self(
+    env: &mut Env,
+    entry: fn(Word),
+    priority: Word,
+) -> core::result::Result<crate::threads::Thread, Fail> {
+    let t = env.thread(entry, 0, priority, 0)?;
+    let ctx = t.context(entry, t.tcb.cptr());
+    check_ok!(t.tcb.write_registers(true, 0, 36, &ctx));
+    Ok(t)
+}
+
+fn thread_deletes_itself(env: &mut Env) -> TestResult {
+    // The thread deletes the only cap to its own TCB: it never returns
+    // from that call, and the kernel carries on.
+    let t = start_with_self(
+        env,
+        |tcb| {
+            let root = Cap::<CNode>::from_cptr(cerne_abi::slots::CAP_INIT_THREAD_CNODE as Word);
+            let _ = root.delete(tcb, 64);
+            set_shared(0, 1);
+        },
+        150,
+    )?;
+    check_eq!(shared(0), 0);
+    check_eq!(t.tcb.identify(), 0);
+    let other = env.tcb()?;
+    check_ok!(other.set_flags(0, 0).map(|_| ()));
+    Ok(())
+}
+
+fn thread_suspends_itself(env: &mut Env) -> TestResult {
+    let t = start_with_self(
+        env,
+        |tcb| {
+            let _ = Cap::<Tcb>::from_cptr(tcb).suspend();
+            set_shared(0, 1);
+        },
+        150,
+    )?;
+    check_eq!(shared(0), 0);
+    // It was in Restart (not Running) when it suspended, so its restart PC
+    // is its svc: resumed, it suspends itself again (as seL4 does).
+    check_ok!(t.tcb.resume());
+    check_eq!(shared(0), 0);
+    let mut ctx = check_ok!(t.tcb.read_registers(false, 0, 36));
+    check_eq!(insn_at(ctx.pc()), SVC_0);
+    // Moved past the svc, it goes on.
+    ctx.set_pc(ctx.pc() + 4);
+    check_ok!(t.tcb.write_registers(true, 0, 36, &ctx));
+    check_eq!(shared(0), 1);
+    Ok(())
+}
+
+fn deleting_tcb_unbinds_notification(env: &mut Env) -> TestResult {
+    let n = env.notification()?;
+    let t = env.tcb()?;
+    check_ok!(t.bind_notification(n));
+    check_ok!(env.root().delete(t.cptr(), 64));
+    let t2 = env.tcb()?;
+    check_ok!(t2.bind_notification(n));
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -541,4 +600,7 @@ tests![
     suspend_resume_inactive,
     delete_running_thread,
     write_registers_redirects_blocked_thread,
+    thread_deletes_itself,
+    thread_suspends_itself,
+    deleting_tcb_unbinds_notification,
 ];

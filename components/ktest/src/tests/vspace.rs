@@ -702,6 +702,26 @@ fn frame_copy_maps_separately(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn frame_unmap_after_table_gone(env: &mut Env) -> TestResult {
+    // The table under a mapped frame is unmapped; the frame cap's own Unmap
+    // still succeeds and the frame maps elsewhere.
+    let va = env.va();
+    let l2 = env.page_table()?;
+    let l3 = env.page_table()?;
+    check_ok!(l2.map(env.boot.vspace, va, ATTR));
+    check_ok!(l3.map(env.boot.vspace, va, ATTR));
+    let f = env.frame()?;
+    check_ok!(f.map(env.boot.vspace, va, RW, ATTR));
+    check_ok!(l3.unmap());
+    check_ok!(f.unmap());
+    let l3b = env.page_table()?;
+    check_ok!(l3b.map(env.boot.vspace, va + LARGE, ATTR));
+    check_ok!(f.map(env.boot.vspace, va + LARGE, RW, ATTR));
+    poke(va + LARGE, 8);
+    check_eq!(peek(va + LARGE), 8);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -747,4 +767,5 @@ tests![
     asid_pool_full,
     asid_control_exhausted,
     frame_copy_maps_separately,
+    frame_unmap_after_table_gone,
 ];
