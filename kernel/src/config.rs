@@ -21,7 +21,7 @@ pub const PMU_USER: bool = cfg!(feature = "pmu-user");
 /// messages still print but user output through the kernel is dropped.
 pub const PRINTING: bool = cfg!(feature = "printing");
 /// Short Call / ReplyRecv take the IPC fast path (seL4's FASTPATH).
-pub const FASTPATH: bool = cfg!(feature = "fastpath");
+pub const FASTPATH: bool = cfg!(feature = "fastpath") && !cfg!(feature = "no-fastpath");
 /// Power off cleanly once nothing can run (for test images).
 pub const IDLE_HALT: bool = cfg!(feature = "idle-halt");
 /// Idle ticks to wait before `IDLE_HALT` powers off, so that the timer is

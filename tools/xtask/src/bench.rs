@@ -34,6 +34,7 @@ pub fn run() -> Result<()> {
             echo: true,
             log: Some(image::images_dir().join("boot-bench.log")),
             stop_when: Some(&stop),
+            input: None,
         },
     )?;
     let kernel = elf::sizes(&image.kernel)?;

@@ -3,8 +3,8 @@
 //! report; the kernel panic's location.
 
 use cerne_abi::console::{
-    BANNER_PREFIX, HALT_SUCCESS, IDLE_HALT, MEMORY_PREFIX, PANIC_PREFIX, THREAD_SUSPENDED,
-    USER_FAULT_PREFIX,
+    BANNER_PREFIX, HALT_FAILURE, HALT_SUCCESS, IDLE_HALT, KERNEL_EXCEPTION_PREFIX, MEMORY_PREFIX,
+    PANIC_PREFIX, THREAD_SUSPENDED, USER_FAULT_PREFIX,
 };
 
 use crate::console::Transcript;
@@ -19,6 +19,13 @@ pub const UNTYPED_DEVICE: &str = "[rootserver] untyped: device {} caps, {} bytes
 /// The RAM part of the summary.
 pub const UNTYPED_RAM: &str = "[rootserver] untyped: RAM {} caps, {} bytes";
 /// The boot-bench root task's measurement.
+/// The root task's check of every boot cap through DebugCapIdentify.
+pub const ROOT_CAPS: &str = "[rootserver] caps: {} of {} slots hold the cap BootInfo names";
+/// The root CNode's size as BootInfo gives it.
+pub const ROOT_CNODE: &str = "[rootserver] cnode: 2^{} slots";
+/// Fewest slots the cap check must cover: the 16 initial slots, the image
+/// frames, the paging tables and at least one untyped.
+pub const ROOT_CAPS_MIN: u64 = 20;
 pub const BOOT_PMCCNTR: &str = "[rootserver] boot: PMCCNTR at first instruction = {}";
 /// The kernel's RAM line, after [`MEMORY_PREFIX`].
 const MEMORY_RAM: &str = "RAM {}..{} ({} MiB)";
@@ -118,6 +125,13 @@ pub fn default_boot(t: &Transcript, mem: MemSize) -> Result<UntypedSummary, Vec<
         f.expect(b < h, || {
             "the root task spoke before the kernel banner".into()
         });
+    }
+
+    match find_numbers(t, ROOT_CAPS).map(|(_, n)| n).as_deref() {
+        Some(&[ok, checked]) => f.expect(ok == checked && checked >= ROOT_CAPS_MIN, || {
+            format!("only {ok} of {checked} boot caps are what BootInfo names (need all, at least {ROOT_CAPS_MIN})")
+        }),
+        _ => f.expect(false, || format!("missing a line `{ROOT_CAPS}`")),
     }
 
     let total = find_numbers(t, UNTYPED_TOTAL).map(|(_, n)| n);
@@ -319,6 +333,71 @@ pub fn source_location(line: &str) -> Option<String> {
         })
 }
 
+/// The kernel-fault-test system: the decoded report of a data abort the
+/// kernel took itself, then the failure halt.
+pub fn kernel_fault(t: &Transcript) -> Result<(), Vec<String>> {
+    let mut f = Findings::default();
+    let report = t.find(KERNEL_EXCEPTION_PREFIX);
+    f.expect(report.is_some(), || {
+        format!("no line starts with `{KERNEL_EXCEPTION_PREFIX}`")
+    });
+    if let Some(i) = report {
+        let text = t.console[i..]
+            .iter()
+            .take(12)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n");
+        for word in [
+            "data abort at the current exception level",
+            "translation fault",
+            "ESR",
+            "FAR 0xffff000000000000",
+            "ELR",
+            "SPSR",
+            "x0 ",
+            "x30",
+        ] {
+            f.expect(text.contains(word), || {
+                format!("the kernel exception report does not show `{word}`")
+            });
+        }
+    }
+    f.expect(t.find(HALT_FAILURE).is_some(), || {
+        format!("no `{HALT_FAILURE}` after the report")
+    });
+    f.expect(t.find(HALT_SUCCESS).is_none(), || {
+        "the kernel claims success after faulting".into()
+    });
+    f.finish(())
+}
+
+/// Lines the irq-uart system must print, in order, for the input
+/// [`IRQ_UART_INPUT`].
+pub const IRQ_UART_LINES: [&str; 4] = [
+    "[irq-uart] waiting for input",
+    "[irq-uart] line \"hello cerne\"",
+    "[irq-uart] line \"quit\"",
+    "[irq-uart] done",
+];
+/// What the irq-uart check types into the guest's serial port.
+pub const IRQ_UART_INPUT: &str = "hello cerne\rquit\r";
+
+/// The irq-uart system echoed each typed line, interrupt by interrupt.
+pub fn irq_uart(t: &Transcript) -> Result<(), Vec<String>> {
+    let mut f = Findings::default();
+    let mut from = 0;
+    for line in IRQ_UART_LINES {
+        match t.console.iter().skip(from).position(|l| l.contains(line)) {
+            Some(i) => from += i + 1,
+            None => f.expect(false, || {
+                format!("missing (in order) a line containing `{line}`")
+            }),
+        }
+    }
+    f.finish(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +466,7 @@ mod tests {
             ),
             "[rootserver] untyped: device 2 caps, 268435456 bytes".into(),
             format!("[rootserver] untyped: RAM 3 caps, {ram_bytes} bytes"),
+            "[rootserver] caps: 44 of 44 slots hold the cap BootInfo names".into(),
             HALT_SUCCESS.into(),
         ]
     }
@@ -413,9 +493,52 @@ mod tests {
         };
         assert!(default_boot(&t, MemSize::mib(512)).is_err());
 
+        // A boot cap that is not what BootInfo names.
+        let mut lines = default_lines(500 * MIB);
+        lines[7] = "[rootserver] caps: 43 of 44 slots hold the cap BootInfo names".into();
+        let t = Transcript {
+            console: lines,
+            stderr: vec![],
+        };
+        let errs = default_boot(&t, MemSize::mib(512)).unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("43 of 44")), "{errs:?}");
+
         // Missing root task output.
         let t = transcript(&["Cerne 0.1.0"]);
         assert!(default_boot(&t, MemSize::mib(512)).unwrap_err().len() >= 4);
+    }
+
+    #[test]
+    fn irq_uart_lines_must_come_in_order() {
+        let good = transcript(&[
+            "[irq-uart] waiting for input",
+            "[irq-uart] line \"hello cerne\" after 1 interrupts",
+            "[irq-uart] line \"quit\" after 2 interrupts",
+            "[irq-uart] done",
+        ]);
+        assert!(irq_uart(&good).is_ok());
+        let swapped = transcript(&[
+            "[irq-uart] waiting for input",
+            "[irq-uart] line \"quit\" after 1 interrupts",
+            "[irq-uart] line \"hello cerne\" after 2 interrupts",
+            "[irq-uart] done",
+        ]);
+        assert!(irq_uart(&swapped).is_err());
+    }
+
+    #[test]
+    fn kernel_fault_report_needs_its_fields() {
+        let good = transcript(&[
+            "[cerne] unexpected kernel exception: Synchronous from EL1: data abort at the current exception level",
+            "    cause: translation fault at level 0",
+            "    ESR 0x0000000096000004  FAR 0xffff000000000000  ELR 0xffffffffc0002f58  SPSR 0x00000000600003c5  SP 0xffffffffc0042d20",
+            "    x0  0x0    x1  0x0    x2  0x0    x3  0x0",
+            "    x28 0x0    x29 0x0    x30 0x0",
+            HALT_FAILURE,
+        ]);
+        assert!(kernel_fault(&good).is_ok());
+        let no_report = transcript(&[HALT_FAILURE]);
+        assert!(kernel_fault(&no_report).is_err());
     }
 
     fn fault_lines() -> Vec<String> {

@@ -59,6 +59,7 @@ pub fn build(system: &'static System) -> Result<Image> {
 
     let mut kernel = release_build(KERNEL_PACKAGE);
     features(&mut kernel, system.kernel_features);
+    kernel.envs(system.kernel_env.iter().copied());
     cargo::run(&mut kernel)?;
     copy_if_changed(
         &cargo::aarch64_release_dir().join(KERNEL_PACKAGE),

@@ -99,6 +99,7 @@ fn run(args: RunArgs) -> Result<bool> {
         echo: true,
         log: None,
         stop_when: None,
+        input: None,
     };
     match args.timeout {
         Some(secs) => {

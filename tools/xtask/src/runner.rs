@@ -34,6 +34,9 @@ pub struct Options<'a> {
     pub log: Option<PathBuf>,
     /// Stop QEMU as soon as a console line satisfies this.
     pub stop_when: Option<&'a dyn Fn(&str) -> bool>,
+    /// Bytes to type into the guest's serial console (stdin), as soon as
+    /// QEMU starts; QEMU holds them until the UART can take them.
+    pub input: Option<&'a [u8]>,
 }
 
 /// What a run produced.
@@ -65,6 +68,8 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
     }
     cmd.stdin(if opts.interactive {
         Stdio::inherit()
+    } else if opts.input.is_some() {
+        Stdio::piped()
     } else {
         Stdio::null()
     })
@@ -73,6 +78,17 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
     let start = Instant::now();
     let mut child = cmd.spawn().context(|| format!("cannot start `{line}`"))?;
 
+    if let (Some(input), Some(mut stdin)) = (opts.input, child.stdin.take()) {
+        let input = input.to_vec();
+        // The pipe stays open (QEMU must not see end of input) until the
+        // thread ends with the run.
+        thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+            let _ = stdin.flush();
+            thread::sleep(Duration::from_secs(3600));
+            drop(stdin);
+        });
+    }
     let (tx, rx) = mpsc::channel();
     let readers = [
         child.stdout.take().map(|out| {

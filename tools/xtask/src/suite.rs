@@ -149,6 +149,28 @@ fn checks() -> Vec<Check> {
         "a victim thread issues 20,000 random syscalls (1,000,000 with --long): no panic, no hang, authority checks pass, IPC and retype work after",
         syscall_fuzz,
     ));
+    for system in ["cnode-13", "cnode-15"] {
+        v.push(Check::new(
+            system,
+            &format!("the default system on a kernel built with a {system} root CNode: BootInfo says so and every boot cap checks out"),
+            move |ctx| cnode_boot(ctx, system),
+        ));
+    }
+    v.push(Check::new(
+        "irq-uart",
+        "type two lines into QEMU's serial port: a user-level driver gets each through the PL011 IRQ and a notification",
+        irq_uart,
+    ));
+    v.push(Check::new(
+        "kernel-fault",
+        "a deliberate data abort in the kernel: decoded report with registers, failure halt, `run` exits non-zero",
+        kernel_fault,
+    ));
+    v.push(Check::new(
+        "loader-tests",
+        "cargo test -p cerne-loader (the loader's host-tested library: DTB, ELF, layout)",
+        |_| cargo_check(&["test", "-p", "cerne-loader"], false),
+    ));
     v.push(Check::new(
         "panic-test",
         "a deliberate kernel panic: `cargo xtask run` exits non-zero and shows file:line",
@@ -346,6 +368,19 @@ fn boot_within(
     machine: Machine,
     timeout: Duration,
 ) -> std::result::Result<Run, String> {
+    boot_typing(ctx, name, system, machine, timeout, None)
+}
+
+/// Boots `system` on `machine`, bounded by `timeout`, typing `input` into
+/// its serial console.
+fn boot_typing(
+    ctx: &mut Ctx,
+    name: &str,
+    system: &str,
+    machine: Machine,
+    timeout: Duration,
+    input: Option<&[u8]>,
+) -> std::result::Result<Run, String> {
     let image = ctx.image(system)?;
     let log = ctx.log_dir.join(format!("{name}.log"));
     println!("booting {} (log: {})", image.path.display(), log.display());
@@ -358,6 +393,7 @@ fn boot_within(
             echo: false,
             log: Some(log),
             stop_when: None,
+            input,
         },
     )
     .map_err(|e| e.0)
@@ -427,6 +463,70 @@ fn default_boot(ctx: &mut Ctx, name: &str, el2: bool, mem: MemSize) -> Verdict {
         Err(more) => problems.extend(more),
     }
     Err(report(&problems, &run.transcript, ctx, name, &again))
+}
+
+fn cnode_boot(ctx: &mut Ctx, system: &str) -> Verdict {
+    let machine = Machine::default();
+    let again = run_command(system, &machine);
+    let mem = machine.mem;
+    let run = boot(ctx, system, system, machine)?;
+    let mut problems = clean_halt(&run);
+    if let Err(more) = expect::default_boot(&run.transcript, mem) {
+        problems.extend(more);
+    }
+    let bits: u64 = system.trim_start_matches("cnode-").parse().unwrap_or(0);
+    match expect::find_numbers(&run.transcript, expect::ROOT_CNODE) {
+        Some((_, n)) if n == [bits] => {}
+        other => problems.push(format!(
+            "BootInfo should give a 2^{bits}-slot root CNode; the root task printed {:?}",
+            other.map(|(_, n)| n)
+        )),
+    }
+    if problems.is_empty() {
+        Ok(format!("2^{bits} slots, every boot cap in place"))
+    } else {
+        Err(report(&problems, &run.transcript, ctx, system, &again))
+    }
+}
+
+fn irq_uart(ctx: &mut Ctx) -> Verdict {
+    let machine = Machine::default();
+    let again = format!(
+        "{} (then type lines; `quit` ends it)",
+        run_command("irq-uart", &machine)
+    );
+    let run = boot_typing(
+        ctx,
+        "irq-uart",
+        "irq-uart",
+        machine,
+        BOOT_TIMEOUT,
+        Some(expect::IRQ_UART_INPUT.as_bytes()),
+    )?;
+    let mut problems = clean_halt(&run);
+    if let Err(more) = expect::irq_uart(&run.transcript) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok("both lines arrived through IRQ 33 and a notification".into())
+    } else {
+        Err(report(&problems, &run.transcript, ctx, "irq-uart", &again))
+    }
+}
+
+fn kernel_fault(ctx: &mut Ctx) -> Verdict {
+    const SYSTEM: &str = "kernel-fault-test";
+    let (status, transcript) = xtask_run(ctx, "kernel-fault", SYSTEM)?;
+    let mut problems = must_fail(status, "a kernel exception");
+    if let Err(more) = expect::kernel_fault(&transcript) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(format!("report printed, `run` ended with {status}"))
+    } else {
+        let again = run_command(SYSTEM, &Machine::default());
+        Err(report(&problems, &transcript, ctx, "kernel-fault", &again))
+    }
 }
 
 fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
@@ -555,18 +655,23 @@ fn syscall_fuzz(ctx: &mut Ctx) -> Verdict {
 
 /// Runs `cargo xtask run --system panic-test --timeout ..` as a user would,
 /// and checks that it exits non-zero and that the panic names its location.
-fn panic_test(ctx: &mut Ctx) -> Verdict {
-    const NAME: &str = "panic-test";
+/// Runs `cargo xtask run --system NAME --timeout ..` as a user would, and
+/// returns its exit status and console. The log goes to the check's file.
+fn xtask_run(
+    ctx: &mut Ctx,
+    name: &str,
+    system: &str,
+) -> std::result::Result<(std::process::ExitStatus, Transcript), String> {
     // Build first, so a build failure is reported as such.
-    ctx.image(NAME)?;
+    ctx.image(system)?;
     // Through cargo, as `cargo xtask run` does: our own executable may have
     // been rebuilt (and unlinked) since this run started.
     let timeout = BOOT_TIMEOUT.as_secs().to_string();
     let mut cmd = cargo::cargo();
     cmd.args(["run", "--quiet", "--package", "xtask", "--"])
-        .args(["run", "--system", NAME, "--timeout", &timeout])
+        .args(["run", "--system", system, "--timeout", &timeout])
         .stdin(Stdio::null());
-    let line = format!("cargo xtask run --system {NAME} --timeout {timeout}");
+    let line = format!("cargo xtask run --system {system} --timeout {timeout}");
     println!("+ {line}");
     let out = cmd
         .output()
@@ -582,7 +687,7 @@ fn panic_test(ctx: &mut Ctx) -> Verdict {
             .map(str::to_owned)
             .collect(),
     };
-    let log = ctx.log_dir.join(format!("{NAME}.log"));
+    let log = ctx.log_dir.join(format!("{name}.log"));
     let _ = std::fs::create_dir_all(&ctx.log_dir);
     let _ = std::fs::write(
         &log,
@@ -592,13 +697,24 @@ fn panic_test(ctx: &mut Ctx) -> Verdict {
             out.status
         ),
     );
+    Ok((out.status, transcript))
+}
 
-    let mut problems = Vec::new();
-    if out.status.success() {
-        problems.push("`cargo xtask run` exited 0 after a kernel panic".into());
-    } else if out.status.code() == Some(crate::EXIT_USAGE) {
-        problems.push(format!("`cargo xtask run` could not run ({})", out.status));
+/// Problems with the exit status of a run that must fail.
+fn must_fail(status: std::process::ExitStatus, what: &str) -> Vec<String> {
+    if status.success() {
+        vec![format!("`cargo xtask run` exited 0 after {what}")]
+    } else if status.code() == Some(crate::EXIT_USAGE) {
+        vec![format!("`cargo xtask run` could not run ({status})")]
+    } else {
+        vec![]
     }
+}
+
+fn panic_test(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "panic-test";
+    let (status, transcript) = xtask_run(ctx, NAME, NAME)?;
+    let mut problems = must_fail(status, "a kernel panic");
     let location = match expect::kernel_panic(&transcript) {
         Ok(location) => Some(location),
         Err(more) => {
@@ -607,10 +723,9 @@ fn panic_test(ctx: &mut Ctx) -> Verdict {
         }
     };
     match location {
-        Some(location) if problems.is_empty() => Ok(format!(
-            "`run` ended with {}, panic at {location}",
-            out.status
-        )),
+        Some(location) if problems.is_empty() => {
+            Ok(format!("`run` ended with {status}, panic at {location}"))
+        }
         _ => {
             let again = run_command(NAME, &Machine::default());
             Err(report(&problems, &transcript, ctx, NAME, &again))

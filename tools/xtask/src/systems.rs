@@ -26,6 +26,9 @@ pub struct System {
     pub about: &'static str,
     /// Cargo features of `cerne-kernel`.
     pub kernel_features: &'static [&'static str],
+    /// Numeric kernel build options (`kernel/build.rs`), as environment
+    /// variables for the kernel's build.
+    pub kernel_env: &'static [(&'static str, &'static str)],
     /// The root task.
     pub root_task: RootTask,
 }
@@ -44,6 +47,7 @@ pub const SYSTEMS: &[System] = &[
         name: "default",
         about: "the kernel and the root task, which prints its untyped memory",
         kernel_features: &[],
+        kernel_env: &[],
         root_task: RootTask {
             package: "root-task",
             bin: "root-task",
@@ -54,6 +58,7 @@ pub const SYSTEMS: &[System] = &[
         name: "el0-fault",
         about: "a root task that makes a deliberate EL0 data abort",
         kernel_features: &["idle-halt"],
+        kernel_env: &[],
         root_task: RootTask {
             package: "boot-tests",
             bin: "el0-fault",
@@ -64,6 +69,7 @@ pub const SYSTEMS: &[System] = &[
         name: "boot-bench",
         about: "the default root task reporting the PMU cycle counter (run under icount)",
         kernel_features: &["pmu-user"],
+        kernel_env: &[],
         root_task: RootTask {
             package: "root-task",
             bin: "root-task",
@@ -75,6 +81,7 @@ pub const SYSTEMS: &[System] = &[
         about:
             "the in-guest test suite: every syscall and invocation, ends with `N passed, M failed`",
         kernel_features: &[],
+        kernel_env: &[],
         root_task: RootTask {
             package: "ktest",
             bin: "ktest",
@@ -85,6 +92,7 @@ pub const SYSTEMS: &[System] = &[
         name: "syscall-fuzz",
         about: "a hostile root task: a victim thread issues 20,000 random syscalls; authority checks; ends with DebugHalt",
         kernel_features: &["idle-halt"],
+        kernel_env: &[],
         root_task: RootTask {
             package: "syscall-fuzz",
             bin: "syscall-fuzz",
@@ -95,6 +103,7 @@ pub const SYSTEMS: &[System] = &[
         name: "syscall-fuzz-long",
         about: "syscall-fuzz with 1,000,000 random syscalls (`cargo xtask test --long`)",
         kernel_features: &["idle-halt"],
+        kernel_env: &[],
         root_task: RootTask {
             package: "syscall-fuzz",
             bin: "syscall-fuzz",
@@ -105,6 +114,73 @@ pub const SYSTEMS: &[System] = &[
         name: "panic-test",
         about: "a kernel that panics on purpose after printing its memory map",
         kernel_features: &["boot-panic-test"],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &[],
+        },
+    },
+    System {
+        name: "cnode-13",
+        about: "the default system with a 2^13-slot root CNode (sel4test's setting)",
+        kernel_features: &[],
+        kernel_env: &[("CERNE_ROOT_CNODE_SIZE_BITS", "13")],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &[],
+        },
+    },
+    System {
+        name: "cnode-15",
+        about: "the default system with a 2^15-slot root CNode (sel4bench's setting)",
+        kernel_features: &[],
+        kernel_env: &[("CERNE_ROOT_CNODE_SIZE_BITS", "15")],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &[],
+        },
+    },
+    System {
+        name: "irq-uart",
+        about: "a user-level PL011 receive interrupt through a notification; echoes typed lines until `quit`",
+        kernel_features: &[],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "boot-tests",
+            bin: "irq-uart",
+            features: &[],
+        },
+    },
+    System {
+        name: "ipc-bench",
+        about: "IPC round trips in instructions, fast path (run under icount; `cargo xtask bench`)",
+        kernel_features: &["pmu-user"],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "boot-tests",
+            bin: "ipc-bench",
+            features: &[],
+        },
+    },
+    System {
+        name: "ipc-bench-slowpath",
+        about: "the IPC benchmark on a kernel built without the fast path",
+        kernel_features: &["pmu-user", "no-fastpath"],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "boot-tests",
+            bin: "ipc-bench",
+            features: &[],
+        },
+    },
+    System {
+        name: "kernel-fault-test",
+        about: "a kernel that takes a data abort on purpose after its memory map",
+        kernel_features: &["boot-fault-test"],
+        kernel_env: &[],
         root_task: RootTask {
             package: "root-task",
             bin: "root-task",
