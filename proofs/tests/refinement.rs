@@ -118,7 +118,23 @@ fn sequences_cover_the_operation_kinds() {
                         let info = MessageInfo::from_word(a.ctx.x[1]);
                         let l = cerne_abi::invocation::InvocationLabel::from_word(*label);
                         match Error::from_word(info.label()) {
-                            Some(Error::NoError) => hit(format!("ok {l:?}")),
+                            Some(Error::NoError) => {
+                                if l == Some(cerne_abi::invocation::InvocationLabel::CNodeRevoke)
+                                    && after.caps.len() < before.caps.len()
+                                {
+                                    hit("revoke deleted descendants".into());
+                                }
+                                if l == Some(cerne_abi::invocation::InvocationLabel::CNodeRevoke)
+                                    && before
+                                        .caps
+                                        .values()
+                                        .any(|c| matches!(c, cerne_objects::Cap::Untyped { .. }))
+                                    && after.caps.len() + 1 < before.caps.len()
+                                {
+                                    hit("revoke of an untyped with live objects".into());
+                                }
+                                hit(format!("ok {l:?}"))
+                            }
                             Some(e) => hit(format!("error {e:?}")),
                             None => {}
                         }
@@ -182,6 +198,10 @@ fn sequences_cover_the_operation_kinds() {
         "woken by signal",
         "called",
         "thread destroyed",
+        "revoke deleted descendants",
+        "received caps",
+        "fault handled, restarted",
+        "restarted by deletion/cancel",
     ] {
         assert!(
             seen.get(must).copied().unwrap_or(0) > 0,

@@ -132,3 +132,161 @@ pub fn lookup_slot_for_cnode_op(
     }
     Ok(r.slot)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cdt;
+    use crate::mem::PhysMem;
+    use std::vec;
+
+    /// A root CNode (radix 2, guard 0b101 of 3 bits) at 0x1000 whose slot 1
+    /// holds a CNode (radix 3, no guard) at 0x2000, whose slot 5 holds an
+    /// endpoint.
+    fn world(words: &mut [u64]) -> (PhysMem<'_>, Cap) {
+        let mem = PhysMem::from_words(words, 0x1000).unwrap();
+        let root = Cap::cnode(0x1000, 2, 0b101, 3);
+        cdt::insert_root(&mem, cnode_slot(0x1000, 1), Cap::cnode(0x2000, 3, 0, 0));
+        cdt::insert_root(&mem, cnode_slot(0x2000, 5), Cap::endpoint(0x3000, 0));
+        (mem, root)
+    }
+
+    #[test]
+    fn resolution_and_every_failure_kind() {
+        let mut words = vec![0u64; 0x3000 / 8];
+        let (mem, root) = world(&mut words);
+        // 3 guard bits + 2 radix bits + 3 radix bits = 8 bits.
+        let cptr = (0b101 << 5) | (1 << 3) | 5;
+        assert_eq!(
+            resolve_address_bits(&mem, root, cptr, 8),
+            Ok(Resolved {
+                slot: cnode_slot(0x2000, 5),
+                bits_left: 0
+            })
+        );
+        // Stopping at the CNode cap after 5 bits.
+        assert_eq!(
+            resolve_address_bits(&mem, root, cptr >> 3, 5),
+            Ok(Resolved {
+                slot: cnode_slot(0x1000, 1),
+                bits_left: 0
+            })
+        );
+        // A non-CNode cap with bits left ends the walk (invocation lookups).
+        let empty = (0b101 << 5) | (2 << 3) | 5;
+        assert_eq!(
+            resolve_address_bits(&mem, root, empty, 8),
+            Ok(Resolved {
+                slot: cnode_slot(0x1000, 2),
+                bits_left: 3
+            })
+        );
+        assert_eq!(
+            resolve_address_bits(&mem, root, (0b100 << 5) | 5, 8),
+            Err(LookupFailure::GuardMismatch {
+                bits_left: 8,
+                guard_found: 0b101,
+                bits_found: 3
+            })
+        );
+        assert_eq!(
+            resolve_address_bits(&mem, root, 0b101, 2),
+            Err(LookupFailure::GuardMismatch {
+                bits_left: 2,
+                guard_found: 0b101,
+                bits_found: 3
+            })
+        );
+        assert_eq!(
+            resolve_address_bits(&mem, root, 0b1010, 4),
+            Err(LookupFailure::DepthMismatch {
+                bits_left: 4,
+                bits_found: 5
+            })
+        );
+        assert_eq!(
+            resolve_address_bits(&mem, root, (0b101 << 7) | (1 << 5), 10),
+            Ok(Resolved {
+                slot: cnode_slot(0x2000, 0),
+                bits_left: 2
+            })
+        );
+        assert_eq!(
+            resolve_address_bits(&mem, root, (0b101 << 4) | (1 << 2), 7),
+            Err(LookupFailure::DepthMismatch {
+                bits_left: 2,
+                bits_found: 3
+            })
+        );
+        assert_eq!(
+            resolve_address_bits(&mem, Cap::endpoint(0x3000, 0), 0, 64),
+            Err(LookupFailure::InvalidRoot)
+        );
+        // Full-depth lookups of a cptr whose high bits hit the guard.
+        let top = Cap::cnode(0x1000, 2, 0, 62);
+        assert_eq!(lookup_slot(&mem, top, 3), Ok(cnode_slot(0x1000, 3)));
+        assert_eq!(
+            lookup_slot(&mem, top, 1 << 63 | 3),
+            Err(LookupFailure::GuardMismatch {
+                bits_left: 64,
+                guard_found: 0,
+                bits_found: 62
+            })
+        );
+        let zero_guard = Cap::cnode(0x1000, 2, 0, 0);
+        // An empty slot with bits left is where an invocation lookup stops.
+        assert_eq!(lookup_slot(&mem, zero_guard, 0), Ok(cnode_slot(0x1000, 0)));
+    }
+
+    #[test]
+    fn cnode_op_lookups() {
+        let mut words = vec![0u64; 0x3000 / 8];
+        let (mem, root) = world(&mut words);
+        let cptr = (0b101 << 5) | (1 << 3) | 5;
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mem, false, root, cptr, 8),
+            Ok(cnode_slot(0x2000, 5))
+        );
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mem, true, root, 0, 0),
+            Err(SyscallError::RangeError(1, 64))
+        );
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mem, true, root, 0, 65),
+            Err(SyscallError::RangeError(1, 64))
+        );
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mem, true, Cap::Null, 0, 8),
+            Err(SyscallError::FailedLookup {
+                source: true,
+                failure: LookupFailure::InvalidRoot
+            })
+        );
+        let empty = (0b101 << 5) | (2 << 3) | 5;
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mem, false, root, empty, 8),
+            Err(SyscallError::FailedLookup {
+                source: false,
+                failure: LookupFailure::DepthMismatch {
+                    bits_left: 3,
+                    bits_found: 0
+                }
+            })
+        );
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mem, true, root, 0, 8),
+            Err(SyscallError::FailedLookup {
+                source: true,
+                failure: LookupFailure::GuardMismatch {
+                    bits_left: 8,
+                    guard_found: 0b101,
+                    bits_found: 3
+                }
+            })
+        );
+        assert_eq!(
+            lookup_cap(&mem, Cap::cnode(0x2000, 3, 0, 61), 5),
+            Ok((cnode_slot(0x2000, 5), Cap::endpoint(0x3000, 0)))
+        );
+    }
+}

@@ -186,3 +186,8 @@ const_assert!(
     (cerne_abi::vm::ASID_POOL_SIZE as u64) * ASID_POOL_ENTRY_BYTES
         <= 1 << cerne_abi::object::ASID_POOL_BITS
 );
+
+/// Entries of a VSpace or page table (8 bytes each, 4 KiB objects).
+pub const PT_ENTRIES: usize = 512;
+const_assert!(PT_ENTRIES * 8 <= 1 << cerne_abi::object::PAGE_TABLE_BITS);
+const_assert!(PT_ENTRIES * 8 <= 1 << cerne_abi::object::VSPACE_BITS);
