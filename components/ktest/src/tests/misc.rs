@@ -167,6 +167,36 @@ fn snapshot(_env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn send_performs_invocation(env: &mut Env) -> TestResult {
+    // An invocation by Send (or NBSend) is carried out, with no reply.
+    let t = env.tcb()?;
+    ipc::send(t.cptr(), L::TcbSetTlsBase.word(), &[0x77], &[]);
+    let ctx = t
+        .read_registers(false, 0, 36)
+        .map_err(|e| fail(file!(), line!(), format_args!("{e:?}")))?;
+    check_eq!(ctx.0[UserContext::TPIDR_EL0], 0x77);
+    ipc::nb_send(t.cptr(), L::TcbSetTlsBase.word(), &[0x88], &[]);
+    let ctx = t
+        .read_registers(false, 0, 36)
+        .map_err(|e| fail(file!(), line!(), format_args!("{e:?}")))?;
+    check_eq!(ctx.0[UserContext::TPIDR_EL0], 0x88);
+    Ok(())
+}
+
+fn send_discards_errors(env: &mut Env) -> TestResult {
+    // A failing invocation by Send returns nothing and leaves the message
+    // registers as they were.
+    let slot = env.slot();
+    let info = cerne_abi::message::MessageInfo::new(L::UntypedRetype.word(), 0, 0, 2);
+    let r = syscall::raw_syscall(
+        cerne_abi::syscall::Syscall::Send.word(),
+        [env.pool.cptr(), info.word(), 99, 0, 0x33, 0x44],
+    );
+    check_eq!(r[1..], [info.word(), 99, 0, 0x33, 0x44]);
+    check_eq!(syscall::debug_cap_identify(slot), 0);
+    Ok(())
+}
+
 tests![
     identify_boot_caps,
     identify_bad_cptr,
@@ -180,4 +210,6 @@ tests![
     name_thread,
     dump_scheduler,
     snapshot,
+    send_performs_invocation,
+    send_discards_errors,
 ];

@@ -1,4 +1,16 @@
 //! The tests, one module per area; [`AREAS`] is the order they run in.
+//!
+//! A test is `fn(&mut Env) -> TestResult`, listed in its module's
+//! `tests![...]`. It takes objects from `env` (retyped from the pool, in
+//! fresh slots; all reclaimed after it), may start helper threads with
+//! `env.spawn` / `env.thread` / `env.faulter` (they share the root CSpace
+//! and VSpace; [`crate::framework::shared`] words carry their results), maps
+//! only inside its own window `env.va()`, and asserts with `check!`,
+//! `check_eq!`, `check_ok!` and `check_err!(expr, Error, [mrs])`, which print
+//! `file:line` and what differed. A test that blocks for good is reported
+//! stuck by the watchdog; one that panics or faults is reported through its
+//! fault message. Helper threads run at priority 2 or above (the watchdog
+//! has 1).
 
 use crate::framework::Test;
 
