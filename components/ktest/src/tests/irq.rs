@@ -225,6 +225,39 @@ fn notification_deleted_under_handler(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn issue_sgi_signal(env: &mut Env) -> TestResult {
+    // The cap is made (and not invoked: an SGI to this CPU is the kernel's
+    // business).
+    let ctl = env.boot.irq_control;
+    let s = env.slot();
+    check_err!(
+        ctl.issue_sgi_signal(16, 0, env.root(), s, 64),
+        RangeError,
+        [0, 15]
+    );
+    check_err!(
+        ctl.issue_sgi_signal(1, 8, env.root(), s, 64),
+        InvalidArgument,
+        [1]
+    );
+    check_err!(
+        ipc::invoke(
+            ctl.cptr(),
+            L::ArmIrqIssueSgiSignal,
+            &[1, 0, s],
+            &[env.root().cptr()]
+        ),
+        TruncatedMessage
+    );
+    check_ok!(ctl.issue_sgi_signal(1, 0, env.root(), s, 64));
+    check_eq!(
+        Cap::<Unknown>::from_cptr(s).identify(),
+        CapTag::SgiSignal.word()
+    );
+    check_err!(ctl.issue_sgi_signal(1, 0, env.root(), s, 64), DeleteFirst);
+    Ok(())
+}
+
 tests![
     get_handler,
     get_range,
@@ -238,4 +271,5 @@ tests![
     delete_handler_frees_irq,
     handler_copies_share_irq,
     notification_deleted_under_handler,
+    issue_sgi_signal,
 ];

@@ -317,6 +317,40 @@ fn mint_keeps_priority_authority(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// The boot schedule's only entry: domain 0 for 2^56 - 1 ticks.
+const FOREVER: Word = (1 << 56) - 1;
+
+fn domain_schedule_configure(env: &mut Env) -> TestResult {
+    let d = env.boot.domain;
+    check_err!(d.schedule_configure(1, 0, 5), RangeError, [0, 0]);
+    check_err!(d.schedule_configure(0, 1, 5), RangeError, [0, 0]);
+    check_err!(d.schedule_configure(0, 0, 1 << 56), InvalidArgument, [2]);
+    // Entry 0 is where the schedule starts: it cannot become an end marker.
+    check_err!(d.schedule_configure(0, 0, 0), InvalidArgument, [2]);
+    check_err!(
+        ipc::invoke(d.cptr(), L::DomainScheduleConfigure, &[0, 0], &[]),
+        TruncatedMessage
+    );
+    check_ok!(d.schedule_configure(0, 0, FOREVER));
+    Ok(())
+}
+
+fn domain_schedule_set_start(env: &mut Env) -> TestResult {
+    let d = env.boot.domain;
+    check_err!(d.schedule_set_start(2), RangeError, [0, 1]);
+    // Entry 1 is the end marker.
+    check_err!(d.schedule_set_start(1), InvalidArgument, [0]);
+    check_err!(
+        ipc::invoke(d.cptr(), L::DomainScheduleSetStart, &[], &[]),
+        TruncatedMessage
+    );
+    check_ok!(d.schedule_set_start(0));
+    // Still scheduled: a higher thread runs at once.
+    env.spawn(mark, 0, DRIVER_PRIORITY + 1)?;
+    check_eq!(shared(0), 1);
+    Ok(())
+}
+
 tests![
     higher_priority_runs_at_once,
     lower_priority_waits,
@@ -335,4 +369,6 @@ tests![
     domain_set_running_thread,
     priorities_order_wakeups,
     mint_keeps_priority_authority,
+    domain_schedule_configure,
+    domain_schedule_set_start,
 ];

@@ -78,6 +78,8 @@ kinds! {
     IrqControl,
     /// An IRQ handler.
     IrqHandler,
+    /// An SGI signal.
+    SgiSignal,
     /// The DomainSet cap.
     DomainSet,
     /// A top-level translation table (seL4_ARM_VSpace).

@@ -507,6 +507,33 @@ impl Cap<IrqControl> {
     }
 }
 
+impl Cap<IrqControl> {
+    /// seL4_IRQControl_IssueSGISignal: a cap that, invoked with any label,
+    /// sends SGI `irq` to CPU interface `target`.
+    pub fn issue_sgi_signal(
+        self,
+        irq: Word,
+        target: Word,
+        root: Cap<CNode>,
+        index: Word,
+        depth: u8,
+    ) -> Result<()> {
+        invoke_unit(
+            self.cptr(),
+            L::ArmIrqIssueSgiSignal,
+            &[irq, target, index, Word::from(depth)],
+            &[root.cptr()],
+        )
+    }
+}
+
+impl Cap<SgiSignal> {
+    /// Sends the SGI (any invocation of the cap does).
+    pub fn signal(self) {
+        ipc::send(self.cptr(), 0, &[], &[])
+    }
+}
+
 impl Cap<IrqHandler> {
     /// seL4_IRQHandler_Ack.
     pub fn ack(self) -> Result<()> {
@@ -530,6 +557,23 @@ impl Cap<IrqHandler> {
 }
 
 impl Cap<DomainSet> {
+    /// seL4_DomainSet_ScheduleConfigure: entry `index` of the domain
+    /// schedule runs `domain` for `duration` kernel ticks.
+    pub fn schedule_configure(self, index: Word, domain: u8, duration: Word) -> Result<()> {
+        invoke_unit(
+            self.cptr(),
+            L::DomainScheduleConfigure,
+            &[index, Word::from(domain), duration],
+            &[],
+        )
+    }
+
+    /// seL4_DomainSet_ScheduleSetStart: ends the current domain slot and
+    /// goes on at schedule entry `index`.
+    pub fn schedule_set_start(self, index: Word) -> Result<()> {
+        invoke_unit(self.cptr(), L::DomainScheduleSetStart, &[index], &[])
+    }
+
     /// seL4_DomainSet_Set.
     pub fn set(self, domain: u8, thread: Cap<Tcb>) -> Result<()> {
         invoke_unit(
