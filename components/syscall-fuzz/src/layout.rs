@@ -42,8 +42,11 @@ pub const BADGED_ENDPOINT: Word = 11;
 /// The partner thread's fault endpoint: the root task's endpoint with
 /// another badge.
 pub const PARTNER_FAULT_EP: Word = 12;
+/// Two more page tables (with [`PAGE_TABLE`], enough to map a 4 KiB
+/// frame into the scratch VSpace).
+pub const MORE_PAGE_TABLES: Word = 13;
 /// First slot that starts empty.
-pub const FIRST_FREE: Word = 13;
+pub const FIRST_FREE: Word = 15;
 
 /// log2 of the victim's untyped size (64 KiB).
 pub const UNTYPED_BITS: Word = 16;

@@ -119,6 +119,9 @@ enum Arg {
     Dest,
     /// A slot that likely holds a cap (a source).
     Src,
+    /// A slot whose cap the call destroys or moves away: mostly one the
+    /// victim made, so that it does not lose its starting caps at once.
+    Victim,
     Depth,
     /// Retype's node_depth: often 0 (the CNode cap itself).
     NodeDepth,
@@ -160,7 +163,8 @@ fn shape(label: Word) -> (&'static [Arg], &'static [Word]) {
         L::TcbBindNotification => (&[], &[N]),
         L::TcbSetTlsBase => (&[Word], &[]),
         L::TcbSetFlags => (&[Flags, Flags], &[]),
-        L::CNodeRevoke | L::CNodeDelete | L::CNodeCancelBadgedSends => (&[Src, Depth], &[]),
+        L::CNodeRevoke | L::CNodeDelete => (&[Victim, Depth], &[]),
+        L::CNodeCancelBadgedSends => (&[Src, Depth], &[]),
         L::CNodeSaveCaller => (CNODE_OP, &[]),
         L::CNodeCopy => (&[Dest, Depth, Src, Depth, Rights], &[C]),
         L::CNodeMint => (&[Dest, Depth, Src, Depth, Rights, Badge], &[C]),
@@ -295,6 +299,10 @@ fn arg(rng: &mut Rng, kind: Arg, env: &Env) -> Word {
             0..7 => 1 + rng.below(layout::FIRST_FREE - 1),
             _ => rng.below(layout::CNODE_SLOTS),
         },
+        Arg::Victim => match rng.below(10) {
+            0..8 => layout::FIRST_FREE + rng.below(layout::CNODE_SLOTS - layout::FIRST_FREE),
+            _ => rng.below(layout::CNODE_SLOTS),
+        },
         Arg::NodeDepth => match rng.below(2) {
             0 => 0,
             _ => arg(rng, Arg::Depth, env),
@@ -355,7 +363,11 @@ fn labels_for(cptr: Word) -> Option<(Word, Word)> {
         )),
         layout::FRAME => Some((L::ArmPageMap.word(), L::ArmPageGetAddress.word())),
         layout::UNTYPED => Some((L::UntypedRetype.word(), L::UntypedRetype.word())),
-        layout::PAGE_TABLE => Some((L::ArmPageTableMap.word(), L::ArmPageTableUnmap.word())),
+        p if p == layout::PAGE_TABLE
+            || (layout::MORE_PAGE_TABLES..layout::MORE_PAGE_TABLES + 2).contains(&p) =>
+        {
+            Some((L::ArmPageTableMap.word(), L::ArmPageTableUnmap.word()))
+        }
         layout::ASID_POOL => Some((L::ArmAsidPoolAssign.word(), L::ArmAsidPoolAssign.word())),
         _ => None,
     }
@@ -432,6 +444,15 @@ pub fn generate(rng: &mut Rng, env: &Env, plan: &mut Plan) {
         };
     }
     plan.len = words;
+    if shaped && label == L::UntypedRetype.word() && words >= 2 && rng.chance(70) {
+        // A size that suits the type: untypeds and CNodes are sized by it,
+        // other objects ignore it.
+        plan.mrs[1] = match plan.mrs[0] {
+            0 => 4 + rng.below(layout::UNTYPED_BITS - 3),
+            4 => 1 + rng.below(8),
+            _ => 0,
+        };
+    }
     for (i, c) in plan.caps.iter_mut().enumerate() {
         *c = if shaped && i < shape_caps.len() && rng.chance(80) {
             shape_caps[i]

@@ -289,11 +289,13 @@ impl Root {
         if made_pool.is_ok() {
             copy(layout::ASID_POOL, pool.cptr(), all, None);
         }
-        must(
-            "retype the victim's page table",
-            self.arena
-                .retype(ObjectType::PageTable, 0, cnode, 0, 0, layout::PAGE_TABLE, 1),
-        );
+        for (slot, n) in [(layout::PAGE_TABLE, 1), (layout::MORE_PAGE_TABLES, 2)] {
+            must(
+                "retype the victim's page tables",
+                self.arena
+                    .retype(ObjectType::PageTable, 0, cnode, 0, 0, slot, n),
+            );
+        }
 
         World {
             tcb,
