@@ -171,6 +171,25 @@ fn handle_message(root: &Root, w: &World, r: &RecvRegs, stats: &mut Stats) {
     root.restart(w);
 }
 
+/// Ends an epoch with both threads alive: the partner blocked in its IPC
+/// on the epoch's endpoint, the victim blocked sending the fault of its
+/// stop mark to the root task's endpoint. Revoking the arena deletes them
+/// in those states; afterwards no message of theirs may be left queued.
+fn teardown_live(root: &Root, w: &World) {
+    root.restart_partner(w);
+    root.restart(w);
+    root.teardown();
+    let r = syscall::nb_recv(root.fault_ep.cptr(), [0; 4]);
+    if r.badge != 0 {
+        println!(
+            "[syscall-fuzz] after the revoke the fault endpoint still delivered badge {:#x}, label {}",
+            r.badge,
+            r.info.label()
+        );
+        fatal("a deleted thread's fault message stayed queued", &r.badge);
+    }
+}
+
 /// Runs one epoch until the victim reaches its stop mark.
 fn run_epoch(root: &Root, w: &World, stats: &mut Stats) {
     root.restart_partner(w);
@@ -390,7 +409,7 @@ fn main(bootinfo: usize, _cycles: u64) -> ! {
             held.caps,
             held.frames
         );
-        root.teardown();
+        teardown_live(&root, &w);
         epoch += 1;
     }
     afterwards(&mut root);
