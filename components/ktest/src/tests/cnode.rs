@@ -714,6 +714,27 @@ fn receive_with_read_only_cap(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn object_outlives_deleted_original(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let c = env.copy(ep, CapRights::ALL)?;
+    check_ok!(env.root().delete(ep.cptr(), 64));
+    env.spawn(|c| ipc::send(c, 6, &[], &[]), c.cptr(), 150)?;
+    check_eq!(c.recv().label(), 6);
+    Ok(())
+}
+
+fn revoke_subtree_only(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let a = env.mint(ep, CapRights::ALL, 1)?;
+    let b = env.mint(ep, CapRights::ALL, 2)?;
+    let a1 = env.copy(a, CapRights::ALL)?;
+    let a2 = env.copy(a1, CapRights::ALL)?;
+    check_ok!(env.root().revoke(a.cptr(), 64));
+    check_eq!([tag(a1.cptr()), tag(a2.cptr())], [0, 0]);
+    check_eq!([tag(a.cptr()), tag(b.cptr())], [CapTag::Endpoint.word(); 2]);
+    Ok(())
+}
+
 tests![
     copy_endpoint,
     copy_dest_occupied,
@@ -764,4 +785,6 @@ tests![
     rights_never_grow,
     mint_zero_badge_stays_unbadged,
     receive_with_read_only_cap,
+    object_outlives_deleted_original,
+    revoke_subtree_only,
 ];

@@ -431,6 +431,37 @@ fn pool_is_whole(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn delete_children_resets_untyped(env: &mut Env) -> TestResult {
+    // While any child lives, allocation goes on from the free index; once
+    // the last is deleted the next retype starts over.
+    let ut = env.untyped(14)?;
+    let first = env.slots(4);
+    check_ok!(ut.retype(ObjectType::SmallPage, 0, env.root(), 0, 0, first, 4));
+    for s in first..first + 3 {
+        check_ok!(env.root().delete(s, 64));
+    }
+    let extra = env.slot();
+    check_err!(
+        ut.retype(ObjectType::SmallPage, 0, env.root(), 0, 0, extra, 1),
+        NotEnoughMemory,
+        [0]
+    );
+    check_ok!(env.root().delete(first + 3, 64));
+    check_ok!(ut.retype(ObjectType::SmallPage, 0, env.root(), 0, 0, first, 4));
+    Ok(())
+}
+
+fn nested_untyped(env: &mut Env) -> TestResult {
+    let outer = env.untyped(16)?;
+    let inner: Cap<Untyped> = env.alloc_from(outer, ObjectType::Untyped, 14)?;
+    let tcb: Cap<Tcb> = env.alloc_from(inner, ObjectType::Tcb, 0)?;
+    // Revoking the outer one deletes the inner one and what came from it.
+    check_ok!(env.root().revoke(outer.cptr(), 64));
+    check_eq!(inner.identify(), 0);
+    check_eq!(tcb.identify(), 0);
+    Ok(())
+}
+
 tests![
     retype_endpoint,
     retype_notification,
@@ -462,4 +493,6 @@ tests![
     copy_untyped_with_children,
     copy_untyped_blocks_retype,
     pool_is_whole,
+    delete_children_resets_untyped,
+    nested_untyped,
 ];
