@@ -457,6 +457,29 @@ impl Env {
         Ok(f)
     }
 
+    /// A fresh VSpace (ASID from pool 0) in which the root task's image is
+    /// mapped again at the same addresses, through copies of BootInfo's
+    /// userImageFrames caps: code, data, stacks and IPC buffers are the very
+    /// same memory, so threads of the suite run in it as in the root VSpace.
+    /// Nothing else is mapped there.
+    pub fn image_vspace(&mut self) -> core::result::Result<Cap<VSpace>, Fail> {
+        let vs = self.vspace()?;
+        let frames = self.bi.user_image_frames;
+        let base = threads::image_frame_vaddr(self.bi, frames.start);
+        for (i, slot) in (frames.start..frames.end).enumerate() {
+            let copy = self.copy(Cap::<Frame>::from_cptr(slot), CapRights::ALL)?;
+            let va = base + (i as Word) * (1 << cerne_abi::object::PAGE_BITS);
+            self.map_in(
+                vs,
+                copy,
+                va,
+                CapRights::READ_WRITE,
+                cerne_abi::vm::DEFAULT_VM_ATTRIBUTES,
+            )?;
+        }
+        Ok(vs)
+    }
+
     /// A helper thread whose faults go to a fresh endpoint (returned), at
     /// `priority`, started.
     pub fn faulter(

@@ -53,6 +53,13 @@ pub fn image_frame(bi: &BootInfo, vaddr: Word) -> Cap<Frame> {
     Cap::from_cptr(bi.user_image_frames.start + (vaddr - image_base) / PAGE_SIZE as Word)
 }
 
+/// The vaddr of the image page whose frame cap is `slot` (the inverse of
+/// [`image_frame`]).
+pub fn image_frame_vaddr(bi: &BootInfo, slot: CPtr) -> Word {
+    let image_base = (_start as *const () as usize as Word) & !(PAGE_SIZE as Word - 1);
+    image_base + (slot - bi.user_image_frames.start) * PAGE_SIZE as Word
+}
+
 /// A thread of the suite: its TCB and its index (stack and IPC buffer).
 #[derive(Clone, Copy, Debug)]
 pub struct Thread {

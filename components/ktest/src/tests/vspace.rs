@@ -722,6 +722,93 @@ fn frame_unmap_after_table_gone(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// A thread like `env.faulter`'s, running in `vs`.
+fn faulter_in(
+    env: &mut Env,
+    vs: Cap<VSpace>,
+    entry: fn(Word),
+    arg: Word,
+) -> core::result::Result<(crate::threads::Thread, Cap<Endpoint>), Fail> {
+    let ep = env.endpoint()?;
+    let t = env.thread(entry, arg, 150, ep.cptr())?;
+    check_ok!(t.tcb.set_space(ep.cptr(), env.root(), 0, vs, 0));
+    check_ok!(t.tcb.resume());
+    Ok((t, ep))
+}
+
+fn address_spaces_are_separate(env: &mut Env) -> TestResult {
+    // One vaddr, two VSpaces, two frames: each thread sees its own, even
+    // with the driver's translation already in the TLB.
+    let va = env.va();
+    env.mapped_frame(va)?;
+    poke(va, 0x1111);
+    let vs = env.image_vspace()?;
+    let f = env.frame()?;
+    env.map_in(vs, f, va, RW, ATTR)?;
+    let shadow = env.copy(f, CapRights::ALL)?;
+    env.map(shadow, va + PAGE, RW, ATTR)?;
+    poke(va + PAGE, 0x2222);
+    faulter_in(env, vs, read_addr, va)?;
+    check_eq!(shared(1), 1);
+    check_eq!(shared(0), 0x2222);
+    check_eq!(peek(va), 0x1111);
+    Ok(())
+}
+
+fn other_vspace_lacks_root_mappings(env: &mut Env) -> TestResult {
+    let va = env.va();
+    env.mapped_frame(va)?;
+    let vs = env.image_vspace()?;
+    let (_t, ep) = faulter_in(env, vs, read_addr, va)?;
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::VmFault.word());
+    check_eq!(m.mr(1), va);
+    Ok(())
+}
+
+fn thread_writes_through_its_vspace(env: &mut Env) -> TestResult {
+    let va = env.va();
+    let vs = env.image_vspace()?;
+    let f = env.frame()?;
+    env.map_in(vs, f, va + 3 * PAGE, RW, ATTR)?;
+    faulter_in(env, vs, write_addr, va + 3 * PAGE + 24)?;
+    check_eq!(shared(1), 1);
+    let view = env.copy(f, CapRights::ALL)?;
+    env.map(view, va, RW, ATTR)?;
+    check_eq!(peek(va + 24), 0x5a5a);
+    Ok(())
+}
+
+fn deleting_vspace_stops_its_thread(env: &mut Env) -> TestResult {
+    // With every cap to its VSpace gone (so its ASID too) the thread runs in
+    // an empty address space: its next instruction fetch is a VMFault.
+    let vs = env.image_vspace()?;
+    let ep = env.endpoint()?;
+    let n = env.notification()?;
+    set_shared(10, n.cptr());
+    let t = env.thread(
+        |_| {
+            Cap::<Notification>::from_cptr(shared(10)).wait();
+            set_shared(1, 1);
+        },
+        0,
+        150,
+        ep.cptr(),
+    )?;
+    check_ok!(t.tcb.set_space(ep.cptr(), env.root(), 0, vs, 0));
+    check_ok!(t.tcb.resume());
+    // The TCB holds a copy of the VSpace cap (a child of ours): deleting ours
+    // alone would not be the last; revoke first.
+    check_ok!(env.root().revoke(vs.cptr(), 64));
+    check_ok!(env.root().delete(vs.cptr(), 64));
+    n.signal();
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::VmFault.word());
+    check_eq!(m.mr(2), 1);
+    check_eq!(shared(1), 0);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -768,4 +855,8 @@ tests![
     asid_control_exhausted,
     frame_copy_maps_separately,
     frame_unmap_after_table_gone,
+    address_spaces_are_separate,
+    other_vspace_lacks_root_mappings,
+    thread_writes_through_its_vspace,
+    deleting_vspace_stops_its_thread,
 ];
