@@ -47,7 +47,7 @@ pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel<'_>) -> R) -> R {
             OBJECT_RAM_END.load(Ordering::Relaxed),
         )
     };
-    let mut kernel = Kernel::new(mem, &mut state);
+    let mut kernel = Kernel::new(mem, &mut state).with_preemption(arch::irq_pending);
     f(&mut kernel)
 }
 

@@ -207,7 +207,9 @@ impl Kernel<'_> {
         }
     }
 
-    /// seL4 `cteRevoke`: deletes every derivation-tree descendant of `s`.
+    /// seL4 `cteRevoke`: deletes every derivation-tree descendant of `s`,
+    /// stopping at a preemption point if an interrupt is pending (the
+    /// remaining descendants are deleted when the thread re-executes).
     pub fn revoke_slot(&mut self, s: u64) {
         loop {
             let next = cdt::mdb(&self.mem, s).next;
@@ -218,6 +220,9 @@ impl Kernel<'_> {
                 return;
             }
             self.delete_slot(next);
+            if self.preemption_point(1) {
+                return;
+            }
         }
     }
 }

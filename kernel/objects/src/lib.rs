@@ -68,6 +68,8 @@ pub mod tcb_inv;
 pub mod vspace;
 
 #[cfg(test)]
+mod preemption_tests;
+#[cfg(test)]
 mod tests;
 
 pub use boot::BootThreadConfig;
@@ -86,11 +88,64 @@ pub struct Kernel<'a> {
     pub mem: PhysMem<'a>,
     /// Global kernel state.
     pub state: &'a mut KernelState,
+    /// How long operations learn that an interrupt is waiting.
+    preemption: Preemption,
+}
+
+/// Work units (a reset chunk, a deleted cap) between two looks at the
+/// interrupt controller (seL4's MAX_NUM_WORK_UNITS_PER_PREEMPTION).
+pub const WORK_UNITS_PER_PREEMPTION: u32 = 100;
+
+/// Preemption of long operations (seL4's `preemptionPoint`): revoke and the
+/// reset of an untyped stop when an interrupt is pending, with their
+/// progress kept in the objects, and the invoking thread re-executes its
+/// system call once the interrupt is handled, carrying on where it stopped.
+#[derive(Clone, Copy, Debug, Default)]
+struct Preemption {
+    /// Asks the hardware whether an interrupt is pending.
+    pending: Option<fn() -> bool>,
+    /// Work done since the last look.
+    units: u32,
+    /// This entry's operation stopped for an interrupt.
+    preempted: bool,
 }
 
 impl<'a> Kernel<'a> {
-    /// Bundles memory and state for one kernel entry.
+    /// Bundles memory and state for one kernel entry. Long operations run to
+    /// the end unless [`Kernel::with_preemption`] says how to detect
+    /// interrupts.
     pub fn new(mem: PhysMem<'a>, state: &'a mut KernelState) -> Self {
-        Self { mem, state }
+        Self {
+            mem,
+            state,
+            preemption: Preemption::default(),
+        }
+    }
+
+    /// Lets long operations stop when `pending()` says an interrupt waits.
+    pub fn with_preemption(mut self, pending: fn() -> bool) -> Self {
+        self.preemption.pending = Some(pending);
+        self
+    }
+
+    /// True if this entry's operation stopped for an interrupt (the thread
+    /// will re-execute its system call).
+    pub fn was_preempted(&self) -> bool {
+        self.preemption.preempted
+    }
+
+    /// Counts `units` of work; every [`WORK_UNITS_PER_PREEMPTION`] units,
+    /// looks for a pending interrupt. True means: stop now, progress saved.
+    pub(crate) fn preemption_point(&mut self, units: u32) -> bool {
+        let p = &mut self.preemption;
+        p.units += units;
+        if p.units < WORK_UNITS_PER_PREEMPTION {
+            return false;
+        }
+        p.units = 0;
+        if p.pending.is_some_and(|pending| pending()) {
+            p.preempted = true;
+        }
+        p.preempted
     }
 }

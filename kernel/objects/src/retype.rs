@@ -10,6 +10,7 @@ use crate::cspace::{cnode_slot, lookup_slot_for_cnode_op};
 use crate::error::{SysResult, SyscallError};
 use crate::tcb;
 use crate::Kernel;
+use crate::WORK_UNITS_PER_PREEMPTION;
 use cerne_abi::invocation::InvocationLabel;
 use cerne_abi::lookup::LookupFailure;
 use cerne_abi::object::{
@@ -105,8 +106,10 @@ impl Kernel<'_> {
             return Err(SyscallError::InvalidArgument(1));
         }
         let start = (base + free).next_multiple_of(1 << obj_bits);
-        if reset {
-            self.reset_untyped(slot);
+        if reset && !self.reset_untyped(slot) {
+            // Preempted: the reset's progress is in the cap's free index; the
+            // thread re-executes this invocation after the interrupt.
+            return Ok(());
         }
         let new_free = start + (n << obj_bits) - base;
         cdt::set_cap(
@@ -128,9 +131,12 @@ impl Kernel<'_> {
     }
 
     /// seL4 `resetUntypedCap`: zeroes the used part of a non-device untyped
-    /// (rounded up to the 256-byte chunk, or all of a smaller untyped) and
-    /// sets its free index to 0.
-    fn reset_untyped(&mut self, slot: u64) {
+    /// (rounded up to the 256-byte chunk, or all of a smaller untyped) top
+    /// down, chunk by chunk, and brings its free index down to 0. Returns
+    /// false if it stopped at a preemption point; the free index then says
+    /// how far it got (everything above it is zero), and a later call goes
+    /// on from there.
+    fn reset_untyped(&mut self, slot: u64) -> bool {
         let Cap::Untyped {
             paddr,
             size_bits,
@@ -138,30 +144,47 @@ impl Kernel<'_> {
             free_index,
         } = cdt::cap(&self.mem, slot)
         else {
-            return;
+            return true;
         };
         if free_index == 0 {
-            return;
+            return true;
         }
-        if !is_device {
-            let size = 1u64 << size_bits;
-            let len = if (size_bits as u32) < RESET_CHUNK_BITS {
-                size
-            } else {
-                free_index.next_multiple_of(1 << RESET_CHUNK_BITS).min(size)
-            };
-            self.mem.zero(paddr, len);
+        let set_free = |k: &mut Self, free_index: u64| {
+            cdt::set_cap(
+                &k.mem,
+                slot,
+                Cap::Untyped {
+                    paddr,
+                    size_bits,
+                    is_device,
+                    free_index,
+                },
+            );
+        };
+        let size = 1u64 << size_bits;
+        if is_device || (size_bits as u32) < RESET_CHUNK_BITS {
+            if !is_device {
+                self.mem.zero(paddr, size);
+            }
+            set_free(self, 0);
+            return true;
         }
-        cdt::set_cap(
-            &self.mem,
-            slot,
-            Cap::Untyped {
-                paddr,
-                size_bits,
-                is_device,
-                free_index: 0,
-            },
-        );
+        // Chunks are zeroed a preemption interval at a time (one call, the
+        // same bytes as chunk by chunk), top down.
+        let chunk = 1u64 << RESET_CHUNK_BITS;
+        let interval = chunk * u64::from(WORK_UNITS_PER_PREEMPTION);
+        let mut offset = free_index.next_multiple_of(chunk).min(size);
+        while offset > 0 {
+            let step = interval.min(offset);
+            offset -= step;
+            self.mem.zero(paddr + offset, step);
+            if offset > 0 && self.preemption_point(WORK_UNITS_PER_PREEMPTION) {
+                set_free(self, offset);
+                return false;
+            }
+        }
+        set_free(self, 0);
+        true
     }
 
     /// seL4 `createObject`: initialises the (zeroed) memory at `p` as a new

@@ -75,6 +75,8 @@ impl Kernel<'_> {
     /// its [`crate::UserContext`] (ELR = the instruction after the `svc`).
     /// Call [`Kernel::schedule_and_activate`] afterwards.
     pub fn handle_syscall(&mut self, x7: u64) -> Event {
+        self.preemption.preempted = false;
+        self.preemption.units = 0;
         let e = self.syscall_inner(x7);
         let pending = core::mem::replace(&mut self.state.event, Event::None);
         if e == Event::None {
@@ -295,6 +297,9 @@ impl Kernel<'_> {
                     self.reply_error(t, e);
                 }
             }
+            // Stopped for an interrupt: no reply; the thread stays in
+            // Restart and re-executes the invocation, which goes on.
+            Ok(_) if self.was_preempted() => {}
             Ok(reply) => {
                 if tcb::state(&self.mem, t) == ThreadState::Restart {
                     if is_call {

@@ -28,6 +28,15 @@ pub fn set_user_fpu(enabled: bool) {
     unsafe { core::arch::asm!("msr cpacr_el1, {0}", "isb", in(reg) cpacr) };
 }
 
+/// True if an interrupt is pending at this CPU, even while masked
+/// (ISR_EL1.I): the test long operations make at their preemption points.
+pub fn irq_pending() -> bool {
+    let isr: u64;
+    // SAFETY: reading ISR_EL1 has no side effects.
+    unsafe { core::arch::asm!("mrs {0}, isr_el1", out(reg) isr) };
+    isr & (1 << 7) != 0
+}
+
 /// Stops this CPU for good, with interrupts masked.
 pub fn halt_cpu() -> ! {
     loop {
