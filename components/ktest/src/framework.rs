@@ -463,7 +463,22 @@ impl Env {
     /// same memory, so threads of the suite run in it as in the root VSpace.
     /// Nothing else is mapped there.
     pub fn image_vspace(&mut self) -> core::result::Result<Cap<VSpace>, Fail> {
-        let vs = self.vspace()?;
+        self.image_vspace_in(self.boot.asid_pool)
+    }
+
+    /// As [`Env::image_vspace`], with an ASID from `pool`.
+    pub fn image_vspace_in(
+        &mut self,
+        pool: Cap<AsidPool>,
+    ) -> core::result::Result<Cap<VSpace>, Fail> {
+        let vs: Cap<VSpace> = self.alloc(ObjectType::VSpace, 0)?;
+        if let Err(e) = pool.assign(vs) {
+            return Err(fail(
+                file!(),
+                line!(),
+                format_args!("ASID assign failed: {e:?}"),
+            ));
+        }
         let frames = self.bi.user_image_frames;
         let base = threads::image_frame_vaddr(self.bi, frames.start);
         for (i, slot) in (frames.start..frames.end).enumerate() {

@@ -809,6 +809,61 @@ fn deleting_vspace_stops_its_thread(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn long_message_between_vspaces(env: &mut Env) -> TestResult {
+    // 120 words from a thread of another VSpace: the kernel copies between
+    // IPC buffers that live in different address spaces.
+    let vs = env.image_vspace()?;
+    let ep = env.endpoint()?;
+    set_shared(10, ep.cptr());
+    faulter_in(
+        env,
+        vs,
+        |_| {
+            let words: [Word; 120] = core::array::from_fn(|i| 0x7000 + i as Word);
+            let r = ipc::call(shared(10), 3, &words, &[]);
+            set_shared(0, r.mr(119));
+            set_shared(1, 1);
+        },
+        0,
+    )?;
+    let m = ep.recv();
+    check_eq!((m.label(), m.len()), (3, 120));
+    check!((0..120).all(|i| m.mr(i) == 0x7000 + i as Word));
+    let back: [Word; 120] = core::array::from_fn(|i| i as Word);
+    ipc::reply(0, &back, &[]);
+    check_eq!(shared(1), 1);
+    check_eq!(shared(0), 119);
+    Ok(())
+}
+
+fn deleting_asid_pool_stops_its_threads(env: &mut Env) -> TestResult {
+    let ut = env.untyped(12)?;
+    let slot = env.slot();
+    check_ok!(env.boot.asid_control.make_pool(ut, env.root(), slot, 64));
+    let vs = env.image_vspace_in(Cap::from_cptr(slot))?;
+    let ep = env.endpoint()?;
+    let n = env.notification()?;
+    set_shared(10, n.cptr());
+    let t = env.thread(
+        |_| {
+            Cap::<Notification>::from_cptr(shared(10)).wait();
+            set_shared(1, 1);
+        },
+        0,
+        150,
+        ep.cptr(),
+    )?;
+    check_ok!(t.tcb.set_space(ep.cptr(), env.root(), 0, vs, 0));
+    check_ok!(t.tcb.resume());
+    check_ok!(env.root().delete(slot, 64));
+    n.signal();
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::VmFault.word());
+    check_eq!(m.mr(2), 1);
+    check_eq!(shared(1), 0);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -859,4 +914,6 @@ tests![
     other_vspace_lacks_root_mappings,
     thread_writes_through_its_vspace,
     deleting_vspace_stops_its_thread,
+    long_message_between_vspaces,
+    deleting_asid_pool_stops_its_threads,
 ];
