@@ -385,8 +385,10 @@ impl Kernel<'_> {
                 let pte = self.mem.read_word(s.slot);
                 let is_leaf =
                     pte & 1 != 0 && (s.bits_left == PAGE_TABLE_BITS || pte & 0b11 == PTE_BLOCK);
-                self.set_thread_state(cur, crate::ThreadState::Restart);
+                // Restart (the success path) only once every check has
+                // passed: an error must reach the caller as it is.
                 if !is_leaf {
+                    self.set_thread_state(cur, crate::ThreadState::Restart);
                     return Ok(Reply::Empty);
                 }
                 let page_mask = (1u64 << s.bits_left) - 1;
@@ -397,6 +399,7 @@ impl Kernel<'_> {
                 if op == L::ArmVSpaceInvalidateData && (pte >> 6) & 0b11 != 0b01 {
                     return Err(SyscallError::IllegalOperation);
                 }
+                self.set_thread_state(cur, crate::ThreadState::Restart);
                 self.state.event = Event::CacheOp {
                     label: op.word(),
                     paddr: (pte & PTE_ADDR_MASK & !page_mask) + (start & page_mask),
