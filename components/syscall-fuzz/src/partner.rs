@@ -100,12 +100,20 @@ extern "C" fn partner_entry() -> ! {
             Syscall::ReplyRecv
         };
         RNG_STATE.store(rng.state(), SeqCst);
-        raw_syscall(
+        let r = raw_syscall(
             number.word(),
             [ep, info, regs[0], regs[1], regs[2], regs[3]],
         );
         if number == Syscall::ReplyRecv {
             RECEIVED.fetch_add(1, SeqCst);
+        }
+        if config::traced(crate::victim::ISSUED.load(SeqCst)) {
+            libcerne::println!(
+                "[syscall-fuzz]   partner: {number:?} on {ep} with info {info:#x} -> x0 {:#x} x1 {:#x} x2 {:#x}",
+                r[0],
+                r[1],
+                r[2]
+            );
         }
     }
 }
