@@ -764,6 +764,32 @@ fn pending_signal_beats_queued_sender(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn suspending_caller_removes_saved_reply_cap(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let t = env.spawn(caller, ep.cptr(), 150)?;
+    ep.recv();
+    let s = env.slot();
+    check_ok!(env.root().save_caller(s, 64));
+    check_eq!(
+        Cap::<Unknown>::from_cptr(s).identify(),
+        CapTag::Reply.word()
+    );
+    check_ok!(t.tcb.suspend());
+    check_eq!(Cap::<Unknown>::from_cptr(s).identify(), 0);
+    Ok(())
+}
+
+fn deleting_caller_removes_saved_reply_cap(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let t = env.spawn(caller, ep.cptr(), 150)?;
+    ep.recv();
+    let s = env.slot();
+    check_ok!(env.root().save_caller(s, 64));
+    check_ok!(env.root().delete(t.tcb.cptr(), 64));
+    check_eq!(Cap::<Unknown>::from_cptr(s).identify(), 0);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -812,4 +838,6 @@ tests![
     copy_reply_cap_is_null,
     transfer_into_other_cspace,
     pending_signal_beats_queued_sender,
+    suspending_caller_removes_saved_reply_cap,
+    deleting_caller_removes_saved_reply_cap,
 ];

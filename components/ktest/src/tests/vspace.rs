@@ -866,6 +866,24 @@ fn deleting_asid_pool_stops_its_threads(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn frame_of_deleted_vspace(env: &mut Env) -> TestResult {
+    // The frame cap still records a mapping in a VSpace that is gone: cache
+    // operations find no VSpace for the ASID; Unmap clears the record.
+    let va = env.va();
+    let vs = env.vspace()?;
+    let f = env.frame()?;
+    env.map_in(vs, f, va, RW, ATTR)?;
+    check_ok!(env.root().delete(vs.cptr(), 64));
+    check_err!(f.clean_data(0, PAGE), FailedLookup, [0, 1]);
+    check_ok!(f.unmap());
+    check_err!(f.clean_data(0, PAGE), IllegalOperation);
+    // Unmapped now, it maps anywhere.
+    env.map(f, va, RW, ATTR)?;
+    poke(va, 3);
+    check_eq!(peek(va), 3);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -918,4 +936,5 @@ tests![
     deleting_vspace_stops_its_thread,
     long_message_between_vspaces,
     deleting_asid_pool_stops_its_threads,
+    frame_of_deleted_vspace,
 ];
