@@ -75,11 +75,14 @@ pub fn schedule_and_return() -> ! {
         let chosen = with_kernel(|k| {
             k.schedule_and_activate();
             let t = k.current_thread()?;
+            // As seL4's setVMRoot: the VSpace cap's ASID must still name that
+            // VSpace (its pool may be gone); otherwise the thread runs on an
+            // empty table and its next access is a VMFault.
             let (root, asid) = match k.tcb_cap(t, TCB_VTABLE) {
                 Cap::VSpace {
                     paddr,
                     asid: Some(asid),
-                } => (paddr, asid),
+                } if k.find_vspace_for_asid(asid) == Some(paddr) => (paddr, asid),
                 _ => (
                     mmu::kernel_phys(core::ptr::addr_of!(EMPTY_USER_TABLE) as u64),
                     0,
