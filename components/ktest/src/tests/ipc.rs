@@ -790,6 +790,19 @@ fn deleting_caller_removes_saved_reply_cap(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn revoked_ipc_buffer_truncates_to_4(env: &mut Env) -> TestResult {
+    // The thread's IPC buffer cap (a copy in its TCB) is revoked: it has no
+    // buffer any more, and its 6-word message arrives as 4 words.
+    let ep = env.endpoint()?;
+    let t = env.thread(bufferless_sender, ep.cptr(), 150, 0)?;
+    let frame = crate::threads::image_frame(env.bi, crate::threads::ipc_buffer_addr(t.index));
+    check_ok!(env.root().revoke(frame.cptr(), 64));
+    check_ok!(t.tcb.resume());
+    let m = ep.recv();
+    check_eq!(m.len(), 4);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -840,4 +853,5 @@ tests![
     pending_signal_beats_queued_sender,
     suspending_caller_removes_saved_reply_cap,
     deleting_caller_removes_saved_reply_cap,
+    revoked_ipc_buffer_truncates_to_4,
 ];

@@ -884,6 +884,21 @@ fn frame_of_deleted_vspace(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn vspace_of_deleted_pool(env: &mut Env) -> TestResult {
+    // Its ASID gone with the pool, the VSpace cap finds no VSpace: every
+    // invocation that needs one says FailedLookup.
+    let ut = env.untyped(12)?;
+    let slot = env.slot();
+    check_ok!(env.boot.asid_control.make_pool(ut, env.root(), slot, 64));
+    let vs: Cap<VSpace> = env.alloc(ObjectType::VSpace, 0)?;
+    check_ok!(Cap::<AsidPool>::from_cptr(slot).assign(vs));
+    check_ok!(env.root().delete(slot, 64));
+    check_err!(vs.clean_data(0x1000, 0x2000), FailedLookup, [0, 1]);
+    let pt = env.page_table()?;
+    check_err!(pt.map(vs, env.va(), ATTR), FailedLookup, [0, 1]);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -937,4 +952,5 @@ tests![
     long_message_between_vspaces,
     deleting_asid_pool_stops_its_threads,
     frame_of_deleted_vspace,
+    vspace_of_deleted_pool,
 ];
