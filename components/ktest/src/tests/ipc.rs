@@ -803,6 +803,39 @@ fn revoked_ipc_buffer_truncates_to_4(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// Ring member: receives the token on endpoint `shared(20 + i)`, passes it
+/// on to `shared(20 + i + 1)` (the driver's endpoint for the last).
+fn ring_member(i: Word) {
+    let i = i as usize;
+    loop {
+        let m = ipc::recv(shared(20 + i));
+        add_shared(1, 1);
+        ipc::send(shared(21 + i), 0, &[m.mr(0) + 1], &[]);
+    }
+}
+
+fn token_ring(env: &mut Env) -> TestResult {
+    // Eight threads at several priorities pass a counter round a ring of
+    // endpoints ten times.
+    let n = crate::threads::HELPERS;
+    for i in 0..=n {
+        set_shared(20 + i, env.endpoint()?.cptr());
+    }
+    for i in 0..n {
+        env.spawn(ring_member, i as Word, 110 + (i as Word % 3) * 20)?;
+    }
+    let first = Cap::<Endpoint>::from_cptr(shared(20));
+    let last = Cap::<Endpoint>::from_cptr(shared(20 + n));
+    let mut token = 0;
+    for _ in 0..10 {
+        first.send(0, &[token], &[]);
+        token = last.recv().mr(0);
+    }
+    check_eq!(token, 10 * n as Word);
+    check_eq!(shared(1), 10 * n as Word);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -854,4 +887,5 @@ tests![
     suspending_caller_removes_saved_reply_cap,
     deleting_caller_removes_saved_reply_cap,
     revoked_ipc_buffer_truncates_to_4,
+    token_ring,
 ];

@@ -563,6 +563,24 @@ fn deleting_tcb_unbinds_notification(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn read_tpidrro(_: Word) {
+    let v: Word;
+    // SAFETY: reading TPIDRRO_EL0 at EL0 is allowed and touches no memory.
+    unsafe { core::arch::asm!("mrs {}, tpidrro_el0", out(reg) v, options(nomem, nostack)) };
+    set_shared(0, v);
+    set_shared(1, 1);
+}
+
+fn write_registers_sets_tpidrro(env: &mut Env) -> TestResult {
+    let t = env.thread(read_tpidrro, 0, 150, 0)?;
+    let mut ctx = t.context(read_tpidrro, 0);
+    ctx.0[UserContext::TPIDRRO_EL0] = 0xab_cdef;
+    check_ok!(t.tcb.write_registers(true, 0, 36, &ctx));
+    check_eq!(shared(1), 1);
+    check_eq!(shared(0), 0xab_cdef);
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -603,4 +621,5 @@ tests![
     thread_deletes_itself,
     thread_suspends_itself,
     deleting_tcb_unbinds_notification,
+    write_registers_sets_tpidrro,
 ];
