@@ -350,9 +350,42 @@ fn sys_op() -> impl Strategy<Value = Op> {
     })
 }
 
+/// Well-formed CNode and untyped invocations on the thread's own CSpace:
+/// retype into free slots, copy / mint / delete / revoke of occupied slots.
+fn targeted_op() -> impl Strategy<Value = Op> {
+    use InvocationLabel as L;
+    prop_oneof![
+        (0u64..10, 0u64..8, 10u64..16, 1u64..3).prop_map(|(ty, bits, at, n)| call(
+            slot::UNTYPED,
+            L::UntypedRetype,
+            &[ty, bits, 0, 0, at, n],
+            &[slot::OWN_CNODE]
+        )),
+        (
+            prop_oneof![Just(L::CNodeCopy), Just(L::CNodeMint)],
+            10u64..16,
+            1u64..10,
+            0u64..16,
+            0u64..4
+        )
+            .prop_map(|(l, dest, src, rights, badge)| call(
+                slot::OWN_CNODE,
+                l,
+                &[dest, 64, src, 64, rights, badge],
+                &[slot::OWN_CNODE]
+            )),
+        (
+            prop_oneof![Just(L::CNodeDelete), Just(L::CNodeRevoke)],
+            1u64..16
+        )
+            .prop_map(|(l, i)| call(slot::OWN_CNODE, l, &[i, 64], &[])),
+    ]
+}
+
 /// Any step.
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
+        4 => targeted_op(),
         4 => (0u8..4).prop_map(Op::RunAs),
         2 => (1u8..4).prop_map(Op::Resume),
         14 => sys_op(),
