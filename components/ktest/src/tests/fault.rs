@@ -580,6 +580,65 @@ fn delete_endpoint_restarts_receiver(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn unknown_syscall_short_reply(env: &mut Env) -> TestResult {
+    // A reply of one word sets x0 only: FaultIP stays at the svc, so the
+    // thread raises the same fault again, now with the new x0.
+    let (_t, ep) = env.faulter(unknown_syscall, 0x99, 150)?;
+    let first = ep.recv();
+    let second = ep.reply_recv(0, &[0x42], &[]);
+    check_eq!(second.label(), FaultType::UnknownSyscall.word());
+    check_eq!(second.mr(0), 0x42);
+    check_eq!(second.mr(1), first.mr(1));
+    check_eq!(second.mr(8), first.mr(8));
+    Ok(())
+}
+
+fn user_exception_reply_sets_pc_only(env: &mut Env) -> TestResult {
+    // One reply word: FaultIP. The thread goes on past the udf.
+    let (_t, ep) = env.faulter(udf_then_mark, 0, 150)?;
+    let m = ep.recv();
+    ipc::reply(0, &[m.mr(0) + 4], &[]);
+    check_eq!(shared(1), 1);
+    Ok(())
+}
+
+/// Records `v`, then blocks for good on the endpoint in x1.
+extern "C" fn park(v: Word, ep: Word) -> ! {
+    set_shared(0, v);
+    loop {
+        ipc::recv(ep);
+    }
+}
+
+fn fault_reply_redirects_thread(env: &mut Env) -> TestResult {
+    // The handler's reply rewrites x0, x1 and the pc: the thread runs
+    // `park(0x31, ep)` instead of going on after its svc.
+    let (_t, ep) = env.faulter(unknown_syscall, 0x99, 150)?;
+    let m = ep.recv();
+    let dead_end = env.endpoint()?;
+    let mut regs = [0; 12];
+    for (i, r) in regs.iter_mut().enumerate() {
+        *r = m.mr(i);
+    }
+    regs[0] = 0x31;
+    regs[1] = dead_end.cptr();
+    regs[8] = park as *const () as usize as Word;
+    ipc::reply(0, &regs, &[]);
+    check_eq!(shared(0), 0x31);
+    check_eq!(shared(1), 0);
+    Ok(())
+}
+
+fn cap_fault_reply_restarts_same_call(env: &mut Env) -> TestResult {
+    // A CapFault reply changes nothing: the same lookup fails again.
+    let (_t, ep) = env.faulter(send_to, BAD_CPTR, 150)?;
+    let first = ep.recv();
+    let second = ep.reply_recv(0, &[1, 2, 3], &[]);
+    check_eq!(second.label(), FaultType::CapFault.word());
+    check_eq!([second.mr(0), second.mr(1)], [first.mr(0), first.mr(1)]);
+    Ok(())
+}
+
 tests![
     vm_fault_read_and_restart,
     vm_fault_pc_matches_registers,
@@ -614,4 +673,8 @@ tests![
     fault_to_handler_without_buffer,
     vm_fault_reply_ignores_words,
     delete_endpoint_restarts_receiver,
+    unknown_syscall_short_reply,
+    user_exception_reply_sets_pc_only,
+    fault_reply_redirects_thread,
+    cap_fault_reply_restarts_same_call,
 ];

@@ -351,6 +351,29 @@ fn domain_schedule_set_start(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn woken_lower_priority_receiver_waits(env: &mut Env) -> TestResult {
+    // A message to a waiting lower-priority thread does not let it run
+    // before the sender blocks.
+    let ep = env.endpoint()?;
+    env.spawn(
+        |ep| {
+            ipc::recv(ep);
+            set_shared(0, 1);
+        },
+        ep.cptr(),
+        DRIVER_PRIORITY - 10,
+    )?;
+    // Let it reach its Recv.
+    check_ok!(env.me.set_priority(env.boot.tcb, DRIVER_PRIORITY - 20));
+    check_ok!(env.me.set_priority(env.boot.tcb, DRIVER_PRIORITY));
+    ep.send(0, &[], &[]);
+    check_eq!(shared(0), 0);
+    check_ok!(env.me.set_priority(env.boot.tcb, DRIVER_PRIORITY - 20));
+    check_eq!(shared(0), 1);
+    check_ok!(env.me.set_priority(env.boot.tcb, DRIVER_PRIORITY));
+    Ok(())
+}
+
 tests![
     higher_priority_runs_at_once,
     lower_priority_waits,
@@ -371,4 +394,5 @@ tests![
     mint_keeps_priority_authority,
     domain_schedule_configure,
     domain_schedule_set_start,
+    woken_lower_priority_receiver_waits,
 ];
