@@ -3,7 +3,7 @@
 //! cache maintenance, and reports of faults nobody handles.
 
 use crate::arch::mmu;
-use crate::{console, irq, kprintln, sched};
+use crate::{console, irq, sched};
 use cerne_objects::syscall::Event;
 
 /// Performs `event`.
@@ -13,11 +13,12 @@ pub fn carry_out(event: Event) {
         Event::PutChar(c) if crate::config::PRINTING => console::put_byte(c),
         Event::PutChar(_) => {}
         Event::Halt => crate::panic::halt_success(),
-        Event::DumpScheduler => sched::with_kernel(|k| {
-            let t = k.current_thread();
-            kprintln!("[cerne] scheduler: current thread {:?}", t);
+        Event::DumpScheduler => sched::with_kernel(|k| crate::debug::dump_scheduler(k)),
+        Event::Snapshot => sched::with_kernel(|k| {
+            if let Some(caller) = k.current_thread() {
+                crate::debug::snapshot(k, caller);
+            }
         }),
-        Event::Snapshot => kprintln!("[cerne] DebugSnapshot: capDL dumps are not implemented yet"),
         Event::UnmaskIrq(n) => irq::unmask(u32::from(n)),
         Event::SetIrqTrigger { irq: n, edge } => irq::set_trigger(u32::from(n), edge),
         Event::FlushAsid(asid) => mmu::flush_asid(asid),

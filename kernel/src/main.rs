@@ -8,6 +8,7 @@ mod arch;
 mod boot;
 mod config;
 mod console;
+mod debug;
 mod events;
 mod irq;
 mod panic;

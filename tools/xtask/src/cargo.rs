@@ -107,6 +107,39 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     }
 }
 
+/// Like [`run`], but with the command line and the output appended to
+/// `log` when one is given.
+pub fn run_logged(cmd: &mut Command, log: Option<&Path>) -> Result<()> {
+    let Some(log) = log else {
+        return run(cmd);
+    };
+    let line = display(cmd);
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .context(|| format!("cannot open {}", log.display()))?;
+    std::io::Write::write_all(&mut file, format!("+ {line}\n").as_bytes())
+        .context(|| format!("cannot write {}", log.display()))?;
+    let err = file
+        .try_clone()
+        .context(|| format!("cannot open {}", log.display()))?;
+    let status = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .stderr(err)
+        .status()
+        .context(|| format!("cannot run `{line}`"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::new(format!("`{line}` failed ({status})")))
+    }
+}
+
 /// Whether `program` is an executable file on `$PATH`.
 pub fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;

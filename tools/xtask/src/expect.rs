@@ -372,6 +372,41 @@ pub fn kernel_fault(t: &Transcript) -> Result<(), Vec<String>> {
     f.finish(())
 }
 
+/// What the debug-dump system's console must show, in order: the
+/// scheduler dump naming the root thread, then a capDL snapshot with the
+/// objects it made and the badged cap in its second CNode.
+pub const DEBUG_DUMP_LINES: [&str; 9] = [
+    "[cerne] scheduler (domain 0):",
+    "current tcb ",
+    "[cerne] DebugSnapshot: capDL of the CSpace of tcb_",
+    "objects {",
+    "cnode (4 bits)",
+    "caps {",
+    "(RWGP, badge: 7)",
+    "[cerne] DebugSnapshot: ",
+    "[debug-dump] done",
+];
+
+/// The debug-dump system printed its scheduler dump and snapshot.
+pub fn debug_dump(t: &Transcript) -> Result<(), Vec<String>> {
+    in_order(t, &DEBUG_DUMP_LINES)
+}
+
+/// Every line of `lines` appears in the console, in this order.
+fn in_order(t: &Transcript, lines: &[&str]) -> Result<(), Vec<String>> {
+    let mut f = Findings::default();
+    let mut from = 0;
+    for line in lines {
+        match t.console.iter().skip(from).position(|l| l.contains(line)) {
+            Some(i) => from += i + 1,
+            None => f.expect(false, || {
+                format!("missing (in order) a line containing `{line}`")
+            }),
+        }
+    }
+    f.finish(())
+}
+
 /// Lines the irq-uart system must print, in order, for the input
 /// [`IRQ_UART_INPUT`].
 pub const IRQ_UART_LINES: [&str; 4] = [

@@ -11,6 +11,7 @@ mod elf;
 mod error;
 mod expect;
 mod image;
+mod miri;
 mod proofs;
 mod qemu;
 mod runner;

@@ -16,6 +16,7 @@ use crate::console::{End, Outcome, Transcript};
 use crate::error::Result;
 use crate::expect;
 use crate::image::{self, Image};
+use crate::miri;
 use crate::proofs;
 use crate::qemu::{Machine, MemSize};
 use crate::runner::{self, Options, Run};
@@ -24,8 +25,6 @@ use crate::systems::{self, KERNEL_PACKAGE};
 
 /// Bound on every QEMU run of the suite; a guest that hangs fails.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
-/// The object-model crate that runs under Miri.
-const MIRI_PACKAGE: &str = "cerne-objects";
 /// Console lines shown when a boot check fails.
 const TAIL_LINES: usize = 40;
 
@@ -51,6 +50,8 @@ impl Check {
 /// What the checks of one run share.
 struct Ctx {
     long: bool,
+    /// Miri, when started in the background at the beginning of the run.
+    miri: Option<miri::Background>,
     images: HashMap<&'static str, std::result::Result<Image, String>>,
     log_dir: PathBuf,
 }
@@ -86,8 +87,14 @@ fn checks() -> Vec<Check> {
         ),
         Check::new(
             "miri",
-            "cargo +nightly miri test -p cerne-objects",
-            |_| miri(),
+            "cargo +nightly miri test -p cerne-objects (runs in the background from the start)",
+            |ctx| {
+                let result = match ctx.miri.take() {
+                    Some(background) => background.finish(),
+                    None => miri::run(None),
+                };
+                result.map(|()| String::new())
+            },
         ),
         Check::new("build", "build every system image", |ctx| {
             let failed: Vec<String> = systems::SYSTEMS
@@ -162,6 +169,11 @@ fn checks() -> Vec<Check> {
         irq_uart,
     ));
     v.push(Check::new(
+        "debug-dump",
+        "DebugDumpScheduler names the root thread; DebugSnapshot prints capDL with the objects made and a badged cap in a second CNode",
+        debug_dump,
+    ));
+    v.push(Check::new(
         "kernel-fault",
         "a deliberate data abort in the kernel: decoded report with registers, failure halt, `run` exits non-zero",
         kernel_fault,
@@ -202,10 +214,16 @@ pub fn run(args: &TestArgs) -> Result<bool> {
         .into());
     }
 
+    let log_dir = cargo::target_dir().join("test-logs");
+    // Miri is slow and single-threaded: with other checks to run, start it now
+    // so that it overlaps them.
+    let miri = (selected.len() > 1 && selected.iter().any(|c| c.name == "miri"))
+        .then(|| miri::spawn(log_dir.join("miri.log")));
     let mut ctx = Ctx {
         long: args.long,
+        miri,
         images: HashMap::new(),
-        log_dir: cargo::target_dir().join("test-logs"),
+        log_dir,
     };
     let started = Instant::now();
     let mut results = Vec::new();
@@ -299,55 +317,6 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     } else {
         Err(failures.join("\n"))
     }
-}
-
-/// Miri on the object model, installing nightly's Miri first if needed.
-fn miri() -> Verdict {
-    const TOOLCHAIN: &str = "nightly";
-    if !cargo::on_path("rustup") {
-        return Err("rustup is not on PATH; Miri needs `rustup toolchain install nightly --component miri,rust-src`".into());
-    }
-    let installed = Command::new("rustup")
-        .args(["component", "list", "--installed", "--toolchain", TOOLCHAIN])
-        .stderr(Stdio::null())
-        .output();
-    let have = |list: &str, c: &str| list.lines().any(|l| l.starts_with(c));
-    match installed {
-        Ok(out) if out.status.success() => {
-            let list = String::from_utf8_lossy(&out.stdout);
-            if !have(&list, "miri") || !have(&list, "rust-src") {
-                let mut add = Command::new("rustup");
-                add.args([
-                    "component",
-                    "add",
-                    "miri",
-                    "rust-src",
-                    "--toolchain",
-                    TOOLCHAIN,
-                ]);
-                cargo::run(&mut add).map_err(|e| format!("cannot install Miri: {e}"))?;
-            }
-        }
-        _ => {
-            let mut install = Command::new("rustup");
-            install.args([
-                "toolchain",
-                "install",
-                TOOLCHAIN,
-                "--profile",
-                "minimal",
-                "--component",
-                "miri,rust-src",
-            ]);
-            cargo::run(&mut install)
-                .map_err(|e| format!("cannot install nightly with Miri: {e}"))?;
-        }
-    }
-    let mut test = cargo::cargo_with_toolchain(TOOLCHAIN);
-    test.args(["miri", "test", "-p", MIRI_PACKAGE]);
-    cargo::run(&mut test)
-        .map(|()| String::new())
-        .map_err(|e| e.0)
 }
 
 /// Boots `system` on `machine` under the suite's time limit.
@@ -511,6 +480,27 @@ fn irq_uart(ctx: &mut Ctx) -> Verdict {
         Ok("both lines arrived through IRQ 33 and a notification".into())
     } else {
         Err(report(&problems, &run.transcript, ctx, "irq-uart", &again))
+    }
+}
+
+fn debug_dump(ctx: &mut Ctx) -> Verdict {
+    let machine = Machine::default();
+    let again = run_command("debug-dump", &machine);
+    let run = boot(ctx, "debug-dump", "debug-dump", machine)?;
+    let mut problems = clean_halt(&run);
+    if let Err(more) = expect::debug_dump(&run.transcript) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok("scheduler dump and capDL snapshot printed".into())
+    } else {
+        Err(report(
+            &problems,
+            &run.transcript,
+            ctx,
+            "debug-dump",
+            &again,
+        ))
     }
 }
 

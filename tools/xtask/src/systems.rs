@@ -177,6 +177,17 @@ pub const SYSTEMS: &[System] = &[
         },
     },
     System {
+        name: "debug-dump",
+        about: "DebugDumpScheduler and DebugSnapshot (a capDL description of the root task's CSpace)",
+        kernel_features: &[],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "boot-tests",
+            bin: "debug-dump",
+            features: &[],
+        },
+    },
+    System {
         name: "kernel-fault-test",
         about: "a kernel that takes a data abort on purpose after its memory map",
         kernel_features: &["boot-fault-test"],
