@@ -161,6 +161,8 @@ pub fn run(bi_addr: usize) -> ! {
     for area in areas {
         for test in area.iter() {
             let name = test.area.rsplit("::").next().unwrap_or(test.area);
+            // Named before it runs, so a kernel crash points at the test.
+            println!("[ktest] run {name}::{}", test.name);
             for w in SHARED.iter() {
                 w.store(0, Ordering::SeqCst);
             }
