@@ -125,7 +125,7 @@ pub struct VictimCaps {
 /// GetAddress) and moved back. Allowed: the types the victim's caps can
 /// become by copying, minting, retyping its untyped, or receiving caps
 /// from itself; never IRQControl, IRQ handlers, ASIDControl, the domain
-/// cap, SGI signals, nor a frame outside its untyped and its own frame.
+/// cap, SGI signals, nor a frame outside its untypeds and its own frame.
 pub fn check_victim(w: &World, scratch: Word) -> VictimCaps {
     use CapTag::*;
     let mut seen = VictimCaps::default();
@@ -146,8 +146,10 @@ pub fn check_victim(w: &World, scratch: Word) -> VictimCaps {
                 seen.frames += 1;
                 match Cap::<sel4::Frame>::from_cptr(scratch).get_address() {
                     Ok(pa) => {
-                        let (lo, hi) = w.untyped_range;
-                        let ok = pa == w.frame_paddr || (lo <= pa && pa < hi);
+                        let within = |(lo, hi): (Word, Word)| lo <= pa && pa < hi;
+                        let ok = pa == w.frame_paddr
+                            || within(w.untyped_range)
+                            || within(w.device_range);
                         if !ok {
                             println!(
                                 "[syscall-fuzz] victim slot {s}: frame at {pa:#x}, outside its memory"

@@ -45,10 +45,14 @@ pub const PARTNER_FAULT_EP: Word = 12;
 /// Two more page tables (with [`PAGE_TABLE`], enough to map a 4 KiB
 /// frame into the scratch VSpace).
 pub const MORE_PAGE_TABLES: Word = 13;
+/// A small device untyped (unbacked physical addresses near the top of
+/// the physical address space): device frames, and the rules that keep
+/// them out of IPC buffers and away from other object types.
+pub const DEVICE_UNTYPED: Word = 15;
 /// First slot that starts empty.
-pub const FIRST_FREE: Word = 15;
+pub const FIRST_FREE: Word = 16;
 
-/// log2 of the victim's untyped size (64 KiB).
+/// log2 of the victim's untyped size (64 KiB), and of its device untyped.
 pub const UNTYPED_BITS: Word = 16;
 /// Badge of the victim's fault endpoint cap: fault messages arrive with it.
 pub const FAULT_BADGE: Word = 0xfa17;

@@ -85,6 +85,11 @@ pub struct Root {
     epoch_base: Word,
     /// Whether the kernel could make the victim an ASID pool last time.
     pub pools: bool,
+    /// A device untyped the victim gets a copy of each epoch (revoked
+    /// after), and the physical range it covers.
+    pub device: Cap<Untyped>,
+    /// The physical range of [`Root::device`].
+    pub device_range: (Word, Word),
 }
 
 /// Slots of an epoch's objects, relative to `epoch_base`.
@@ -124,6 +129,8 @@ pub struct World {
     pub frame_paddr: Word,
     /// The physical range of the victim's untyped.
     pub untyped_range: (Word, Word),
+    /// The physical range of its device untyped.
+    pub device_range: (Word, Word),
 }
 
 impl Root {
@@ -161,6 +168,30 @@ impl Root {
             "retype the fault endpoint",
             private.retype(ObjectType::Endpoint, 0, root_cnode(), 0, 0, fault_ep, 1),
         );
+        // The device untyped: 64 KiB at the start of the highest device
+        // untyped, far from every device QEMU's virt board has.
+        let Some((dev_index, dev)) = list
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.is_device != 0 && Word::from(u.size_bits) >= layout::UNTYPED_BITS)
+            .max_by_key(|(_, u)| u.paddr)
+        else {
+            fatal("no device untyped of 64 KiB", &list.len())
+        };
+        let device = next_slot;
+        next_slot += 1;
+        must(
+            "retype the device untyped",
+            Cap::<Untyped>::from_cptr(bi.untyped.start + dev_index as Word).retype(
+                ObjectType::Untyped,
+                layout::UNTYPED_BITS,
+                root_cnode(),
+                0,
+                0,
+                device,
+                1,
+            ),
+        );
         let epoch_base = next_slot;
         next_slot += slot::COUNT;
         let mut root = Root {
@@ -173,6 +204,8 @@ impl Root {
             scratch,
             epoch_base,
             pools: true,
+            device: Cap::from_cptr(device),
+            device_range: (dev.paddr, dev.paddr + (1 << layout::UNTYPED_BITS)),
         };
         // The arena's address: a frame retyped first from it sits at its
         // start.
@@ -280,6 +313,7 @@ impl Root {
         );
         copy(layout::FRAME, frame.cptr(), all, None);
         copy(layout::UNTYPED, self.epoch_slot(slot::UNTYPED), all, None);
+        copy(layout::DEVICE_UNTYPED, self.device.cptr(), all, None);
         copy(
             layout::BADGED_ENDPOINT,
             self.epoch_slot(slot::ENDPOINT),
@@ -306,6 +340,7 @@ impl Root {
                 self.arena_paddr,
                 self.arena_paddr + (1 << layout::UNTYPED_BITS),
             ),
+            device_range: self.device_range,
         }
     }
 
@@ -392,11 +427,16 @@ impl Root {
     }
 
     /// Ends an epoch: revokes the arena, which deletes every object of the
-    /// epoch and everything the victim made from its untyped.
+    /// epoch and everything the victim made from its untyped, and the
+    /// device untyped (its copy and what the victim made from it).
     pub fn teardown(&self) {
         must(
             "revoke the arena",
             root_cnode().revoke(self.arena.cptr(), FULL_DEPTH),
+        );
+        must(
+            "revoke the device untyped",
+            root_cnode().revoke(self.device.cptr(), FULL_DEPTH),
         );
         for s in 0..slot::COUNT {
             let tag = self.epoch_slot(s);
