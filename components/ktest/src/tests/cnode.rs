@@ -735,6 +735,23 @@ fn revoke_subtree_only(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn rights_ignored_on_other_caps(env: &mut Env) -> TestResult {
+    // Only endpoint, notification, reply and frame caps have rights that
+    // matter: a TCB, CNode or Untyped cap with none still works.
+    let t = env.tcb()?;
+    let t0 = env.copy(t, CapRights::NONE)?;
+    check_ok!(t0.set_priority(env.boot.tcb, 7));
+    let cn = env.cnode(2)?;
+    let cn0 = env.copy(cn, CapRights::NONE)?;
+    let ep = env.endpoint()?;
+    check_ok!(cn0.copy(1, 2, env.root(), ep.cptr(), 64, CapRights::ALL));
+    let ut = env.untyped(12)?;
+    let ut0 = env.copy(ut, CapRights::NONE)?;
+    let s = env.slot();
+    check_ok!(ut0.retype(ObjectType::Endpoint, 0, env.root(), 0, 0, s, 1));
+    Ok(())
+}
+
 tests![
     copy_endpoint,
     copy_dest_occupied,
@@ -787,4 +804,5 @@ tests![
     receive_with_read_only_cap,
     object_outlives_deleted_original,
     revoke_subtree_only,
+    rights_ignored_on_other_caps,
 ];

@@ -639,6 +639,19 @@ fn cap_fault_reply_restarts_same_call(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn delete_notification_restarts_waiter(env: &mut Env) -> TestResult {
+    let n = env.notification()?;
+    let (_t, ep) = env.faulter(recv_on, n.cptr(), 150)?;
+    check_ok!(env.root().delete(n.cptr(), 64));
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::CapFault.word());
+    check_eq!(
+        [m.mr(1), m.mr(2), m.mr(3)],
+        [n.cptr(), 1, LOOKUP_MISSING_CAPABILITY]
+    );
+    Ok(())
+}
+
 tests![
     vm_fault_read_and_restart,
     vm_fault_pc_matches_registers,
@@ -677,4 +690,5 @@ tests![
     user_exception_reply_sets_pc_only,
     fault_reply_redirects_thread,
     cap_fault_reply_restarts_same_call,
+    delete_notification_restarts_waiter,
 ];
