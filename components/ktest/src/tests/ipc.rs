@@ -836,6 +836,58 @@ fn token_ring(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// Receives on `ep` into `shared(RECV_SLOT)` and records the unwrapped
+/// badges 0..3 in shared 24..27.
+fn receiver3(ep: Word) {
+    ipc_buffer::set_receive_path(
+        cerne_abi::slots::CAP_INIT_THREAD_CNODE as Word,
+        shared(RECV_SLOT),
+        64,
+    );
+    let m = ipc::recv(ep);
+    for i in 0..3 {
+        set_shared(24 + i, ipc_buffer::badge(i));
+    }
+    record(&m);
+}
+
+fn three_caps_in_order(env: &mut Env) -> TestResult {
+    // [notification, same endpoint, another notification]: the first takes
+    // the receive slot, the second is unwrapped, the third finds no slot
+    // and ends the transfer.
+    let ep = env.endpoint()?;
+    let b = env.mint(ep, CapRights::ALL, 0x21)?;
+    let n1 = env.notification()?;
+    let n2 = env.notification()?;
+    let slot = env.slot();
+    set_shared(RECV_SLOT, slot);
+    env.spawn(receiver3, ep.cptr(), 150)?;
+    ep.send(1, &[], &[n1.cptr(), b.cptr(), n2.cptr()]);
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_EXTRA), 2);
+    check_eq!(shared(R_UNWRAPPED), 0b010);
+    check_eq!(shared(25), 0x21);
+    check_eq!(
+        Cap::<Unknown>::from_cptr(slot).identify(),
+        CapTag::Notification.word()
+    );
+    Ok(())
+}
+
+fn two_unwrapped_badges(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let b1 = env.mint(ep, CapRights::ALL, 0x31)?;
+    let b2 = env.mint(ep, CapRights::ALL, 0x32)?;
+    let n = env.notification()?;
+    set_shared(RECV_SLOT, env.slot());
+    env.spawn(receiver3, ep.cptr(), 150)?;
+    ep.send(1, &[], &[b1.cptr(), b2.cptr(), n.cptr()]);
+    check_eq!(shared(R_EXTRA), 3);
+    check_eq!(shared(R_UNWRAPPED), 0b011);
+    check_eq!([shared(24), shared(25)], [0x31, 0x32]);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -888,4 +940,6 @@ tests![
     deleting_caller_removes_saved_reply_cap,
     revoked_ipc_buffer_truncates_to_4,
     token_ring,
+    three_caps_in_order,
+    two_unwrapped_badges,
 ];
