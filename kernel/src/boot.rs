@@ -11,6 +11,16 @@ use cerne_plat::region::Region;
 /// physical window.
 const BOOT_FAULT_TEST_ADDRESS: u64 = 0xFFFF_0000_0000_0000;
 
+/// Recurses until the kernel stack runs out (boot-stack-overflow-test).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 32]);
+    if depth == u64::MAX {
+        return frame[0];
+    }
+    recurse(depth + 1) + core::hint::black_box(frame[1])
+}
+
 /// The loader's hand-off (SEL4-ABI.md §10.1).
 #[derive(Clone, Copy, Debug)]
 pub struct HandOff {
@@ -87,6 +97,11 @@ extern "C" fn kernel_init(x0: u64, x1: u64, x2: u64, x3: u64, x4: u64, x5: u64) 
     print_memory_map(&platform, &hand_off);
     if config::BOOT_PANIC_TEST {
         panic!("boot-panic-test: deliberate panic after the memory map");
+    }
+    if config::BOOT_STACK_OVERFLOW_TEST {
+        kprintln!("[cerne] boot-stack-overflow-test: recursing without end");
+        let depth = recurse(0);
+        kprintln!("[cerne] boot-stack-overflow-test: returned from depth {depth}");
     }
     if config::BOOT_FAULT_TEST {
         kprintln!("[cerne] boot-fault-test: reading an unmapped kernel address");

@@ -4,7 +4,7 @@
 //! against the table in `build.rs` (`CERNE_ROOT_CNODE_SIZE_BITS`,
 //! `CERNE_TIMER_TICK_US`); boolean options are cargo features of this crate
 //! (`pmu-user`, `printing`, `fastpath`, `idle-halt`, `boot-panic-test`,
-//! `boot-fault-test`). The root task
+//! `boot-fault-test`, `boot-stack-overflow-test`). The root task
 //! learns what it needs from BootInfo (e.g. `initThreadCNodeSizeBits`).
 
 mod generated {
@@ -32,3 +32,6 @@ pub const BOOT_PANIC_TEST: bool = cfg!(feature = "boot-panic-test");
 /// Fault in the kernel on purpose once the memory map is printed (tests the
 /// report of an unexpected kernel exception).
 pub const BOOT_FAULT_TEST: bool = cfg!(feature = "boot-fault-test");
+/// Overflow the kernel stack on purpose once the memory map is printed
+/// (tests the guard page below it).
+pub const BOOT_STACK_OVERFLOW_TEST: bool = cfg!(feature = "boot-stack-overflow-test");

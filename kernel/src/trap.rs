@@ -167,6 +167,11 @@ extern "C" fn handle_kernel_entry(source: u64, kind: u64, frame: &mut KernelFram
             esr::fault_status_name(esr),
             esr::fault_level(esr)
         );
+        if arch::mmu::in_stack_guard(far) {
+            kprintln!(
+                "    the access hit the guard page below the kernel stack: kernel stack overflow"
+            );
+        }
     }
     kprintln!(
         "    ESR {esr:#018x}  FAR {far:#018x}  ELR {:#018x}  SPSR {:#018x}  SP {:#018x}",

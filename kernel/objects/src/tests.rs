@@ -128,12 +128,14 @@ fn user_context_layout_is_fixed() {
 
 #[test]
 fn boot_sequence_builds_the_root_task() {
-    with_booted(12, |k, l| {
+    // The kernel's 2^12-slot root CNode natively; 2^8 under Miri.
+    let radix = if cfg!(miri) { 8 } else { 12 };
+    with_booted(radix, |k, l| {
         let slot = |i: usize| cnode_slot(l.root_cnode, i as u64);
         assert_eq!(k.slot_cap(slot(CAP_INIT_THREAD_TCB)), Cap::thread(l.tcb));
         assert_eq!(
             k.slot_cap(slot(CAP_INIT_THREAD_CNODE)),
-            Cap::cnode(l.root_cnode, 12, 0, 52)
+            Cap::cnode(l.root_cnode, radix, 0, 64 - radix)
         );
         assert_eq!(
             k.slot_cap(slot(CAP_INIT_THREAD_VSPACE)),
@@ -226,6 +228,7 @@ fn retype_copy_mint_revoke() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn retype_errors_in_order() {
     with_booted(8, |k, l| {
         let d = l.first_free_slot;
@@ -369,6 +372,7 @@ fn err(o: &Out) -> (Option<Error>, Vec<u64>) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn page_tables_and_frames_map_with_real_descriptors() {
     use crate::vspace::{PTE_ADDR_MASK, PTE_BLOCK, PTE_TABLE_OR_PAGE};
     with_booted(8, |k, l| {
@@ -520,6 +524,7 @@ fn page_tables_and_frames_map_with_real_descriptors() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn irq_control_handlers_and_interrupt_delivery() {
     use crate::state::IrqState;
     use crate::syscall::Event;
@@ -633,6 +638,7 @@ fn irq_control_handlers_and_interrupt_delivery() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn asid_pools_and_vspace_assignment() {
     with_booted(8, |k, l| {
         let d = l.first_free_slot;
@@ -711,6 +717,7 @@ fn asid_pools_and_vspace_assignment() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn domain_invocations() {
     with_booted(8, |k, _| {
         let dom = CAP_DOMAIN as u64;
@@ -770,6 +777,7 @@ fn domain_invocations() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn unknown_syscall_and_faults_without_handler_suspend() {
     use crate::syscall::Event;
     with_booted(8, |k, l| {
@@ -788,6 +796,7 @@ fn unknown_syscall_and_faults_without_handler_suspend() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn debug_syscalls() {
     use crate::syscall::Event;
     with_booted(8, |k, l| {
@@ -833,6 +842,7 @@ fn debug_syscalls() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
 fn timer_ticks_round_robin_at_equal_priority() {
     with_booted(8, |k, l| {
         let d = l.first_free_slot;

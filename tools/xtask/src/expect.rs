@@ -372,6 +372,19 @@ pub fn kernel_fault(t: &Transcript) -> Result<(), Vec<String>> {
     f.finish(())
 }
 
+/// What a kernel stack overflow must print: the exception report naming the
+/// guard page, then the failure halt.
+pub const STACK_OVERFLOW_LINES: [&str; 3] = [
+    "data abort at the current exception level",
+    "kernel stack overflow",
+    HALT_FAILURE,
+];
+
+/// The stack-overflow-test system reported the overflow and halted.
+pub fn stack_overflow(t: &Transcript) -> Result<(), Vec<String>> {
+    in_order(t, &STACK_OVERFLOW_LINES)
+}
+
 /// What the debug-dump system's console must show, in order: the
 /// scheduler dump naming the root thread, then a capDL snapshot with the
 /// objects it made and the badged cap in its second CNode.

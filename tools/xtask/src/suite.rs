@@ -174,6 +174,11 @@ fn checks() -> Vec<Check> {
         debug_dump,
     ));
     v.push(Check::new(
+        "stack-overflow",
+        "a kernel that recurses without end: the guard page below its stack turns it into a report, `run` exits non-zero",
+        stack_overflow,
+    ));
+    v.push(Check::new(
         "kernel-fault",
         "a deliberate data abort in the kernel: decoded report with registers, failure halt, `run` exits non-zero",
         kernel_fault,
@@ -499,6 +504,27 @@ fn debug_dump(ctx: &mut Ctx) -> Verdict {
             &run.transcript,
             ctx,
             "debug-dump",
+            &again,
+        ))
+    }
+}
+
+fn stack_overflow(ctx: &mut Ctx) -> Verdict {
+    const SYSTEM: &str = "stack-overflow-test";
+    let (status, transcript) = xtask_run(ctx, "stack-overflow", SYSTEM)?;
+    let mut problems = must_fail(status, "a kernel stack overflow");
+    if let Err(more) = expect::stack_overflow(&transcript) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(format!("overflow reported, `run` ended with {status}"))
+    } else {
+        let again = run_command(SYSTEM, &Machine::default());
+        Err(report(
+            &problems,
+            &transcript,
+            ctx,
+            "stack-overflow",
             &again,
         ))
     }

@@ -188,6 +188,17 @@ pub const SYSTEMS: &[System] = &[
         },
     },
     System {
+        name: "stack-overflow-test",
+        about: "a kernel that overflows its stack on purpose: the guard page catches it",
+        kernel_features: &["boot-stack-overflow-test"],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &[],
+        },
+    },
+    System {
         name: "kernel-fault-test",
         about: "a kernel that takes a data abort on purpose after its memory map",
         kernel_features: &["boot-fault-test"],

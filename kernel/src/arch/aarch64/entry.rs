@@ -9,12 +9,27 @@
 /// Size of the single kernel stack (uniprocessor: one is enough).
 pub const KERNEL_STACK_SIZE: usize = 16 * 1024;
 
+/// Size of the stack used to report a kernel stack overflow.
+pub const EMERGENCY_STACK_SIZE: usize = 4096;
+
+/// Where the exception vectors move SP when a kernel exception finds it in
+/// the guard page below [`KERNEL_STACK`] (an overflow): enough to print the
+/// report and halt.
+#[unsafe(no_mangle)]
+pub static mut EMERGENCY_STACK: KernelStackSmall = KernelStackSmall([0; EMERGENCY_STACK_SIZE]);
+
+/// The emergency stack's storage.
+#[repr(C, align(16))]
+pub struct KernelStackSmall(pub [u8; EMERGENCY_STACK_SIZE]);
+
 /// The kernel stack, 16-byte aligned as AArch64 requires.
 #[repr(C, align(4096))]
 pub struct KernelStack(pub [u8; KERNEL_STACK_SIZE]);
 
-/// The stack itself; `__kernel_stack_top` names its end.
+/// The stack itself, in its own section right above an unmapped guard page
+/// (kernel.ld); the entry code points SP at its end.
 #[unsafe(no_mangle)]
+#[unsafe(link_section = ".kernel_stack")]
 pub static mut KERNEL_STACK: KernelStack = KernelStack([0; KERNEL_STACK_SIZE]);
 
 core::arch::global_asm!(

@@ -28,6 +28,7 @@ unsafe extern "C" {
     static __kernel_start: u8;
     static __text_end: u8;
     static __kernel_end: u8;
+    static __stack_guard: u8;
     static KERNEL_PHYS_BASE: u8;
 }
 
@@ -80,6 +81,12 @@ pub fn flush_asid(asid: u16) {
     // SAFETY: TLB maintenance cannot break memory safety; the barriers make
     // the page-table writes before it visible to the walker first.
     unsafe { core::arch::asm!("dsb ishst", "tlbi aside1, {0}", "dsb ish", "isb", in(reg) operand) };
+}
+
+/// True if `vaddr` lies in the unmapped guard page below the kernel stack.
+pub fn in_stack_guard(vaddr: u64) -> bool {
+    let guard = core::ptr::addr_of!(__stack_guard) as u64;
+    (guard..guard + 4096).contains(&vaddr)
 }
 
 /// Kernel virtual address of a physical address in the window.
@@ -148,15 +155,19 @@ pub fn init_kernel_space(dtb: Region) -> Result<u64, MapError> {
         &Attributes::KERNEL_CODE,
         3,
     )?;
-    pagetable::map_range(
-        &mut mem,
-        root,
-        image.text_end,
-        image.phys_start + text_size,
-        image.virt_end - image.text_end,
-        &Attributes::KERNEL_NORMAL,
-        3,
-    )?;
+    // Data, leaving the stack's guard page unmapped.
+    let guard = core::ptr::addr_of!(__stack_guard) as u64;
+    for (start, end) in [(image.text_end, guard), (guard + 4096, image.virt_end)] {
+        pagetable::map_range(
+            &mut mem,
+            root,
+            start,
+            image.phys_start + (start - image.virt_start),
+            end - start,
+            &Attributes::KERNEL_NORMAL,
+            3,
+        )?;
+    }
     let dtb_pages = dtb.aligned_out(4096);
     let dtb_attrs = Attributes {
         access: Access::KernelReadOnly,

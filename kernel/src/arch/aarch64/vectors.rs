@@ -56,6 +56,24 @@ core::arch::global_asm!(
     r#"
 .macro KERNEL_VECTOR source, kind
     .balign 0x80
+    // A kernel stack overflow lands in the guard page below the stack:
+    // then the report is made from the emergency stack. TPIDRRO_EL0 and
+    // TPIDR_EL0 serve as scratch (the thread's values are in its context
+    // and every return to EL0 restores them).
+    msr     tpidrro_el0, x0
+    msr     tpidr_el0, x1
+    mov     x0, sp
+    sub     x0, x0, #{frame}
+    lsr     x0, x0, #12
+    adrp    x1, __stack_guard
+    cmp     x0, x1, lsr #12
+    b.ne    1f
+    adrp    x1, EMERGENCY_STACK
+    add     x1, x1, :lo12:EMERGENCY_STACK
+    add     x1, x1, #{emergency}
+    mov     sp, x1
+1:  mrs     x0, tpidrro_el0
+    mrs     x1, tpidr_el0
     sub     sp, sp, #{frame}
     stp     x0, x1, [sp, #0]
     mov     x0, #\source
@@ -257,6 +275,7 @@ cerne_restore_user_context:
     tpidrro = const CTX_TPIDRRO,
     stack_size = const super::entry::KERNEL_STACK_SIZE,
     fp_regs = const super::context::CTX_FP_REGS,
+    emergency = const super::entry::EMERGENCY_STACK_SIZE,
     fpsr_fpcr = const super::context::CTX_FPSR_FPCR,
 );
 
