@@ -752,6 +752,19 @@ fn rights_ignored_on_other_caps(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn src_guard_mismatch(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let dst = env.slot();
+    // 32 bits are fewer than the root's 52-bit guard.
+    check_err!(
+        env.root()
+            .copy(dst, 64, env.root(), ep.cptr(), 32, CapRights::ALL),
+        FailedLookup,
+        [1, 4, 32, 0, 52]
+    );
+    Ok(())
+}
+
 tests![
     copy_endpoint,
     copy_dest_occupied,
@@ -805,4 +818,5 @@ tests![
     object_outlives_deleted_original,
     revoke_subtree_only,
     rights_ignored_on_other_caps,
+    src_guard_mismatch,
 ];

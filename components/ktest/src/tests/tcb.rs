@@ -581,6 +581,40 @@ fn write_registers_sets_tpidrro(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn configure_guard_too_big(env: &mut Env) -> TestResult {
+    // cspace_root_data giving guard size 61 to a radix-4 CNode: no valid
+    // root results.
+    let t = env.tcb()?;
+    let cn = env.cnode(4)?;
+    let f = env.frame()?;
+    check_err!(
+        t.configure(0, cn, 61, env.boot.vspace, 0, 0, f),
+        IllegalOperation
+    );
+    check_ok!(t.configure(0, cn, 60, env.boot.vspace, 0, 0, f));
+    Ok(())
+}
+
+/// Without an IPC buffer, calls ReadRegisters(count 36) on the TCB in its
+/// argument and records the reply's length.
+fn bufferless_read_registers(tcb: Word) {
+    let info = cerne_abi::message::MessageInfo::new(L::TcbReadRegisters.word(), 0, 0, 2);
+    let r = libcerne::sel4::syscall::call(tcb, info, [0, 36, 0, 0]);
+    set_shared(0, r.info.length());
+    set_shared(1, r.info.label());
+    set_shared(2, 1);
+}
+
+fn read_registers_without_buffer(env: &mut Env) -> TestResult {
+    let target = env.tcb()?;
+    let t = env.thread(bufferless_read_registers, target.cptr(), 150, 0)?;
+    check_ok!(t.tcb.set_ipc_buffer(0, Cap::from_cptr(0)));
+    check_ok!(t.tcb.resume());
+    check_eq!(shared(2), 1);
+    check_eq!((shared(1), shared(0)), (0, 4));
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -622,4 +656,6 @@ tests![
     thread_suspends_itself,
     deleting_tcb_unbinds_notification,
     write_registers_sets_tpidrro,
+    configure_guard_too_big,
+    read_registers_without_buffer,
 ];

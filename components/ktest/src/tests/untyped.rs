@@ -462,6 +462,18 @@ fn nested_untyped(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn retype_node_depth_short(env: &mut Env) -> TestResult {
+    // 63 bits cannot cover the root CNode's guard (52) and radix (12).
+    let cn = env.cnode(4)?;
+    check_err!(
+        env.pool
+            .retype(ObjectType::Endpoint, 0, env.root(), cn.cptr(), 63, 0, 1),
+        FailedLookup,
+        [0, 3, 63, 64]
+    );
+    Ok(())
+}
+
 tests![
     retype_endpoint,
     retype_notification,
@@ -495,4 +507,5 @@ tests![
     pool_is_whole,
     delete_children_resets_untyped,
     nested_untyped,
+    retype_node_depth_short,
 ];
