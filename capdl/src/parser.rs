@@ -525,6 +525,11 @@ impl<'a> Parser<'a> {
     fn objects_section(&mut self) -> PResult<()> {
         self.expect_punct('{', "to open the objects section")?;
         while !self.eat_punct('}')? {
+            if !matches!(self.peek()?.0, Token::Ident(_)) {
+                return Err(
+                    self.expected("an object declaration or '}' to close the objects section")
+                );
+            }
             let qname = self.qname()?;
             self.object_decl(qname, &[], 0)?;
         }
@@ -556,6 +561,9 @@ impl<'a> Parser<'a> {
             ));
         }
         let (type_name, type_at) = self.ident(OBJECT_TYPES_EXPECTED)?;
+        if let Some((_, why)) = OUTSIDE_OBJECT_TYPES.iter().find(|(t, _)| *t == type_name) {
+            return Err(self.error_at(type_at, *why));
+        }
         let params = self.object_params()?;
         let kind = self.object_kind(&type_name, type_at, &params)?;
 
@@ -657,7 +665,8 @@ impl<'a> Parser<'a> {
                 ref other => Err(self.error_at(
                     at,
                     format!(
-                        "'{name}' is used as an untyped parent but is a {}",
+                        "'{name}' is used as an untyped parent but is {} {}",
+                        article(other.keyword()),
                         other.keyword()
                     ),
                 )),
@@ -980,7 +989,10 @@ impl<'a> Parser<'a> {
                 };
                 return Err(self.error_at(
                     *param_at,
-                    format!("{shown} does not apply to a {type_name} object"),
+                    format!(
+                        "{shown} does not apply to {} {type_name} object",
+                        article(type_name)
+                    ),
                 ));
             }
             if !seen.insert(key) {
@@ -1003,7 +1015,12 @@ impl<'a> Parser<'a> {
             ObjParam::Bits(b) => Some(*b),
             _ => None,
         });
-        let missing = |what: &str| self.error_at(at, format!("a {type_name} object needs {what}"));
+        let missing = |what: &str| {
+            self.error_at(
+                at,
+                format!("{} {type_name} object needs {what}", article(type_name)),
+            )
+        };
         Ok(match type_name {
             "ut" => ObjectKind::Untyped(Untyped {
                 size_bits: bits,
@@ -1669,6 +1686,15 @@ impl State {
             self.spec.cdt.push(CdtEdge { parent, child });
         }
         Ok(self.spec)
+    }
+}
+
+/// "a" or "an" before a word.
+pub(crate) fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

@@ -21,6 +21,7 @@ use crate::model::{
     TcbCapKind, TCB_SLOT_BOUND_NOTIFICATION, TCB_SLOT_CALLER, TCB_SLOT_CSPACE, TCB_SLOT_FAULT_EP,
     TCB_SLOT_IPC_BUFFER, TCB_SLOT_NAMES, TCB_SLOT_REPLY, TCB_SLOT_VSPACE,
 };
+use crate::parser::article;
 
 /// Platform and configuration numbers the checks use. The defaults are
 /// this kernel's (SEL4-ABI.md §1: qemu-arm-virt, non-MCS, uniprocessor).
@@ -74,6 +75,8 @@ pub fn validate(spec: &Spec, file: &str, limits: &Limits) -> Result<(), Vec<Diag
     if v.errors.is_empty() {
         Ok(())
     } else {
+        // In source order; items without a position (built by a tool) last.
+        v.errors.sort_by_key(|d| (d.line == 0, d.line, d.column));
         Err(v.errors)
     }
 }
@@ -215,7 +218,7 @@ impl<'a> Validator<'a> {
                                 }
                             }
                             if a != b {
-                                self.error(object.origin, format!("element '{name}' is a {} but '{}' is a {}: the elements of an array have one type and parameters", b.keyword(), spec.objects[first].name, a.keyword()));
+                                self.error(object.origin, format!("element '{name}' is {} {} but '{}' is {} {}: the elements of an array have one type and parameters", article(b.keyword()), b.keyword(), spec.objects[first].name, article(a.keyword()), a.keyword()));
                             }
                             arrays.insert(&name.base, (next + 1, first));
                         }
@@ -429,7 +432,10 @@ impl<'a> Validator<'a> {
         };
         self.cap_attributes(name, slot, at, cap, target.map(|o| &o.kind));
         let cap_text = match (target, &cap.target) {
-            (Some(o), _) => format!("a {} to '{}'", cap_type(&o.kind, cap), o.name),
+            (Some(o), _) => {
+                let t = cap_type(&o.kind, cap);
+                format!("{} {t} to '{}'", article(&t), o.name)
+            }
             (None, CapTarget::IrqControl) => "the IRQ control cap".to_string(),
             (None, CapTarget::AsidControl) => "the ASID control cap".to_string(),
             (None, _) => "the domain cap".to_string(),
@@ -573,7 +579,8 @@ impl<'a> Validator<'a> {
                 self.error(
                     at,
                     format!(
-                        "'{name}' is a {} object, which holds no caps",
+                        "'{name}' is {} {} object, which holds no caps",
+                        article(other.keyword()),
                         other.keyword()
                     ),
                 );
@@ -598,6 +605,7 @@ impl<'a> Validator<'a> {
         let type_text = kind
             .map(|k| cap_type(k, cap))
             .unwrap_or_else(|| "kernel cap".to_string());
+        let is_a = format!("{place} is {} {type_text}", article(&type_text));
         let allowed_rights = match kind {
             Some(ObjectKind::Endpoint) => CapRights::ALL,
             Some(ObjectKind::Notification) => CapRights::READ_WRITE,
@@ -623,15 +631,16 @@ impl<'a> Validator<'a> {
                 Some(ObjectKind::Frame(_)) => "R, W and X (G)",
                 _ => "none",
             };
-            self.error(at, format!("{place} is a {type_text}, which cannot have right(s) {letters} (allowed: {allowed})"));
+            self.error(
+                at,
+                format!("{is_a}, which cannot have right(s) {letters} (allowed: {allowed})"),
+            );
         }
         let is = |pred: fn(&ObjectKind) -> bool| kind.is_some_and(pred);
         if cap.badge != 0 && !is(|k| matches!(k, ObjectKind::Endpoint | ObjectKind::Notification)) {
             self.error(
                 at,
-                format!(
-                    "{place} is a {type_text}; only endpoint and notification caps have a badge"
-                ),
+                format!("{is_a}; only endpoint and notification caps have a badge"),
             );
         }
         if cap.guard != 0 || cap.guard_size != 0 {
@@ -653,16 +662,13 @@ impl<'a> Validator<'a> {
                         );
                     }
                 }
-                _ => self.error(
-                    at,
-                    format!("{place} is a {type_text}; only cnode caps have a guard"),
-                ),
+                _ => self.error(at, format!("{is_a}; only cnode caps have a guard")),
             }
         }
         if (!cap.cached || cap.mapping.is_some()) && !is(|k| matches!(k, ObjectKind::Frame(_))) {
             self.error(
                 at,
-                format!("{place} is a {type_text}; only frame caps are uncached or have a mapping"),
+                format!("{is_a}; only frame caps are uncached or have a mapping"),
             );
         }
         if cap.asid.is_some()
@@ -675,9 +681,7 @@ impl<'a> Validator<'a> {
         {
             self.error(
                 at,
-                format!(
-                    "{place} is a {type_text}; only frame, page table and pgd caps have an asid"
-                ),
+                format!("{is_a}; only frame, page table and pgd caps have an asid"),
             );
         }
         if let Some((high, low)) = cap.asid {
@@ -688,9 +692,7 @@ impl<'a> Validator<'a> {
         if cap.tcb_kind != TcbCapKind::Thread && !is(|k| matches!(k, ObjectKind::Tcb(_))) {
             self.error(
                 at,
-                format!(
-                    "{place} is a {type_text}; only tcb caps can be reply or master_reply caps"
-                ),
+                format!("{is_a}; only tcb caps can be reply or master_reply caps"),
             );
         }
     }
@@ -817,9 +819,10 @@ impl<'a> Validator<'a> {
                 Some(o) if !matches!(o.kind, ObjectKind::Irq { .. }) => self.error(
                     at,
                     format!(
-                        "IRQ {} names '{}', a {} object, not an irq object",
+                        "IRQ {} names '{}', {} {} object, not an irq object",
                         line.irq,
                         o.name,
+                        article(o.kind.keyword()),
                         o.kind.keyword()
                     ),
                 ),
