@@ -888,6 +888,23 @@ fn two_unwrapped_badges(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn suspended_sender_leaves_queue(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let b = env.mint(ep, CapRights::ALL, 0x5)?;
+    set_shared(EP, b.cptr());
+    set_shared(LABEL, 3);
+    let t = env.spawn(sender, 0, 150)?;
+    check_ok!(t.tcb.suspend());
+    check_eq!(ep.nb_recv().badge, 0);
+    check_eq!(shared(R_DONE), 0);
+    // Resumed, it sends again.
+    check_ok!(t.tcb.resume());
+    let m = ep.recv();
+    check_eq!((m.label(), m.badge), (3, 0x5));
+    check_eq!(shared(R_DONE), 1);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -942,4 +959,5 @@ tests![
     token_ring,
     three_caps_in_order,
     two_unwrapped_badges,
+    suspended_sender_leaves_queue,
 ];

@@ -235,6 +235,23 @@ fn poll_does_not_block_when_bound(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn suspended_waiter_leaves_queue(env: &mut Env) -> TestResult {
+    let n = env.notification()?;
+    let b = env.mint(n, CapRights::ALL, 0x9)?;
+    let t = env.spawn(waiter, n.cptr(), 150)?;
+    check_ok!(t.tcb.suspend());
+    b.signal();
+    check_eq!(shared(1), 0);
+    check_eq!(n.poll(), 0x9);
+    // Resumed, it waits again and the next signal wakes it.
+    check_ok!(t.tcb.resume());
+    check_eq!(shared(1), 0);
+    b.signal();
+    check_eq!(shared(1), 1);
+    check_eq!(shared(0), 0x9);
+    Ok(())
+}
+
 tests![
     signal_then_poll,
     badges_are_ored,
@@ -251,4 +268,5 @@ tests![
     deleting_notification_unbinds,
     bound_signal_waits_while_calling,
     poll_does_not_block_when_bound,
+    suspended_waiter_leaves_queue,
 ];
