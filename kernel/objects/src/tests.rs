@@ -228,7 +228,10 @@ fn retype_copy_mint_revoke() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn retype_errors_in_order() {
     with_booted(8, |k, l| {
         let d = l.first_free_slot;
@@ -372,7 +375,10 @@ fn err(o: &Out) -> (Option<Error>, Vec<u64>) {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn page_tables_and_frames_map_with_real_descriptors() {
     use crate::vspace::{PTE_ADDR_MASK, PTE_BLOCK, PTE_TABLE_OR_PAGE};
     with_booted(8, |k, l| {
@@ -524,7 +530,10 @@ fn page_tables_and_frames_map_with_real_descriptors() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn irq_control_handlers_and_interrupt_delivery() {
     use crate::state::IrqState;
     use crate::syscall::Event;
@@ -632,13 +641,28 @@ fn irq_control_handlers_and_interrupt_delivery() {
             k.slot_cap(cnode_slot(l.root_cnode, d + 3)),
             Cap::SgiSignal { irq: 1, target: 0 }
         );
+        // The highest IRQ is valid.
+        ok(&call(
+            k,
+            irqc,
+            L::IrqIssueIrqHandler,
+            &[159, d + 4, 64],
+            &[root],
+        ));
+        assert_eq!(
+            k.slot_cap(cnode_slot(l.root_cnode, d + 4)),
+            Cap::IrqHandler { irq: 159 }
+        );
         let o = syscall(k, Syscall::Call, irqc, 99, &[1, 0, d + 3, 64], &[root]);
         assert_eq!(err(&o).0, Some(Error::IllegalOperation));
     });
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn asid_pools_and_vspace_assignment() {
     with_booted(8, |k, l| {
         let d = l.first_free_slot;
@@ -717,7 +741,10 @@ fn asid_pools_and_vspace_assignment() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn domain_invocations() {
     with_booted(8, |k, _| {
         let dom = CAP_DOMAIN as u64;
@@ -777,7 +804,10 @@ fn domain_invocations() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn unknown_syscall_and_faults_without_handler_suspend() {
     use crate::syscall::Event;
     with_booted(8, |k, l| {
@@ -796,7 +826,10 @@ fn unknown_syscall_and_faults_without_handler_suspend() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn debug_syscalls() {
     use crate::syscall::Event;
     with_booted(8, |k, l| {
@@ -842,7 +875,10 @@ fn debug_syscalls() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri; same code paths as the tests Miri runs")]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
 fn timer_ticks_round_robin_at_equal_priority() {
     with_booted(8, |k, l| {
         let d = l.first_free_slot;
