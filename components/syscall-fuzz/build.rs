@@ -10,7 +10,6 @@ fn main() {
         "CERNE_FUZZ_SYSCALLS",
         "CERNE_FUZZ_EPOCH",
         "CERNE_FUZZ_TRACE_FROM",
-        "CERNE_FUZZ_SNAPSHOT",
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }

@@ -8,9 +8,7 @@
 //! * `CERNE_FUZZ_EPOCH`: system calls per epoch (between two authority
 //!   checks, after which the victim's world is rebuilt);
 //! * `CERNE_FUZZ_TRACE_FROM`: print every system call from this index on
-//!   (the `verbose` feature makes it 0), to reproduce a finding;
-//! * `CERNE_FUZZ_SNAPSHOT`: 1 issues DebugSnapshot too (excluded for now:
-//!   finding F1).
+//!   (the `verbose` feature makes it 0), to reproduce a finding.
 
 use cerne_abi::Word;
 
@@ -44,15 +42,6 @@ pub const TRACE_FROM: Option<Word> = if cfg!(feature = "verbose") {
 pub fn traced(n: Word) -> bool {
     matches!(TRACE_FROM, Some(from) if n >= from)
 }
-
-/// TEMPORARY exclusion for finding F1 of docs/fuzz-findings.md: DebugSnapshot
-/// (as of commit 8c92527) hangs the kernel, so the victim issues Yield
-/// instead unless built with `CERNE_FUZZ_SNAPSHOT=1` (to reproduce the
-/// finding, or to check its fix). Remove once F1 is fixed.
-pub const ISSUE_DEBUG_SNAPSHOT: bool = match option_env!("CERNE_FUZZ_SNAPSHOT") {
-    Some(s) => parse(s) != 0,
-    None => false,
-};
 
 /// Every this many epochs (and at the end) the whole root CNode is
 /// scanned, not only its used part.

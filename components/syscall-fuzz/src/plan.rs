@@ -393,13 +393,7 @@ fn label(rng: &mut Rng, cptr: Word) -> Word {
 
 /// Draws the next system call into `plan`.
 pub fn generate(rng: &mut Rng, env: &Env, plan: &mut Plan) {
-    let mut number = syscall_number(rng);
-    if number == Syscall::DebugSnapshot.word() && !crate::config::ISSUE_DEBUG_SNAPSHOT {
-        // TEMPORARY: finding F1 (DebugSnapshot hangs the kernel); see
-        // `config::ISSUE_DEBUG_SNAPSHOT`. Swapped after the draw, so the
-        // PRNG stream is the same either way.
-        number = Syscall::Yield.word();
-    }
+    let number = syscall_number(rng);
     let x0 = match Syscall::from_word(number) {
         Some(Syscall::DebugPutChar) => {
             // Any high bits, but a printable character, so that the console
