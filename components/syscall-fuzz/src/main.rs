@@ -11,13 +11,18 @@
 //! the root task runs exactly when neither can: the victim faulted (the
 //! fault message waits on the fault endpoint), blocked (Recv on something
 //! nobody signals, a Send nobody takes), suspended itself, lowered its own
-//! priority, or reached a stop mark, and the partner blocked too. Each time, the root task takes any fault message with a
-//! non-blocking receive and either replies (an UnknownSyscall reply that
-//! skips the `svc`; a CapFault after TCB_WriteRegisters moved the restart
-//! PC past it) or restarts the victim: Suspend, Configure, its fault
-//! endpoint cap minted again, WriteRegisters to its entry, its priority,
-//! Resume ([`world::Root::restart`]). Threads the victim makes can run at
-//! priority 0 at most, below the root task, so they never run.
+//! priority, or reached a stop mark, and the partner blocked too. Each
+//! time, the root task takes any fault message with a non-blocking receive
+//! and either replies (an UnknownSyscall reply that skips the `svc`; a
+//! CapFault after TCB_WriteRegisters moved the restart PC past it) or
+//! restarts the victim: Suspend, Configure, its fault endpoint cap minted
+//! again, WriteRegisters to its entry, its priority, Resume
+//! ([`world::Root::restart`]). Threads the victim makes can run at
+//! priority 0 at most, below the root task, so they never run. What this
+//! cannot break — a victim spinning without system calls — the victim's
+//! code never does; the one way the kernel could make it loop for ever at
+//! its priority (TCB_CopyRegisters onto itself) is avoided
+//! ([`victim`]).
 //!
 //! The run is cut in epochs ([`config::EPOCH`] calls). Each starts with
 //! fresh objects from one arena untyped ([`world`]) and ends with the
