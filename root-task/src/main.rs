@@ -10,26 +10,6 @@ use cerne_abi::slots::*;
 use libcerne::syscalls::debug_cap_identify;
 use libcerne::{bootinfo, println};
 
-/// What each initial slot must hold (SEL4-ABI.md §8.5).
-const INITIAL_SLOTS: [(usize, CapTag); 16] = [
-    (CAP_NULL, CapTag::Null),
-    (CAP_INIT_THREAD_TCB, CapTag::Thread),
-    (CAP_INIT_THREAD_CNODE, CapTag::CNode),
-    (CAP_INIT_THREAD_VSPACE, CapTag::VSpace),
-    (CAP_IRQ_CONTROL, CapTag::IrqControl),
-    (CAP_ASID_CONTROL, CapTag::AsidControl),
-    (CAP_INIT_THREAD_ASID_POOL, CapTag::AsidPool),
-    (CAP_IO_PORT_CONTROL, CapTag::Null),
-    (CAP_IO_SPACE, CapTag::Null),
-    (CAP_BOOT_INFO_FRAME, CapTag::Frame),
-    (CAP_INIT_THREAD_IPC_BUFFER, CapTag::Frame),
-    (CAP_DOMAIN, CapTag::Domain),
-    (CAP_SMMU_SID_CONTROL, CapTag::Null),
-    (CAP_SMMU_CB_CONTROL, CapTag::Null),
-    (CAP_INIT_THREAD_SC, CapTag::Null),
-    (CAP_SMC, CapTag::Null),
-];
-
 /// Asks the kernel for the type of every cap BootInfo describes and counts
 /// the slots holding what they should. Returns (matching, checked).
 fn check_caps(bi: &BootInfo) -> (u64, u64) {
@@ -47,7 +27,7 @@ fn check_caps(bi: &BootInfo) -> (u64, u64) {
             );
         }
     };
-    for (slot, tag) in INITIAL_SLOTS {
+    for (slot, tag) in INITIAL_CAP_TAGS {
         expect(slot as u64, tag);
     }
     let regions: [(SlotRegion, CapTag); 4] = [

@@ -37,3 +37,39 @@ pub const NUM_INITIAL_CAPS: usize = 16;
 
 /// Default log2 of the root CNode's slot count (ROOT_CNODE_SIZE_BITS).
 pub const DEFAULT_ROOT_CNODE_SIZE_BITS: usize = 12;
+
+/// What each initial slot holds in this configuration (SEL4-ABI.md §8.5),
+/// as the cap type tag DebugCapIdentify returns.
+pub const INITIAL_CAP_TAGS: [(usize, crate::object::CapTag); NUM_INITIAL_CAPS] = {
+    use crate::object::CapTag;
+    [
+        (CAP_NULL, CapTag::Null),
+        (CAP_INIT_THREAD_TCB, CapTag::Thread),
+        (CAP_INIT_THREAD_CNODE, CapTag::CNode),
+        (CAP_INIT_THREAD_VSPACE, CapTag::VSpace),
+        (CAP_IRQ_CONTROL, CapTag::IrqControl),
+        (CAP_ASID_CONTROL, CapTag::AsidControl),
+        (CAP_INIT_THREAD_ASID_POOL, CapTag::AsidPool),
+        (CAP_IO_PORT_CONTROL, CapTag::Null),
+        (CAP_IO_SPACE, CapTag::Null),
+        (CAP_BOOT_INFO_FRAME, CapTag::Frame),
+        (CAP_INIT_THREAD_IPC_BUFFER, CapTag::Frame),
+        (CAP_DOMAIN, CapTag::Domain),
+        (CAP_SMMU_SID_CONTROL, CapTag::Null),
+        (CAP_SMMU_CB_CONTROL, CapTag::Null),
+        (CAP_INIT_THREAD_SC, CapTag::Null),
+        (CAP_SMC, CapTag::Null),
+    ]
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_cap_table_is_in_slot_order() {
+        for (i, (slot, _)) in INITIAL_CAP_TAGS.iter().enumerate() {
+            assert_eq!(*slot, i);
+        }
+    }
+}
