@@ -476,28 +476,38 @@ fn fpu_state_is_per_thread(env: &mut Env) -> TestResult {
 }
 
 fn syscall_preserves_registers(env: &mut Env) -> TestResult {
-    // x8..x30 survive a system call (here a Call on a TCB).
+    // x6 and x8..x30 (here x6, x8, x9, x20, x28) survive a system call (a
+    // Call on a TCB), and so does x7, the syscall number.
     let t = env.tcb()?;
-    let out: [Word; 3];
+    let out: [Word; 6];
     // SAFETY: a TCB_SetFlags Call: reads x0..x5, x7, writes x0..x5 (declared
-    // clobbered); x9, x20 and x28 hold sentinels the kernel must preserve.
+    // clobbered); the other registers named hold sentinels the kernel must
+    // preserve, and are declared as in/out so the compiler expects them to
+    // come back.
     unsafe {
-        let (mut a, mut b, mut c) = (0x9999u64, 0x1919u64, 0x2828u64);
+        let (mut x6, mut x7, mut x8) = (0x6666u64, Syscall::Call.word(), 0x8888u64);
+        let (mut a, mut b, mut c) = (0x9999u64, 0x2020u64, 0x2828u64);
         core::arch::asm!(
             "svc #0",
             inout("x0") t.cptr() => _,
             inout("x1") cerne_abi::message::MessageInfo::new(cerne_abi::invocation::InvocationLabel::TcbSetFlags.word(), 0, 0, 2).word() => _,
             inout("x2") 0u64 => _, inout("x3") 0u64 => _, out("x4") _, out("x5") _,
-            in("x7") Syscall::Call.word(),
+            inout("x6") x6, inout("x7") x7, inout("x8") x8,
             inout("x9") a, inout("x20") b, inout("x28") c,
             options(nostack),
         );
+        x6 = core::hint::black_box(x6);
+        x7 = core::hint::black_box(x7);
+        x8 = core::hint::black_box(x8);
         a = core::hint::black_box(a);
         b = core::hint::black_box(b);
         c = core::hint::black_box(c);
-        out = [a, b, c];
+        out = [x6, x7, x8, a, b, c];
     }
-    check_eq!(out, [0x9999, 0x1919, 0x2828]);
+    check_eq!(
+        out,
+        [0x6666, Syscall::Call.word(), 0x8888, 0x9999, 0x2020, 0x2828]
+    );
     Ok(())
 }
 
