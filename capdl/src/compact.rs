@@ -571,12 +571,106 @@ impl<'a> SpecView<'a> {
         (0..self.objects.len()).filter_map(move |i| spec.object(i))
     }
 
+    /// Every table and frame mapped under the VSpace object `vspace`, with
+    /// its virtual address (SEL4-ABI.md §9.1: a level-n entry spans
+    /// 2^(12 + 9·(3−n)) bytes).
+    pub fn mappings(&self, vspace: usize) -> Mappings<'a> {
+        let is_vspace = self
+            .object(vspace)
+            .is_some_and(|o| o.kind() == ObjectKindCode::VSpace);
+        Mappings {
+            spec: *self,
+            stack: [(vspace, 0, 0); 4],
+            depth: usize::from(is_vspace),
+        }
+    }
+
     /// The words of fill entry text, split at spaces.
     pub fn fill_words(&self, fill: &FillRecord) -> impl Iterator<Item = &'a str> {
         self.str(fill.text)
             .unwrap_or("")
             .split(' ')
             .filter(|w| !w.is_empty())
+    }
+}
+
+/// One entry met while walking a VSpace: a cap in a slot of the VSpace or of
+/// a page table below it, and the virtual address that slot maps.
+#[derive(Clone, Copy, Debug)]
+pub struct Mapping<'a> {
+    /// The virtual address the slot maps.
+    pub vaddr: u64,
+    /// The level of the table holding the cap (0 = the VSpace, 3 = a `pt`).
+    pub level: u8,
+    /// The table's object index.
+    pub table: usize,
+    /// The cap (a frame cap, or a cap to the next table down).
+    pub cap: &'a CapRecord,
+    /// The object the cap points at.
+    pub target: usize,
+}
+
+/// Iterator over a VSpace's tables and frames, depth first in slot order,
+/// with a fixed four-level stack: no heap. Made by [`SpecView::mappings`].
+#[derive(Clone, Debug)]
+pub struct Mappings<'a> {
+    spec: SpecView<'a>,
+    /// (table object, next cap position, base vaddr) per level.
+    stack: [(usize, usize, u64); 4],
+    depth: usize,
+}
+
+impl<'a> Iterator for Mappings<'a> {
+    type Item = Mapping<'a>;
+
+    fn next(&mut self) -> Option<Mapping<'a>> {
+        while self.depth > 0 {
+            let (table, position, base) = self.stack[self.depth - 1];
+            let Some(table_view) = self.spec.object(table) else {
+                self.depth -= 1;
+                continue;
+            };
+            let Some(cap) = table_view.caps().get(position) else {
+                self.depth -= 1;
+                continue;
+            };
+            self.stack[self.depth - 1].1 = position + 1;
+            if cap.target_kind != CapTargetCode::Object as u8 {
+                continue;
+            }
+            let level = match table_view.kind() {
+                ObjectKindCode::VSpace => 0,
+                ObjectKindCode::PageTable => table_view.record.level.min(3),
+                _ => continue,
+            };
+            let span_bits = 12 + 9 * (3 - level as u32);
+            let Some(vaddr) = cap
+                .slot
+                .get()
+                .checked_shl(span_bits)
+                .filter(|v| v >> span_bits == cap.slot.get())
+                .and_then(|offset| base.checked_add(offset))
+            else {
+                continue;
+            };
+            let target = cap.target.get() as usize;
+            let is_table = self
+                .spec
+                .object(target)
+                .is_some_and(|t| t.kind() == ObjectKindCode::PageTable);
+            if is_table && self.depth < self.stack.len() {
+                self.stack[self.depth] = (target, 0, vaddr);
+                self.depth += 1;
+            }
+            return Some(Mapping {
+                vaddr,
+                level,
+                table,
+                cap,
+                target,
+            });
+        }
+        None
     }
 }
 

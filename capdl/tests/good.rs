@@ -99,6 +99,45 @@ fn encodes_and_the_heap_free_reader_walks_it() {
 }
 
 #[test]
+fn the_vspace_walk_gives_each_mapping_its_vaddr() {
+    let spec = console();
+    let bytes = capdl::encode(&spec).unwrap();
+    let view = SpecView::new(&bytes).unwrap();
+    let vspace = view
+        .iter_objects()
+        .find(|o| o.name() == "console_vspace")
+        .unwrap();
+    let walk: Vec<(String, u8, u64)> = view
+        .mappings(vspace.index)
+        .map(|m| {
+            let o = view.object(m.target).unwrap();
+            let name = match o.index_in_array() {
+                Some(i) => format!("{}[{i}]", o.name()),
+                None => o.name().to_string(),
+            };
+            (name, m.level, m.vaddr)
+        })
+        .collect();
+    let expected: Vec<(String, u8, u64)> = [
+        ("console_pud", 0, 0),
+        ("console_pd", 1, 0),
+        ("console_pt", 2, 0x20_0000),
+        ("console_text[0]", 3, 0x20_0000),
+        ("console_text[1]", 3, 0x20_1000),
+        ("uart_mmio", 3, 0x20_9000),
+        ("console_stack", 3, 0x2f_f000),
+        ("console_ipc", 3, 0x30_0000),
+        ("big", 2, 0x40_0000),
+    ]
+    .iter()
+    .map(|(n, l, v)| (n.to_string(), *l, *v))
+    .collect();
+    assert_eq!(walk, expected);
+    // Not a VSpace: nothing to walk.
+    assert_eq!(view.mappings(0).count(), 0);
+}
+
+#[test]
 fn every_truncation_and_bit_flip_of_the_encoding_is_read_without_panic() {
     let bytes = capdl::encode(&console()).unwrap();
     for len in 0..bytes.len() {
@@ -109,6 +148,19 @@ fn every_truncation_and_bit_flip_of_the_encoding_is_read_without_panic() {
             let mut b = bytes.clone();
             b[i] ^= bit;
             let _ = capdl::decode(&b);
+            if let Ok(view) = SpecView::new(&b) {
+                for o in view.iter_objects() {
+                    let _ = (
+                        o.name(),
+                        o.caps(),
+                        o.tcb(),
+                        o.init_arguments(),
+                        o.fills(),
+                        o.covers(),
+                    );
+                    let _ = view.mappings(o.index).count();
+                }
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
                 object.init_arguments(),
                 object.covers(),
             );
+            let _ = view.mappings(object.index).count();
             for fill in object.fills() {
                 let _ = view.fill_words(fill).count();
             }
