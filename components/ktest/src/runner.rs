@@ -195,7 +195,7 @@ pub fn run(bi_addr: usize) -> ! {
             index += 1;
         }
     }
-    println!("[ktest] {passed} passed, {failed} failed");
+    println!("{passed} passed, {failed} failed");
     debug_halt()
 }
 

@@ -215,8 +215,9 @@ fn check_ram_line(t: &Transcript, mem: MemSize, f: &mut Findings) {
     }
 }
 
-/// The ktest suite's last line: tests passed, tests failed.
-pub const KTEST_SUMMARY: &str = "[ktest] {} passed, {} failed";
+/// The ktest suite's last line, alone on its line: tests passed, tests
+/// failed.
+pub const KTEST_SUMMARY: &str = "{} passed, {} failed";
 /// How a failed ktest test is announced (its name follows).
 pub const KTEST_FAIL: &str = "[ktest] FAIL ";
 /// Fewest tests the suite must run and pass.
@@ -227,8 +228,12 @@ pub const KTEST_MIN_TESTS: u64 = 150;
 /// failure the problems name every failed test.
 pub fn ktest(t: &Transcript) -> Result<u64, Vec<String>> {
     let mut f = Findings::default();
-    let Some((line, n)) = find_numbers(t, KTEST_SUMMARY) else {
-        return Err(vec![format!("no summary line `{KTEST_SUMMARY}`")]);
+    let summary = t.console.iter().enumerate().find_map(|(i, l)| {
+        let n = match_numbers(l, KTEST_SUMMARY)?;
+        (l.trim() == format!("{} passed, {} failed", n[0], n[1])).then_some((i, n))
+    });
+    let Some((line, n)) = summary else {
+        return Err(vec![format!("no line that is just `{KTEST_SUMMARY}`")]);
     };
     let (passed, failed) = (n[0], n[1]);
     f.expect(failed == 0, || {
@@ -460,20 +465,23 @@ mod tests {
 
     #[test]
     fn ktest_summary() {
-        let ok = transcript(&["[ktest] 151 passed, 0 failed", HALT_SUCCESS]);
+        let ok = transcript(&["151 passed, 0 failed", HALT_SUCCESS]);
         assert_eq!(ktest(&ok), Ok(151));
         let failed = transcript(&[
             "[ktest] FAIL ipc::call_chain",
-            "[ktest] 200 passed, 1 failed",
+            "200 passed, 1 failed",
             HALT_SUCCESS,
         ]);
         let why = ktest(&failed).unwrap_err();
         assert!(why.iter().any(|p| p.contains("ipc::call_chain")), "{why:?}");
-        let few = transcript(&["[ktest] 20 passed, 0 failed", HALT_SUCCESS]);
+        let few = transcript(&["20 passed, 0 failed", HALT_SUCCESS]);
         assert!(ktest(&few).is_err());
-        let no_halt = transcript(&["[ktest] 160 passed, 0 failed", HALT_FAILURE]);
+        let no_halt = transcript(&["160 passed, 0 failed", HALT_FAILURE]);
         assert!(ktest(&no_halt).is_err());
         assert!(ktest(&transcript(&["nothing"])).is_err());
+        // Only a line of its own counts.
+        let embedded = transcript(&["said 151 passed, 0 failed", HALT_SUCCESS]);
+        assert!(ktest(&embedded).is_err());
     }
 
     #[test]
