@@ -3,7 +3,7 @@
 //! the bytes with [`crate::compact::SpecView`] instead).
 //!
 //! Encoding turns names into object indices, so it needs every name to
-//! resolve: encode a spec that [`crate::validate`] accepted.
+//! resolve: encode a spec that [`crate::validate()`] accepted.
 
 use std::collections::HashMap;
 use std::fmt;

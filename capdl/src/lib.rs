@@ -3,8 +3,8 @@
 //!
 //! With the default `std` feature the crate holds the whole text tool chain:
 //! the [`model`] of a spec, the [`parser`] for seL4's capDL text syntax, the
-//! [`printer`] that writes a model back as text, the [`validate`] checks, and
-//! the [`encode`] step that packs a validated spec into the compact binary
+//! [`printer`] that writes a model back as text, the [`mod@validate`] checks, and
+//! the [`mod@encode`] step that packs a validated spec into the compact binary
 //! form. Without `std` the crate is `no_std` with no allocator and holds only
 //! [`compact`]: the record layouts of that binary form and a reader that
 //! walks objects, caps, mappings and IRQs straight out of a byte slice. The

@@ -3,7 +3,7 @@
 //!
 //! References between items are by name ([`ObjectName`]), exactly as a spec
 //! writes them, so that a model built by a tool can carry a dangling name and
-//! [`crate::validate`] can say which. Every item carries the [`Origin`] it was
+//! [`crate::validate()`] can say which. Every item carries the [`Origin`] it was
 //! parsed from; origins never take part in equality, so a spec equals its own
 //! printed-and-reparsed form.
 

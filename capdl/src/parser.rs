@@ -8,7 +8,7 @@
 //! slots, resolves cap names and cap copies (`<name>`), and gathers the
 //! untyped covers, the IRQ map and the derivation tree. Names that can stay
 //! unresolved in the model (a cap's target, an IRQ's object) are left for
-//! [`crate::validate`], which reports them by place.
+//! [`crate::validate()`], which reports them by place.
 //!
 //! No input makes the parser panic: nesting depth and the number of expanded
 //! items are bounded ([`MAX_NESTING`], [`MAX_ITEMS`]).

@@ -1,4 +1,4 @@
-//! The printer: writes a [`Spec`] as capDL text that [`crate::parse`] reads
+//! The printer: writes a [`Spec`] as capDL text that [`crate::parse()`] reads
 //! back to an equal spec.
 //!
 //! Objects come out in model order, arrays as one `name[n] = ...`

@@ -375,7 +375,9 @@ impl<'a> Validator<'a> {
             if let Some(prev) = previous.filter(|p| p.slot == entry.slot) {
                 let what = |s: &CapSlot| match &s.cap.target {
                     CapTarget::Object(n) => format!("'{n}'"),
-                    other => format!("{other:?}"),
+                    CapTarget::IrqControl => "irq_control".to_string(),
+                    CapTarget::AsidControl => "asid_control".to_string(),
+                    CapTarget::Domain => "domain".to_string(),
                 };
                 if matches!(
                     container.kind,
