@@ -571,6 +571,13 @@ impl<'a> SpecView<'a> {
         (0..self.objects.len()).filter_map(move |i| spec.object(i))
     }
 
+    /// The object a cap points at (`None` for the control caps).
+    pub fn target(&self, cap: &CapRecord) -> Option<ObjectView<'a>> {
+        (cap.target_kind == CapTargetCode::Object as u8)
+            .then(|| self.object(cap.target.get() as usize))
+            .flatten()
+    }
+
     /// Every table and frame mapped under the VSpace object `vspace`, with
     /// its virtual address (SEL4-ABI.md §9.1: a level-n entry spans
     /// 2^(12 + 9·(3−n)) bytes).

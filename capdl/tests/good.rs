@@ -58,7 +58,7 @@ fn encodes_and_the_heap_free_reader_walks_it() {
     assert_eq!(pt.record.level, 3);
     let mmio = pt.caps().iter().find(|c| c.slot.get() == 9).unwrap();
     assert_eq!(mmio.target_kind, CapTargetCode::Object as u8);
-    let frame = view.object(mmio.target.get() as usize).unwrap();
+    let frame = view.target(mmio).unwrap();
     assert_eq!(frame.name(), "uart_mmio");
     assert_eq!(frame.record.paddr.get(), 0x900_0000);
     assert_eq!(
