@@ -662,6 +662,73 @@ fn delete_notification_restarts_waiter(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// ESR exception classes of the other synchronous exceptions tested here
+/// (Arm architecture facts).
+const EC_MSR_MRS: Word = 0x18;
+const EC_PC_ALIGN: Word = 0x22;
+const EC_BRK: Word = 0x3c;
+
+fn brk_then_mark(_: Word) {
+    // SAFETY: `brk` only raises a debug exception, reported as a
+    // UserException; the handler decides where the thread goes on.
+    unsafe { core::arch::asm!("brk #7", options(nostack)) };
+    set_shared(1, 1);
+}
+
+fn read_counter(_: Word) {
+    let v: Word;
+    // SAFETY: reads the virtual counter; at EL0 without CNTKCTL access it
+    // traps, which is what the test wants.
+    unsafe { core::arch::asm!("mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack)) };
+    set_shared(0, v);
+    set_shared(1, 1);
+}
+
+fn expect_user_exception(env: &mut Env, entry: fn(Word), arg: Word, class: Word) -> TestResult {
+    let (_t, ep) = env.faulter(entry, arg, 150)?;
+    check_eq!(shared(1), 0);
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::UserException.word());
+    check_eq!(exception_class(m.mr(3)), class);
+    Ok(())
+}
+
+fn brk_is_user_exception(env: &mut Env) -> TestResult {
+    expect_user_exception(env, brk_then_mark, 0, EC_BRK)
+}
+
+fn counter_access_traps(env: &mut Env) -> TestResult {
+    // The kernel gives EL0 no counter access (CNTKCTL_EL1 = 0).
+    expect_user_exception(env, read_counter, 0, EC_MSR_MRS)
+}
+
+fn misaligned_pc_is_user_exception(env: &mut Env) -> TestResult {
+    let target = udf_then_mark as *const () as usize as Word + 2;
+    let (_t, ep) = env.faulter(jump_to, target, 150)?;
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::UserException.word());
+    check_eq!(exception_class(m.mr(3)), EC_PC_ALIGN);
+    check_eq!(m.mr(0), target);
+    Ok(())
+}
+
+fn svc_immediate_is_ignored(env: &mut Env) -> TestResult {
+    // `svc #5` is the same system call as `svc #0`.
+    let ep = env.endpoint()?;
+    let tag: Word;
+    // SAFETY: DebugCapIdentify reads x0 and x7 and writes only x0.
+    unsafe {
+        core::arch::asm!(
+            "svc #5",
+            inout("x0") ep.cptr() => tag,
+            in("x7") Syscall::DebugCapIdentify.word(),
+            options(nostack),
+        );
+    }
+    check_eq!(tag, cerne_abi::object::CapTag::Endpoint.word());
+    Ok(())
+}
+
 tests![
     vm_fault_read_and_restart,
     vm_fault_pc_matches_registers,
@@ -701,4 +768,8 @@ tests![
     fault_reply_redirects_thread,
     cap_fault_reply_restarts_same_call,
     delete_notification_restarts_waiter,
+    brk_is_user_exception,
+    counter_access_traps,
+    misaligned_pc_is_user_exception,
+    svc_immediate_is_ignored,
 ];
