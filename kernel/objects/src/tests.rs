@@ -919,3 +919,45 @@ fn timer_ticks_round_robin_at_equal_priority() {
         check(k, l);
     });
 }
+
+#[test]
+fn destroying_a_cnode_deletes_every_cap_inside() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        ok(&retype(k, l, big(l), ObjectType::CapTable, 2, d, 1));
+        ok(&retype(k, l, big(l), ObjectType::Endpoint, 0, d + 1, 1));
+        let cn = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::CNode { paddr, .. } => paddr,
+            c => panic!("{c:?}"),
+        };
+        // Caps into the new CNode's slots 1 and 3 (its cap has no guard:
+        // 2 bits address it).
+        ok(&call(k, d, L::CNodeCopy, &[3, 2, d + 1, 64, 0xf], &[root]));
+        ok(&call(
+            k,
+            d,
+            L::CNodeMint,
+            &[1, 2, d + 1, 64, 0xf, 9],
+            &[root],
+        ));
+        assert!(matches!(
+            k.slot_cap(cnode_slot(cn, 3)),
+            Cap::Endpoint { .. }
+        ));
+        check(k, l);
+        ok(&call(k, root, L::CNodeDelete, &[d, 64], &[]));
+        for i in 0..4 {
+            assert!(
+                k.slot_cap(cnode_slot(cn, i)).is_null(),
+                "slot {i} of the dead CNode"
+            );
+        }
+        check(k, l);
+        // The endpoint survives through the root's cap, alone now.
+        assert!(crate::cdt::is_final(
+            &k.mem,
+            cnode_slot(l.root_cnode, d + 1)
+        ));
+    });
+}
