@@ -905,6 +905,53 @@ fn suspended_sender_leaves_queue(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// A thread whose IPC buffer cap (in its TCB) is a read-only copy.
+fn thread_with_read_only_buffer(
+    env: &mut Env,
+    entry: fn(Word),
+    arg: Word,
+) -> core::result::Result<crate::threads::Thread, Fail> {
+    let t = env.thread(entry, arg, 150, 0)?;
+    let buf = crate::threads::ipc_buffer_addr(t.index);
+    let frame = crate::threads::image_frame(env.bi, buf);
+    let ro = env.copy(frame, CapRights::READ)?;
+    check_ok!(t.tcb.set_ipc_buffer(buf, ro));
+    check_ok!(t.tcb.resume());
+    Ok(t)
+}
+
+fn read_only_buffer_can_send(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    set_shared(EP, ep.cptr());
+    set_shared(LEN, 6);
+    set_shared(LABEL, 2);
+    thread_with_read_only_buffer(env, sender, 0)?;
+    let m = ep.recv();
+    check_eq!(m.len(), 6);
+    check_eq!(m.mr(5), word(5));
+    Ok(())
+}
+
+fn read_only_buffer_cannot_receive(env: &mut Env) -> TestResult {
+    // Receiving needs a read-write buffer: without one only MR0..MR3 come.
+    let ep = env.endpoint()?;
+    set_shared(RECV_SLOT, env.slot());
+    thread_with_read_only_buffer(
+        env,
+        |ep| {
+            let r = libcerne::sel4::syscall::recv(ep, [0; 4]);
+            set_shared(R_LEN, r.info.length());
+            set_shared(R_DONE, 1);
+        },
+        ep.cptr(),
+    )?;
+    let words: [Word; 6] = core::array::from_fn(word);
+    ep.send(1, &words, &[]);
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_LEN), 4);
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -960,4 +1007,6 @@ tests![
     three_caps_in_order,
     two_unwrapped_badges,
     suspended_sender_leaves_queue,
+    read_only_buffer_can_send,
+    read_only_buffer_cannot_receive,
 ];

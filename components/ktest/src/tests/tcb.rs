@@ -615,6 +615,28 @@ fn read_registers_without_buffer(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn device_frame_is_no_ipc_buffer(env: &mut Env) -> TestResult {
+    let bi = env.bi;
+    let list = libcerne::bootinfo::untypeds(bi);
+    let Some(i) = list
+        .iter()
+        .position(|d| d.is_device != 0 && d.size_bits >= 12)
+    else {
+        check!(false, "no device untyped of a page or more");
+        return Ok(());
+    };
+    let dev: Cap<Untyped> = Cap::from_cptr(bi.untyped.start + i as Word);
+    let f: Cap<Frame> = env.alloc_from(dev, ObjectType::SmallPage, 0)?;
+    let t = env.tcb()?;
+    check_err!(t.set_ipc_buffer(0x1000_0000, f), IllegalOperation);
+    check_err!(
+        t.configure(0, env.root(), 0, env.boot.vspace, 0, 0x1000_0000, f),
+        IllegalOperation
+    );
+    check_ok!(env.root().delete(f.cptr(), 64));
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -658,4 +680,5 @@ tests![
     write_registers_sets_tpidrro,
     configure_guard_too_big,
     read_registers_without_buffer,
+    device_frame_is_no_ipc_buffer,
 ];
