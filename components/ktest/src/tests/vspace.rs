@@ -899,6 +899,37 @@ fn vspace_of_deleted_pool(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn large_page_cache_ranges(env: &mut Env) -> TestResult {
+    let va = env.va();
+    let l: Cap<Frame> = env.alloc(ObjectType::LargePage, 0)?;
+    env.map(l, va, RW, ATTR)?;
+    check_ok!(l.clean_data(0, LARGE));
+    check_ok!(l.clean_invalidate_data(LARGE - 64, LARGE));
+    check_err!(l.clean_data(0, LARGE + 1), InvalidArgument, [0]);
+    let vs = env.boot.vspace;
+    check_ok!(vs.clean_data(va + PAGE, va + 2 * PAGE));
+    // The containing mapping is the 2 MiB block: crossing its end fails.
+    check_err!(
+        vs.clean_data(va + LARGE - 8, va + LARGE + 8),
+        RangeError,
+        [va + LARGE - 8, va + LARGE - 1]
+    );
+    Ok(())
+}
+
+fn remap_uncached(env: &mut Env) -> TestResult {
+    // Same frame, same address, new attributes: still the same memory.
+    let va = env.va();
+    let f = env.mapped_frame(va)?;
+    poke(va, 0x44);
+    check_ok!(f.clean_data(0, PAGE));
+    check_ok!(f.map(env.boot.vspace, va, RW, 0));
+    check_eq!(peek(va), 0x44);
+    check_ok!(f.map(env.boot.vspace, va, RW, ATTR));
+    check_eq!(peek(va), 0x44);
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -953,4 +984,6 @@ tests![
     deleting_asid_pool_stops_its_threads,
     frame_of_deleted_vspace,
     vspace_of_deleted_pool,
+    large_page_cache_ranges,
+    remap_uncached,
 ];
