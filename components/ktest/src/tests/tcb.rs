@@ -637,6 +637,29 @@ fn device_frame_is_no_ipc_buffer(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn thread_churn(env: &mut Env) -> TestResult {
+    // Fifty threads, one after the other on the same stack and buffer, each
+    // made from a fresh TCB that is deleted once it has run.
+    let ut = env.untyped(16)?;
+    let slot = env.slot();
+    for i in 0..50 {
+        check_ok!(ut.retype(ObjectType::Tcb, 0, env.root(), 0, 0, slot, 1));
+        let t = crate::threads::Thread::new(Cap::from_cptr(slot), crate::threads::HELPER_BASE);
+        check_ok!(t.configure(env.bi, &env.boot, 0));
+        check_ok!(t.tcb.set_priority(env.boot.tcb, 150));
+        check_ok!(t.prepare(
+            |v| {
+                add_shared(0, v);
+            },
+            i,
+            true
+        ));
+        check_ok!(env.root().delete(slot, 64));
+    }
+    check_eq!(shared(0), (0..50).sum::<Word>());
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -681,4 +704,5 @@ tests![
     configure_guard_too_big,
     read_registers_without_buffer,
     device_frame_is_no_ipc_buffer,
+    thread_churn,
 ];
