@@ -14,25 +14,7 @@ use libcerne::sel4::syscall;
 use libcerne::sel4::*;
 
 fn identify_boot_caps(_env: &mut Env) -> TestResult {
-    let expect: [(usize, CapTag); NUM_INITIAL_CAPS] = [
-        (CAP_NULL, CapTag::Null),
-        (CAP_INIT_THREAD_TCB, CapTag::Thread),
-        (CAP_INIT_THREAD_CNODE, CapTag::CNode),
-        (CAP_INIT_THREAD_VSPACE, CapTag::VSpace),
-        (CAP_IRQ_CONTROL, CapTag::IrqControl),
-        (CAP_ASID_CONTROL, CapTag::AsidControl),
-        (CAP_INIT_THREAD_ASID_POOL, CapTag::AsidPool),
-        (CAP_IO_PORT_CONTROL, CapTag::Null),
-        (CAP_IO_SPACE, CapTag::Null),
-        (CAP_BOOT_INFO_FRAME, CapTag::Frame),
-        (CAP_INIT_THREAD_IPC_BUFFER, CapTag::Frame),
-        (CAP_DOMAIN, CapTag::Domain),
-        (CAP_SMMU_SID_CONTROL, CapTag::Null),
-        (CAP_SMMU_CB_CONTROL, CapTag::Null),
-        (CAP_INIT_THREAD_SC, CapTag::Null),
-        (CAP_SMC, CapTag::Null),
-    ];
-    for (slot, tag) in expect {
+    for (slot, tag) in INITIAL_CAP_TAGS {
         check_eq!(
             (slot, syscall::debug_cap_identify(slot as Word)),
             (slot, tag.word())
