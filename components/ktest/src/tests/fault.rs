@@ -729,6 +729,34 @@ fn svc_immediate_is_ignored(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn fault_reply_sanitises_spsr(env: &mut Env) -> TestResult {
+    // A handler cannot send the thread to EL1: the SPSR it writes keeps only
+    // NZCV, and the thread goes on at EL0.
+    let (t, ep) = env.faulter(unknown_syscall, 0x99, 150)?;
+    let m = ep.recv();
+    let mut regs = [0; 12];
+    for (i, r) in regs.iter_mut().enumerate() {
+        *r = m.mr(i);
+    }
+    regs[8] += 4;
+    regs[11] = 0xffff_ffff;
+    ipc::reply(0, &regs, &[]);
+    check_eq!(shared(1), 1);
+    let ctx = check_ok!(t.tcb.read_registers(false, 0, 3));
+    check_eq!(ctx.0[UserContext::SPSR] & !0xf000_0000, 0x40);
+    Ok(())
+}
+
+fn user_exception_reply_sanitises_spsr(env: &mut Env) -> TestResult {
+    let (t, ep) = env.faulter(udf_then_mark, 0, 150)?;
+    let m = ep.recv();
+    ipc::reply(0, &[m.mr(0) + 4, m.mr(1), 0xffff_ffff], &[]);
+    check_eq!(shared(1), 1);
+    let ctx = check_ok!(t.tcb.read_registers(false, 0, 3));
+    check_eq!(ctx.0[UserContext::SPSR] & !0xf000_0000, 0x40);
+    Ok(())
+}
+
 tests![
     vm_fault_read_and_restart,
     vm_fault_pc_matches_registers,
@@ -772,4 +800,6 @@ tests![
     counter_access_traps,
     misaligned_pc_is_user_exception,
     svc_immediate_is_ignored,
+    fault_reply_sanitises_spsr,
+    user_exception_reply_sanitises_spsr,
 ];

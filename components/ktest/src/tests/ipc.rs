@@ -952,6 +952,45 @@ fn read_only_buffer_cannot_receive(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn extra_cap_resolved_again_at_transfer(env: &mut Env) -> TestResult {
+    // The sender blocks with a valid extra cap, which is deleted before
+    // the receiver comes: the message arrives without it.
+    let ep = env.endpoint()?;
+    let n = env.notification()?;
+    let gift = env.copy(n, CapRights::ALL)?;
+    set_shared(EP, ep.cptr());
+    set_shared(LABEL, 4);
+    set_shared(CAP, gift.cptr());
+    env.spawn(sender, 0, 150)?;
+    check_ok!(env.root().delete(gift.cptr(), 64));
+    let slot = env.slot();
+    ipc_buffer::set_receive_path(env.root().cptr(), slot, 64);
+    let m = ep.recv();
+    ipc_buffer::set_receive_path(0, 0, 0);
+    check_eq!(m.label(), 4);
+    check_eq!(m.info.extra_caps(), 0);
+    check_eq!(Cap::<Unknown>::from_cptr(slot).identify(), 0);
+    Ok(())
+}
+
+fn reply_does_not_unwrap(env: &mut Env) -> TestResult {
+    // A reply carrying a cap to the very endpoint of the call transfers
+    // it: replies never unwrap.
+    let ep = env.endpoint()?;
+    set_shared(RECV_SLOT, env.slot());
+    env.spawn(grant_caller, ep.cptr(), 150)?;
+    ep.recv();
+    let b = env.mint(ep, CapRights::ALL, 0x12)?;
+    ipc::reply(0, &[], &[b.cptr()]);
+    check_eq!(shared(R_DONE), 1);
+    check_eq!(shared(R_EXTRA), 1);
+    check_eq!(
+        Cap::<Unknown>::from_cptr(shared(RECV_SLOT)).identify(),
+        CapTag::Endpoint.word()
+    );
+    Ok(())
+}
+
 tests![
     message_0_words,
     message_4_words,
@@ -1009,4 +1048,6 @@ tests![
     suspended_sender_leaves_queue,
     read_only_buffer_can_send,
     read_only_buffer_cannot_receive,
+    extra_cap_resolved_again_at_transfer,
+    reply_does_not_unwrap,
 ];

@@ -660,6 +660,22 @@ fn thread_churn(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn write_registers_count_clamped(env: &mut Env) -> TestResult {
+    // 40 words with count 38: enough words, so the count is clamped to 36.
+    let t = env.tcb()?;
+    let mut words = [0; 40];
+    words[1] = 38;
+    for (i, w) in words[2..].iter_mut().enumerate() {
+        *w = 0x500 + i as Word;
+    }
+    words[2 + UserContext::SPSR] = 0x40;
+    check_ok!(ipc::invoke(t.cptr(), L::TcbWriteRegisters, &words, &[]));
+    let back = check_ok!(t.read_registers(false, 0, 36));
+    check_eq!(back.pc(), 0x500);
+    check_eq!(back.0[35], 0x500 + 35);
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -705,4 +721,5 @@ tests![
     read_registers_without_buffer,
     device_frame_is_no_ipc_buffer,
     thread_churn,
+    write_registers_count_clamped,
 ];

@@ -930,6 +930,22 @@ fn remap_uncached(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn map_over_existing_mapping(env: &mut Env) -> TestResult {
+    // Mapping another frame where one is mapped replaces it (and the TLB
+    // forgets the old one).
+    let va = env.va();
+    let a = env.mapped_frame(va)?;
+    poke(va, 0xaaaa);
+    let b = env.frame()?;
+    let view = env.copy(b, CapRights::ALL)?;
+    env.map(view, va + PAGE, RW, ATTR)?;
+    poke(va + PAGE, 0xbbbb);
+    check_ok!(b.map(env.boot.vspace, va, RW, ATTR));
+    check_eq!(peek(va), 0xbbbb);
+    let _ = a;
+    Ok(())
+}
+
 tests![
     map_small_frame,
     one_frame_two_mappings,
@@ -986,4 +1002,5 @@ tests![
     vspace_of_deleted_pool,
     large_page_cache_ranges,
     remap_uncached,
+    map_over_existing_mapping,
 ];
