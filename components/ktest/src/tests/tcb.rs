@@ -676,6 +676,21 @@ fn write_registers_count_clamped(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn copy_registers_suspends_source(env: &mut Env) -> TestResult {
+    let ep = env.endpoint()?;
+    let src = env.spawn(counting_receiver, ep.cptr(), 150)?;
+    let dst = env.tcb()?;
+    check_ok!(dst.copy_registers(src.tcb, true, false, true, true, 0));
+    ep.nb_send(0, &[], &[]);
+    check_eq!(shared(0), 0);
+    // dst now holds src's registers: its pc is src's svc.
+    let a = check_ok!(src.tcb.read_registers(false, 0, 36));
+    let b = check_ok!(dst.read_registers(false, 0, 36));
+    check_eq!(a.pc(), b.pc());
+    check_eq!(a.sp(), b.sp());
+    Ok(())
+}
+
 tests![
     configure_and_resume_runs,
     new_thread_stays_inactive,
@@ -722,4 +737,5 @@ tests![
     device_frame_is_no_ipc_buffer,
     thread_churn,
     write_registers_count_clamped,
+    copy_registers_suspends_source,
 ];

@@ -934,7 +934,7 @@ fn map_over_existing_mapping(env: &mut Env) -> TestResult {
     // Mapping another frame where one is mapped replaces it (and the TLB
     // forgets the old one).
     let va = env.va();
-    let a = env.mapped_frame(va)?;
+    env.mapped_frame(va)?;
     poke(va, 0xaaaa);
     let b = env.frame()?;
     let view = env.copy(b, CapRights::ALL)?;
@@ -942,7 +942,6 @@ fn map_over_existing_mapping(env: &mut Env) -> TestResult {
     poke(va + PAGE, 0xbbbb);
     check_ok!(b.map(env.boot.vspace, va, RW, ATTR));
     check_eq!(peek(va), 0xbbbb);
-    let _ = a;
     Ok(())
 }
 
