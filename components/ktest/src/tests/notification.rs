@@ -252,6 +252,44 @@ fn suspended_waiter_leaves_queue(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn poll_nothing_leaves_registers(env: &mut Env) -> TestResult {
+    let n = env.notification()?;
+    let r = raw_syscall(
+        Syscall::NBRecv.word(),
+        [n.cptr(), 0x11, 0x22, 0x33, 0x44, 0x55],
+    );
+    check_eq!(r, [0, 0x11, 0x22, 0x33, 0x44, 0x55]);
+    Ok(())
+}
+
+fn signal_after_wakeup_is_kept(env: &mut Env) -> TestResult {
+    // The first signal goes to the (lower-priority) waiter; the second finds
+    // nobody waiting and stays pending for the next wait.
+    let n = env.notification()?;
+    let b1 = env.mint(n, CapRights::ALL, 1)?;
+    let b2 = env.mint(n, CapRights::ALL, 2)?;
+    env.spawn(waiter, n.cptr(), crate::runner::DRIVER_PRIORITY - 10)?;
+    // Let it reach its wait.
+    check_ok!(env
+        .me
+        .set_priority(env.boot.tcb, crate::runner::DRIVER_PRIORITY - 20));
+    check_ok!(env
+        .me
+        .set_priority(env.boot.tcb, crate::runner::DRIVER_PRIORITY));
+    b1.signal();
+    b2.signal();
+    check_eq!(shared(1), 0);
+    check_eq!(n.poll(), 2);
+    check_ok!(env
+        .me
+        .set_priority(env.boot.tcb, crate::runner::DRIVER_PRIORITY - 20));
+    check_eq!((shared(1), shared(0)), (1, 1));
+    check_ok!(env
+        .me
+        .set_priority(env.boot.tcb, crate::runner::DRIVER_PRIORITY));
+    Ok(())
+}
+
 tests![
     signal_then_poll,
     badges_are_ored,
@@ -269,4 +307,6 @@ tests![
     bound_signal_waits_while_calling,
     poll_does_not_block_when_bound,
     suspended_waiter_leaves_queue,
+    poll_nothing_leaves_registers,
+    signal_after_wakeup_is_kept,
 ];
