@@ -9,7 +9,7 @@
 
 use core::fmt;
 
-use cerne_abi::object::{HUGE_PAGE_BITS, LARGE_PAGE_BITS, PAGE_BITS};
+use cerne_abi::object::{ObjectType, HUGE_PAGE_BITS, LARGE_PAGE_BITS, PAGE_BITS};
 use cerne_abi::rights::CapRights;
 
 /// Where an item was written: 1-based line and column, or 0:0 when the item
@@ -408,6 +408,41 @@ impl Spec {
 }
 
 impl ObjectKind {
+    /// The seL4 object type Untyped_Retype makes for this object, or `None`
+    /// for objects made otherwise (ASID pools through ASIDControl, IRQ
+    /// handlers and SGI signals through IRQControl) and for frames of a size
+    /// the subset does not have.
+    pub fn object_type(&self) -> Option<ObjectType> {
+        Some(match self {
+            Self::Untyped(_) => ObjectType::Untyped,
+            Self::Tcb(_) => ObjectType::Tcb,
+            Self::Endpoint => ObjectType::Endpoint,
+            Self::Notification => ObjectType::Notification,
+            Self::CNode { .. } => ObjectType::CapTable,
+            Self::Frame(f) => match f.size_bits()? {
+                PAGE_BITS => ObjectType::SmallPage,
+                LARGE_PAGE_BITS => ObjectType::LargePage,
+                HUGE_PAGE_BITS => ObjectType::HugePage,
+                _ => return None,
+            },
+            Self::PageTable { .. } => ObjectType::PageTable,
+            Self::VSpace => ObjectType::VSpace,
+            Self::AsidPool { .. } | Self::Irq { .. } | Self::SgiSignal { .. } => return None,
+        })
+    }
+
+    /// log2 of the bytes the object takes from untyped memory (an untyped
+    /// without a size has none), from `cerne_abi`'s sizes.
+    pub fn size_bits(&self) -> Option<u64> {
+        let user_bits = match self {
+            Self::Untyped(u) => u.size_bits?,
+            Self::CNode { size_bits } => *size_bits,
+            Self::AsidPool { .. } => return Some(cerne_abi::object::ASID_POOL_BITS as u64),
+            _ => 0,
+        };
+        Some(self.object_type()?.size_bits(user_bits))
+    }
+
     /// The capDL keyword of the type.
     pub fn keyword(&self) -> &'static str {
         match self {
@@ -424,5 +459,40 @@ impl ObjectKind {
             Self::Irq { arm: Some(_) } => "arm_irq",
             Self::SgiSignal { .. } => "arm_sgi_signal",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_come_from_the_abi() {
+        let frame = |size| {
+            ObjectKind::Frame(Frame {
+                size,
+                paddr: None,
+                fill: vec![],
+            })
+        };
+        assert_eq!(frame(1 << 21).object_type(), Some(ObjectType::LargePage));
+        assert_eq!(frame(1 << 21).size_bits(), Some(21));
+        assert_eq!(frame(8192).size_bits(), None);
+        assert_eq!(ObjectKind::CNode { size_bits: 4 }.size_bits(), Some(9));
+        assert_eq!(ObjectKind::Tcb(Tcb::default()).size_bits(), Some(11));
+        assert_eq!(ObjectKind::Untyped(Untyped::default()).size_bits(), None);
+        assert_eq!(
+            ObjectKind::AsidPool { asid_high: None }.size_bits(),
+            Some(12)
+        );
+        assert_eq!(ObjectKind::Irq { arm: None }.size_bits(), None);
+    }
+
+    #[test]
+    fn origins_never_decide_equality() {
+        let a = Origin { line: 1, column: 2 };
+        let b = Origin { line: 9, column: 9 };
+        assert_eq!(a, b);
+        assert_eq!(ObjectName::element("x", 3).to_string(), "x[3]");
     }
 }
