@@ -347,6 +347,27 @@ proptest! {
     }
 
     #[test]
+    fn damaged_encodings_never_panic_the_reader(spec in spec(), flips in proptest::collection::vec((any::<Index>(), any::<u8>()), 1..6), cut in any::<Index>()) {
+        let mut bytes = capdl::encode(&spec).unwrap();
+        for (at, value) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] ^= value;
+        }
+        let keep = cut.index(bytes.len() + 1).max(bytes.len() / 2);
+        bytes.truncate(keep);
+        if let Ok(view) = SpecView::new(&bytes) {
+            for o in view.iter_objects() {
+                let _ = (o.name(), o.caps(), o.tcb(), o.init_arguments(), o.fills(), o.covers());
+                let _ = view.mappings(o.index).count();
+                for c in o.caps() {
+                    let _ = view.target(c);
+                }
+            }
+        }
+        let _ = capdl::decode(&bytes);
+    }
+
+    #[test]
     fn validator_never_panics_on_random_models(spec in spec()) {
         let _ = capdl::validate(&spec, "random", &capdl::Limits::default());
     }
