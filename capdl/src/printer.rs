@@ -4,8 +4,11 @@
 //! Objects come out in model order, arrays as one `name[n] = ...`
 //! declaration (the model keeps arrays as consecutive elements `name[0]` ..
 //! `name[n-1]` of one kind, as the parser makes them and the validator
-//! demands). Every cap is written with its slot number and one target, so no
-//! slot numbering or range expansion is needed to read it back.
+//! demands). Every cap entry is written with its slot number; a run of
+//! consecutive slots holding alike caps to consecutive array elements is
+//! written as one range (`4: frame[0..63] (RW)`), and so are runs in an
+//! untyped's covers. Ranges are closed (`a..b`), so reading them back needs no
+//! array sizes.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -63,8 +66,23 @@ pub fn print(spec: &Spec) -> String {
     out.push_str("}\n\ncaps {\n");
     for object in spec.objects.iter().filter(|o| !o.slots.is_empty()) {
         let _ = writeln!(out, "  {} {{", object.name);
-        for slot in &object.slots {
-            let _ = writeln!(out, "    {}: {}", slot.slot, cap_text(&slot.cap, &frames));
+        let mut k = 0;
+        while k < object.slots.len() {
+            let run = cap_run(&object.slots[k..]);
+            let first = &object.slots[k];
+            let mut text = cap_text(&first.cap, &frames);
+            if run > 1 {
+                // `base[i]` becomes `base[i..j]`: the parser expands it back
+                // into consecutive slots with the same parameters.
+                if let CapTarget::Object(name) = &first.cap.target {
+                    let shown = name.to_string();
+                    let last = name.index.unwrap_or(0) + run as u64 - 1;
+                    let range = format!("{}[{}..{last}]", name.base, name.index.unwrap_or(0));
+                    text = text.replacen(&shown, &range, 1);
+                }
+            }
+            let _ = writeln!(out, "    {}: {text}", first.slot);
+            k += run;
         }
         out.push_str("  }\n");
     }
@@ -92,11 +110,66 @@ fn slot_text(s: &SlotRef) -> String {
 fn covers_text(object: &Object) -> String {
     match &object.kind {
         ObjectKind::Untyped(u) if !u.covers.is_empty() => {
-            let names: Vec<String> = u.covers.iter().map(|c| c.name.to_string()).collect();
-            format!(" {{ {} }}", names.join(", "))
+            let names: Vec<&ObjectName> = u.covers.iter().map(|c| &c.name).collect();
+            format!(" {{ {} }}", compress(&names).join(", "))
         }
         _ => String::new(),
     }
+}
+
+/// Names with runs of consecutive elements written as ranges:
+/// `a[0], a[1], a[2], b` becomes `a[0..2], b`.
+fn compress(names: &[&ObjectName]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < names.len() {
+        let first = names[i];
+        let mut run = 1;
+        if let Some(start) = first.index {
+            while names
+                .get(i + run)
+                .is_some_and(|n| n.base == first.base && n.index == start.checked_add(run as u64))
+            {
+                run += 1;
+            }
+        }
+        match first.index {
+            Some(start) if run > 1 => out.push(format!(
+                "{}[{start}..{}]",
+                first.base,
+                start + run as u64 - 1
+            )),
+            _ => out.push(first.to_string()),
+        }
+        i += run;
+    }
+    out
+}
+
+/// How many slots from the first one form a run: consecutive slot numbers
+/// holding caps to consecutive elements of one array, alike in every other
+/// attribute.
+fn cap_run(slots: &[crate::model::CapSlot]) -> usize {
+    let first = &slots[0];
+    let CapTarget::Object(name) = &first.cap.target else {
+        return 1;
+    };
+    let Some(start) = name.index else { return 1 };
+    let mut run = 1;
+    while let Some(next) = slots.get(run) {
+        let expected = ObjectName {
+            base: name.base.clone(),
+            index: start.checked_add(run as u64),
+        };
+        let same_slot = first.slot.checked_add(run as u64) == Some(next.slot);
+        let mut alike = next.cap.clone();
+        alike.target = first.cap.target.clone();
+        if !same_slot || next.cap.target != CapTarget::Object(expected) || alike != first.cap {
+            break;
+        }
+        run += 1;
+    }
+    run
 }
 
 fn with_params(keyword: &str, params: Vec<String>) -> String {
