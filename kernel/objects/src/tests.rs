@@ -961,3 +961,83 @@ fn destroying_a_cnode_deletes_every_cap_inside() {
         ));
     });
 }
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn bound_notification_and_deleted_notification() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        ok(&retype(k, l, big(l), ObjectType::Notification, 0, d, 1));
+        ok(&retype(k, l, big(l), ObjectType::Endpoint, 0, d + 1, 1));
+        ok(&call(
+            k,
+            root,
+            L::CNodeMint,
+            &[d + 2, 64, d, 64, 0xf, 0x21],
+            &[root],
+        ));
+        // Bound to the root thread; a signal while it runs stays pending and
+        // is collected by its next Recv on an endpoint, without blocking.
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_TCB as u64,
+            L::TcbBindNotification,
+            &[],
+            &[d],
+        ));
+        let o = call(
+            k,
+            CAP_INIT_THREAD_TCB as u64,
+            L::TcbBindNotification,
+            &[],
+            &[d],
+        );
+        assert_eq!(err(&o).0, Some(Error::IllegalOperation), "already bound");
+        let _ = syscall(k, Syscall::Send, d + 2, 0, &[], &[]);
+        let _ = syscall(k, Syscall::Recv, d + 1, 0, &[], &[]);
+        assert_eq!(k.thread_state(l.tcb), ThreadState::Running);
+        assert_eq!(k.user_context_mut(l.tcb).x[0], 0x21);
+        let n = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::Notification { paddr, .. } => paddr,
+            c => panic!("{c:?}"),
+        };
+        assert_eq!(
+            crate::queue::ntfn(&k.mem, n).state,
+            crate::queue::NtfnState::Idle
+        );
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_TCB as u64,
+            L::TcbUnbindNotification,
+            &[],
+            &[],
+        ));
+        check(k, l);
+        // A second thread waits on the notification; deleting its last caps
+        // restarts the waiter.
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d + 3, 1));
+        let t2 = match k.slot_cap(cnode_slot(l.root_cnode, d + 3)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        ok(&call(k, d + 3, L::TcbResume, &[], &[]));
+        // As if t2 ran and called Recv (a running thread is off its queue).
+        k.sched_dequeue(t2);
+        k.receive_signal(t2, n, true);
+        assert_eq!(k.thread_state(t2), ThreadState::BlockedOnNotification);
+        check(k, l);
+        ok(&call(k, root, L::CNodeDelete, &[d + 2, 64], &[]));
+        assert_eq!(
+            k.thread_state(t2),
+            ThreadState::BlockedOnNotification,
+            "not the last cap"
+        );
+        ok(&call(k, root, L::CNodeDelete, &[d, 64], &[]));
+        assert_eq!(k.thread_state(t2), ThreadState::Restart);
+        check(k, l);
+    });
+}
