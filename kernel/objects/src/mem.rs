@@ -192,6 +192,9 @@ mod tests {
         assert!(!mem.contains(0x1000, 129));
         assert!(!mem.contains(0xfff, 1));
         assert!(!mem.contains(u64::MAX, 2));
+        assert!(!mem.is_zero(0x1000, 128));
+        assert!(!mem.is_zero(0x100b, 1), "byte-wise tail");
+        assert!(mem.is_zero(0x1010, 0x70));
         mem.zero(0x1008, 8);
         assert!(mem.is_zero(0x1000, 128));
         assert_eq!(mem.phys_end(), 0x1080);
