@@ -6,12 +6,10 @@
 use crate::arch::{self, mmu, vectors};
 use crate::{config, kprintln};
 use cerne_abi::console::IDLE_HALT;
+use cerne_abi::tcb::TCB_FLAG_FPU_DISABLED;
 use cerne_objects::layout::TCB_VTABLE;
 use cerne_objects::{Cap, Kernel, KernelState, PhysMem};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-/// seL4_TCBFlag_fpuDisabled: bit 0 of a thread's flags.
-const TCB_FLAG_FPU_DISABLED: u64 = 1;
 
 /// The kernel's global object-model state (the big-kernel-lock site).
 static STATE: spin::Mutex<KernelState> = spin::Mutex::new(KernelState::new());

@@ -21,6 +21,7 @@ pub mod object;
 pub mod rights;
 pub mod slots;
 pub mod syscall;
+pub mod tcb;
 pub mod vm;
 
 /// A machine word: every register and message register is 64 bits.

@@ -29,7 +29,7 @@ pub fn read_reg(c: &UserContext, fault_ip: u64, i: usize) -> u64 {
 }
 
 /// TCB flag bits user space may set (seL4_TCBFlag_MASK).
-pub const TCB_FLAG_MASK: u64 = 1;
+pub const TCB_FLAG_MASK: u64 = cerne_abi::tcb::TCB_FLAGS_ALL;
 
 impl Kernel<'_> {
     fn write_reg(&mut self, t: u64, i: usize, v: u64) {
