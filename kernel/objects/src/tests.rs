@@ -1041,3 +1041,62 @@ fn bound_notification_and_deleted_notification() {
         check(k, l);
     });
 }
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn retype_after_revoke_reuses_zeroed_memory() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let ut = (l.untypeds[big(l)].0 - l.root_cnode) >> 5;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 1));
+        let tcb = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        assert!(
+            !k.mem.is_zero(tcb, 2048),
+            "a new TCB is initialised (SPSR, time slice)"
+        );
+        ok(&call(
+            k,
+            CAP_INIT_THREAD_CNODE as u64,
+            L::CNodeRevoke,
+            &[ut, 64],
+            &[],
+        ));
+        ok(&retype(k, l, big(l), ObjectType::Endpoint, 0, d, 1));
+        assert!(
+            matches!(k.slot_cap(cnode_slot(l.root_cnode, d)), Cap::Endpoint { paddr, .. } if paddr == tcb)
+        );
+        assert!(k.mem.is_zero(tcb, 2048), "the old TCB's memory was reset");
+        check(k, l);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn boot_ready_threads_queue_behind_the_current_one() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 1));
+        let t = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        k.boot_ready_thread(t);
+        k.make_ready(l.tcb);
+        let mut q = vec![];
+        k.for_each_ready(0, |x| q.push(x));
+        assert_eq!(q, vec![t]);
+        let mut top = vec![];
+        k.for_each_ready(255, |x| top.push(x));
+        assert!(top.is_empty(), "the current thread stays off the queues");
+        check(k, l);
+    });
+}
