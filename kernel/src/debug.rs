@@ -8,11 +8,51 @@
 //! CNodes and into the CSpaces of the threads found there.
 
 use crate::{kprint, kprintln};
+use cerne_abi::vm::{VmRights, ASID_POOL_INDEX_BITS as ASID_LOW_BITS};
 use cerne_objects::cap::{Cap, FrameSize};
 use cerne_objects::cspace::cnode_slot;
 use cerne_objects::layout::{TCB_CTABLE, TCB_VTABLE};
 use cerne_objects::state::NUM_PRIORITIES;
 use cerne_objects::{Kernel, ThreadState};
+
+/// A slot number as capDL writes it (hex), without a heap.
+struct HexSlot(u64);
+
+impl HexSlot {
+    fn to_str(&self) -> HexBuf {
+        let mut b = HexBuf {
+            bytes: [0; 18],
+            len: 0,
+        };
+        let _ = core::fmt::write(&mut b, format_args!("{:#x}", self.0));
+        b
+    }
+}
+
+/// Up to 18 bytes of text.
+struct HexBuf {
+    bytes: [u8; 18],
+    len: usize,
+}
+
+impl core::fmt::Write for HexBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl core::ops::Deref for HexBuf {
+    type Target = str;
+    fn deref(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
+    }
+}
 
 /// Most CNodes a snapshot walks (more are reported as left out).
 const MAX_CNODES: usize = 128;
@@ -87,8 +127,36 @@ fn frame_size_name(size: FrameSize) -> &'static str {
     }
 }
 
+/// The capDL type of a page table: its level found by walking the VSpace
+/// its mapping names (`pt` when unmapped or not found).
+fn page_table_kind(k: &Kernel<'_>, cap: &Cap) -> &'static str {
+    const NAMES: [&str; 4] = ["pgd", "pud", "pd", "pt"];
+    let Cap::PageTable {
+        paddr,
+        mapping: Some(m),
+    } = *cap
+    else {
+        return "pt";
+    };
+    let Some(mut table) = k.find_vspace_for_asid(m.asid) else {
+        return "pt";
+    };
+    for level in 0..3usize {
+        let shift = 39 - 9 * level as u64;
+        let entry = k.mem.read_word(table + 8 * ((m.vaddr >> shift) & 511));
+        if entry & 0b11 != 0b11 {
+            return "pt";
+        }
+        table = entry & 0x0000_ffff_ffff_f000;
+        if table == paddr {
+            return NAMES[level + 1];
+        }
+    }
+    "pt"
+}
+
 /// The object declaration of the object `cap` names.
-fn print_object(cap: &Cap) {
+fn print_object(k: &Kernel<'_>, cap: &Cap) {
     let Some((kind, addr)) = object_name(cap) else {
         return;
     };
@@ -101,8 +169,8 @@ fn print_object(cap: &Cap) {
             ..
         } => {
             kprintln!(
-                "ut ({size_bits} bits, paddr: {paddr:#x}{})",
-                if is_device { ", device" } else { "" }
+                "ut ({size_bits} bits, paddr: {paddr:#x}){}",
+                if is_device { " -- device" } else { "" }
             )
         }
         Cap::Endpoint { .. } => kprintln!("ep"),
@@ -112,40 +180,48 @@ fn print_object(cap: &Cap) {
         Cap::Frame { paddr, size, .. } => {
             kprintln!("frame ({}, paddr: {paddr:#x})", frame_size_name(size))
         }
-        Cap::PageTable { .. } => kprintln!("pt"),
+        Cap::PageTable { .. } => kprintln!("{}", page_table_kind(k, cap)),
         Cap::VSpace { .. } => kprintln!("pgd"),
-        Cap::AsidPool { .. } => kprintln!("asid_pool"),
+        Cap::AsidPool { asid_base, .. } => {
+            kprintln!("asid_pool (asid_high: {})", asid_base >> ASID_LOW_BITS)
+        }
         Cap::IrqHandler { .. } => kprintln!("irq"),
-        _ => kprintln!("?"),
+        _ => kprintln!("-- ?"),
     }
 }
 
-/// A cap in capDL syntax: object name, then rights, badge, guard or mapping.
-fn print_cap(slot: u64, cap: &Cap) {
-    kprint!("    {slot:#x}: ");
+/// Rights as capDL letters (R, W, G, P = GrantReply).
+fn print_rights(read: bool, write: bool, grant: bool, grant_reply: bool) {
+    for (has, letter) in [(read, "R"), (write, "W"), (grant, "G"), (grant_reply, "P")] {
+        if has {
+            kprint!("{letter}");
+        }
+    }
+}
+
+/// A cap in capDL syntax: object name, then rights, badge, guard or ASID;
+/// mappings, which capDL gives as table slots, follow as a comment.
+fn print_cap(slot: &str, cap: &Cap) {
+    kprint!("    {slot}: ");
     match object_name(cap) {
         Some((kind, addr)) => kprint!("{kind}_{addr:x}"),
         None => match cap {
             Cap::IrqControl => kprint!("irq_control"),
             Cap::AsidControl => kprint!("asid_control"),
             Cap::Domain => kprint!("domain"),
-            Cap::Reply { tcb, .. } => kprint!("reply (tcb_{tcb:x})"),
-            other => kprint!("{other:?}"),
+            Cap::Reply { tcb, .. } => kprint!("tcb_{tcb:x} (reply)"),
+            other => kprint!("-- {other:?}"),
         },
     }
     match *cap {
         Cap::Endpoint { badge, rights, .. } | Cap::Notification { badge, rights, .. } => {
             kprint!(" (");
-            for (has, letter) in [
-                (rights.read(), "R"),
-                (rights.write(), "W"),
-                (rights.grant(), "G"),
-                (rights.grant_reply(), "P"),
-            ] {
-                if has {
-                    kprint!("{letter}");
-                }
-            }
+            print_rights(
+                rights.read(),
+                rights.write(),
+                rights.grant(),
+                rights.grant_reply(),
+            );
             if badge != 0 {
                 kprint!(", badge: {badge}");
             }
@@ -155,22 +231,31 @@ fn print_cap(slot: u64, cap: &Cap) {
             guard, guard_size, ..
         } => kprint!(" (guard: {guard}, guard_size: {guard_size})"),
         Cap::Frame {
-            rights,
-            mapping: Some(m),
-            ..
+            rights, mapping, ..
         } => {
-            kprint!(
-                " ({rights:?}, mapped at asid {} vaddr {:#x})",
-                m.asid,
-                m.vaddr
-            )
+            kprint!(" (");
+            match rights {
+                VmRights::ReadWrite => print_rights(true, true, false, false),
+                VmRights::ReadOnly => print_rights(true, false, false, false),
+                VmRights::KernelOnly => {}
+            }
+            kprint!(")");
+            if let Some(m) = mapping {
+                kprint!(" -- mapped at ASID {} vaddr {:#x}", m.asid, m.vaddr);
+            }
         }
         Cap::PageTable {
             mapping: Some(m), ..
-        } => kprint!(" (mapped at asid {} vaddr {:#x})", m.asid, m.vaddr),
+        } => kprint!(" -- mapped at ASID {} vaddr {:#x}", m.asid, m.vaddr),
         Cap::VSpace {
             asid: Some(asid), ..
-        } => kprint!(" (asid: {asid})"),
+        } => {
+            kprint!(
+                " (asid: ({}, {}))",
+                asid >> ASID_LOW_BITS,
+                asid & ((1 << ASID_LOW_BITS) - 1)
+            )
+        }
         _ => {}
     }
     kprintln!();
@@ -236,7 +321,7 @@ pub fn snapshot(k: &Kernel<'_>, caller: u64) {
             }
             listed[n_listed] = (addr, kind);
             n_listed += 1;
-            print_object(&cap);
+            print_object(k, &cap);
         }
     }
     kprintln!("}}");
@@ -246,7 +331,7 @@ pub fn snapshot(k: &Kernel<'_>, caller: u64) {
         for s in 0..1u64 << radix {
             let cap = k.slot_cap(cnode_slot(paddr, s));
             if !cap.is_null() {
-                print_cap(s, &cap);
+                print_cap(&HexSlot(s).to_str(), &cap);
             }
         }
         kprintln!("  }}");
@@ -254,13 +339,20 @@ pub fn snapshot(k: &Kernel<'_>, caller: u64) {
     for &(addr, kind) in &listed[..n_listed] {
         if kind == "tcb" {
             kprintln!("  tcb_{addr:x} {{");
-            for (slot, which) in [(0, TCB_CTABLE), (1, TCB_VTABLE)] {
+            for (slot, which) in [("cspace", TCB_CTABLE), ("vspace", TCB_VTABLE)] {
                 let cap = k.tcb_cap(addr, which);
                 if !cap.is_null() {
                     print_cap(slot, &cap);
                 }
             }
             kprintln!("  }}");
+        }
+    }
+    kprintln!("}}");
+    kprintln!("irq maps {{");
+    for &(addr, kind) in &listed[..n_listed] {
+        if kind == "irq" {
+            kprintln!("  {addr}: irq_{addr:x}");
         }
     }
     kprintln!("}}");

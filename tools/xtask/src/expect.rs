@@ -405,10 +405,26 @@ pub const DEBUG_DUMP_LINES: [&str; 9] = [
     "[debug-dump] done",
 ];
 
-/// The debug-dump system printed its scheduler dump and snapshot.
-pub fn debug_dump(t: &Transcript) -> Result<(), Vec<String>> {
-    in_order(t, &DEBUG_DUMP_LINES)
+/// The debug-dump system printed its scheduler dump and snapshot, and the
+/// snapshot is capDL that parses and validates. Returns its object count.
+pub fn debug_dump(t: &Transcript) -> Result<usize, Vec<String>> {
+    in_order(t, &DEBUG_DUMP_LINES)?;
+    let start = t.find(SNAPSHOT_START).map(|i| i + 1).unwrap_or(0);
+    let end = t.find_from(start, SNAPSHOT_END).unwrap_or(t.console.len());
+    let text = t.console[start..end].join("\n");
+    match capdl::parse_and_validate("DebugSnapshot", &text) {
+        Ok(spec) => Ok(spec.objects.len()),
+        Err(diagnostics) => Err(diagnostics
+            .iter()
+            .map(|d| format!("the snapshot is not valid capDL: {d}"))
+            .collect()),
+    }
 }
+
+/// The line before DebugSnapshot's capDL text.
+const SNAPSHOT_START: &str = "[cerne] DebugSnapshot: capDL of";
+/// The line after it.
+const SNAPSHOT_END: &str = "[cerne] DebugSnapshot: ";
 
 /// Every line of `lines` appears in the console, in this order.
 fn in_order(t: &Transcript, lines: &[&str]) -> Result<(), Vec<String>> {
