@@ -160,6 +160,11 @@ fn boot_sequence_builds_the_root_task() {
             assert_eq!(cspace::lookup_slot(&k.mem, root, i), Ok(slot(i as usize)));
         }
         assert_eq!(k.ipc_buffer(l.tcb, true), Some(l.ipc_buffer.0));
+        assert_eq!(
+            k.tcb_cap(l.tcb, TCB_CTABLE),
+            Cap::cnode(l.root_cnode, radix, 0, 64 - radix)
+        );
+        assert_eq!(k.tcb_cap(l.tcb, TCB_VTABLE), Cap::vspace(l.vspace, Some(1)));
         assert!(!l.untypeds.is_empty());
         let vaddr = k.user_context_vaddr(l.tcb);
         assert_eq!(vaddr, k.mem.virt_addr(l.tcb));
@@ -1097,6 +1102,29 @@ fn boot_ready_threads_queue_behind_the_current_one() {
         let mut top = vec![];
         k.for_each_ready(255, |x| top.push(x));
         assert!(top.is_empty(), "the current thread stays off the queues");
+        check(k, l);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn configure_refuses_to_drop_a_last_cspace_cap() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let vs = CAP_INIT_THREAD_VSPACE as u64;
+        ok(&retype(k, l, big(l), ObjectType::CapTable, 2, d, 1));
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d + 1, 1));
+        ok(&call(k, d + 1, L::TcbSetSpace, &[0, 0, 0], &[d, vs]));
+        // The thread's CTable now holds the only cap to that CNode.
+        ok(&call(k, root, L::CNodeDelete, &[d, 64], &[]));
+        let o = call(k, d + 1, L::TcbSetSpace, &[0, 0, 0], &[root, vs]);
+        assert_eq!(err(&o).0, Some(Error::IllegalOperation));
+        let o = call(k, d + 1, L::TcbConfigure, &[0, 0, 0, 0], &[root, vs, 0]);
+        assert_eq!(err(&o).0, Some(Error::IllegalOperation));
         check(k, l);
     });
 }
