@@ -46,6 +46,7 @@ fn check(k: &Kernel<'_>, l: &BootLayout) {
 #[derive(Debug)]
 #[allow(dead_code)]
 struct Out {
+    event: crate::syscall::Event,
     badge: u64,
     info: MessageInfo,
     mrs: Vec<u64>,
@@ -74,7 +75,7 @@ fn syscall(
         ctx.x[1] = MessageInfo::new(label, 0, caps.len() as u64, mrs.len() as u64).word();
         ctx.elr_el1 += 4;
     }
-    k.handle_syscall(sys.word());
+    let event = k.handle_syscall(sys.word());
     k.schedule_and_activate();
     let ctx = *k.user_context_mut(t);
     let info = MessageInfo::from_word(ctx.x[1]);
@@ -83,6 +84,7 @@ fn syscall(
         .map(|i| k.get_mr(t, rbuf, i))
         .collect();
     Out {
+        event,
         badge: ctx.x[0],
         info,
         mrs,
@@ -485,14 +487,29 @@ fn page_tables_and_frames_map_with_real_descriptors() {
             err(&o),
             (Some(Error::RangeError), vec![va + 0xff0, va + 0xfff])
         );
-        ok(&call(k, vs, L::ArmVSpaceCleanData, &[va, va + 0x100], &[]));
-        ok(&call(
+        let o = call(k, vs, L::ArmVSpaceCleanData, &[va, va + 0x100], &[]);
+        ok(&o);
+        assert_eq!(
+            o.event,
+            crate::syscall::Event::CacheOp {
+                label: L::ArmVSpaceCleanData.word(),
+                paddr: frame,
+                len: 0x100
+            }
+        );
+        let o = call(
             k,
             vs,
             L::ArmVSpaceCleanData,
             &[va + 0x20_0000, va + 0x20_0100],
             &[],
-        ));
+        );
+        ok(&o);
+        assert_eq!(
+            o.event,
+            crate::syscall::Event::None,
+            "unmapped: nothing to do"
+        );
         let o = call(k, vs, L::ArmVSpaceCleanData, &[va, va], &[]);
         assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![1]));
         // Page-table unmap needs the last cap; page unmap clears the entry.
