@@ -195,6 +195,10 @@ mod tests {
         assert!(!mem.is_zero(0x1000, 128));
         assert!(!mem.is_zero(0x100b, 1), "byte-wise tail");
         assert!(mem.is_zero(0x1010, 0x70));
+        mem.write_word(0x1018, 0xff00);
+        assert!(mem.is_zero(0x1018, 1), "only the first byte is asked about");
+        assert!(!mem.is_zero(0x1018, 2));
+        mem.write_word(0x1018, 0);
         mem.zero(0x1008, 8);
         assert!(mem.is_zero(0x1000, 128));
         assert_eq!(mem.phys_end(), 0x1080);

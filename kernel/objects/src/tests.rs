@@ -663,6 +663,18 @@ fn irq_control_handlers_and_interrupt_delivery() {
             k.slot_cap(cnode_slot(l.root_cnode, d + 3)),
             Cap::SgiSignal { irq: 1, target: 0 }
         );
+        // SGI 15 to CPU interface 7: both at their upper bounds.
+        ok(&call(
+            k,
+            irqc,
+            L::ArmIrqIssueSgiSignal,
+            &[15, 7, d + 5, 64],
+            &[root],
+        ));
+        assert_eq!(
+            k.slot_cap(cnode_slot(l.root_cnode, d + 5)),
+            Cap::SgiSignal { irq: 15, target: 7 }
+        );
         // The highest IRQ is valid.
         ok(&call(
             k,
