@@ -510,6 +510,16 @@ fn page_tables_and_frames_map_with_real_descriptors() {
             crate::syscall::Event::None,
             "unmapped: nothing to do"
         );
+        // An empty entry in a present level-3 table is not a page either.
+        let o = call(
+            k,
+            vs,
+            L::ArmVSpaceCleanData,
+            &[va + 0x1000, va + 0x1100],
+            &[],
+        );
+        ok(&o);
+        assert_eq!(o.event, crate::syscall::Event::None);
         let o = call(k, vs, L::ArmVSpaceCleanData, &[va, va], &[]);
         assert_eq!(err(&o), (Some(Error::InvalidArgument), vec![1]));
         // Page-table unmap needs the last cap; page unmap clears the entry.
@@ -1094,6 +1104,8 @@ fn retype_after_revoke_reuses_zeroed_memory() {
             !k.mem.is_zero(tcb, 2048),
             "a new TCB is initialised (SPSR, time slice)"
         );
+        assert_eq!(k.user_context_mut(tcb).spsr_el1, 0x40);
+        assert_eq!(k.tcb_fields(tcb).time_slice, 5);
         ok(&call(
             k,
             CAP_INIT_THREAD_CNODE as u64,
