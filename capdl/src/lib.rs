@@ -16,7 +16,9 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod compact;
+pub mod plan;
 
 #[cfg(feature = "std")]
 pub mod diagnostic;
