@@ -162,7 +162,7 @@ pub fn pack(spec: &[u8], files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String>
     for (name, data) in files {
         let name_span = span(out.len(), name.len())?;
         out.extend_from_slice(name.as_bytes());
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let data_span = span(out.len(), data.len())?;

@@ -315,7 +315,7 @@ pub fn plan<E>(
             })?;
         let base = untypeds[untyped].paddr;
         let mut at = base + state.free[untyped];
-        if at > paddr || paddr % size != 0 {
+        if at > paddr || !paddr.is_multiple_of(size) {
             return Err(PlanError::AddressTaken {
                 object: index,
                 paddr,
