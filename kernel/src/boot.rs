@@ -86,7 +86,7 @@ extern "C" fn kernel_init(x0: u64, x1: u64, x2: u64, x3: u64, x4: u64, x5: u64) 
     }
     // SAFETY: the UART's registers were just mapped as device memory in the
     // window, and the console is the only user of the UART in the kernel.
-    unsafe { crate::console::init(mmu::phys_to_window(platform.uart.base)) };
+    unsafe { crate::console::init(mmu::phys_to_window(platform.uart.base), platform.uart_irq) };
 
     kprintln!();
     kprintln!(

@@ -101,6 +101,7 @@ pub fn schedule_and_return() -> ! {
         }
         let idle_ticks = IDLE_TICKS.load(Ordering::Relaxed);
         if config::IDLE_HALT && idle_ticks >= config::IDLE_HALT_TICKS {
+            crate::console::take_back_for_halt();
             kprintln!("{IDLE_HALT} (after {idle_ticks} idle ticks)");
             crate::panic::halt_success();
         }

@@ -7,7 +7,7 @@ use crate::arch::{
     self, esr,
     vectors::{ExceptionKind, KernelFrame},
 };
-use crate::{config, events, kprint, kprintln, sched};
+use crate::{config, console, events, kprint, kprintln, sched};
 use cerne_abi::console::{KERNEL_EXCEPTION_PREFIX, THREAD_SUSPENDED, USER_FAULT_PREFIX};
 use cerne_objects::{Fault, Kernel};
 
@@ -17,30 +17,40 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
     match ExceptionKind::from_raw(kind) {
         ExceptionKind::Synchronous => {
             let (esr, far) = arch::fault_registers();
-            let event = sched::with_kernel(|k| {
+            let (event, console_bound) = sched::with_kernel(|k| {
                 let Some(t) = k.current_thread() else {
-                    return cerne_objects::syscall::Event::None;
+                    return (cerne_objects::syscall::Event::None, None);
                 };
                 match esr::exception_class(esr) {
                     esr::EC_SVC64 => {
                         let x7 = k.user_context_mut(t).x[7];
                         if config::FASTPATH && k.fastpath(x7) {
-                            cerne_objects::syscall::Event::None
+                            (cerne_objects::syscall::Event::None, None)
                         } else {
-                            k.handle_syscall(x7)
+                            // Only the slow path changes caps, so only it
+                            // can bind or unbind the console UART's IRQ.
+                            let event = k.handle_syscall(x7);
+                            (event, Some(console::driver_bound(k)))
                         }
                     }
                     class => {
                         let elr = k.user_context_mut(t).elr_el1;
-                        k.handle_user_fault(decode_fault(class, esr, far, elr))
+                        (
+                            k.handle_user_fault(decode_fault(class, esr, far, elr)),
+                            None,
+                        )
                     }
                 }
             });
             events::carry_out(event);
+            if let Some(bound) = console_bound {
+                console::set_driver_owned(bound);
+            }
         }
         ExceptionKind::Irq => crate::irq::handle_pending(),
         ExceptionKind::Fiq | ExceptionKind::SError => {
             let (esr, far) = arch::fault_registers();
+            console::take_back_for_halt();
             kprintln!("{KERNEL_EXCEPTION_PREFIX}: {kind:?} from EL0: ESR {esr:#x} FAR {far:#x}");
             crate::panic::halt_failure();
         }
@@ -157,6 +167,7 @@ extern "C" fn handle_kernel_entry(source: u64, kind: u64, frame: &mut KernelFram
         1 => "EL1",
         _ => "AArch32 EL0 (not supported)",
     };
+    console::take_back_for_halt();
     kprintln!(
         "{KERNEL_EXCEPTION_PREFIX}: {kind:?} from {origin}: {}",
         esr::class_name(esr)

@@ -452,7 +452,19 @@ pub const IRQ_UART_LINES: [&str; 4] = [
 /// What the irq-uart check types into the guest's serial port.
 pub const IRQ_UART_INPUT: &str = "hello cerne\rquit\r";
 
-/// The irq-uart system echoed each typed line, interrupt by interrupt.
+/// What the irq-uart task writes with DebugPutChar while it owns the UART.
+pub const IRQ_UART_KERNEL_LOG: &str = "[irq-uart] kernel-log-while-owned";
+/// The line the kernel prints when it takes the UART back (the kernel's
+/// `console::CONSOLE_RETURNED`, then the count of logged bytes).
+pub const CONSOLE_RETURNED: &str =
+    "[cerne] console returned: {} bytes logged while a driver owned it";
+/// What the irq-uart task prints with DebugPutChar after handing back.
+pub const IRQ_UART_AFTER: &str = "[irq-uart] the kernel prints again";
+
+/// The irq-uart system echoed each typed line, interrupt by interrupt,
+/// through its own mapping of the UART; the kernel kept DebugPutChar out
+/// of the UART while the task owned it, and replayed it once the task
+/// handed the UART back.
 pub fn irq_uart(t: &Transcript) -> Result<(), Vec<String>> {
     let mut f = Findings::default();
     let mut from = 0;
@@ -464,6 +476,43 @@ pub fn irq_uart(t: &Transcript) -> Result<(), Vec<String>> {
             }),
         }
     }
+    // `from` is now just past the driver's last own line (`done`).
+    let returned = t
+        .console
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| match_numbers(l, CONSOLE_RETURNED).map(|n| (i, n)));
+    let logged: Vec<usize> = t
+        .console
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains(IRQ_UART_KERNEL_LOG))
+        .map(|(i, _)| i)
+        .collect();
+    let Some((returned, n)) = returned else {
+        f.expect(false, || {
+            "the kernel never printed that it took the console back (`[cerne] console returned: N bytes ...`)".into()
+        });
+        return f.finish(());
+    };
+    f.expect(returned >= from, || {
+        "the kernel took the console back before the driver's last line (`done`)".into()
+    });
+    let expected = IRQ_UART_KERNEL_LOG.len() as u64 + 1;
+    f.expect(n == [expected], || {
+        format!("the kernel logged {n:?} bytes while the driver owned the UART, expected {expected} (`{IRQ_UART_KERNEL_LOG}` and a newline)")
+    });
+    f.expect(logged.iter().all(|&i| i > returned), || {
+        format!("`{IRQ_UART_KERNEL_LOG}` reached the UART while the driver owned it")
+    });
+    f.expect(logged.len() == 1, || {
+        format!("`{IRQ_UART_KERNEL_LOG}` should appear once, after the console came back; seen {} times", logged.len())
+    });
+    let after = t.console.iter().position(|l| l.contains(IRQ_UART_AFTER));
+    f.expect(
+        matches!((after, logged.first()), (Some(a), Some(&k)) if a > k),
+        || format!("missing `{IRQ_UART_AFTER}` after the replayed log"),
+    );
     f.finish(())
 }
 
@@ -588,14 +637,37 @@ mod tests {
             "[irq-uart] line \"quit\" after 2 interrupts",
             "[irq-uart] done",
         ]);
-        assert!(irq_uart(&good).is_ok());
-        let swapped = transcript(&[
+        assert!(irq_uart(&good).is_err(), "no hand-back");
+        let handed_back = |lines: &[&str]| {
+            let mut v = lines.to_vec();
+            v.extend([
+                "[cerne] console returned: 34 bytes logged while a driver owned it",
+                IRQ_UART_KERNEL_LOG,
+                IRQ_UART_AFTER,
+            ]);
+            transcript(&v)
+        };
+        let lines = [
             "[irq-uart] waiting for input",
-            "[irq-uart] line \"quit\" after 1 interrupts",
-            "[irq-uart] line \"hello cerne\" after 2 interrupts",
+            "[irq-uart] line \"hello cerne\" after 1 interrupts",
+            "[irq-uart] line \"quit\" after 2 interrupts",
             "[irq-uart] done",
-        ]);
-        assert!(irq_uart(&swapped).is_err());
+        ];
+        assert_eq!(irq_uart(&handed_back(&lines)), Ok(()));
+        let swapped = [lines[0], lines[2], lines[1], lines[3]];
+        assert!(irq_uart(&handed_back(&swapped)).is_err());
+        // The kernel's text reached the UART while the driver owned it.
+        let leaked = [lines[0], IRQ_UART_KERNEL_LOG, lines[1], lines[2], lines[3]];
+        assert!(irq_uart(&handed_back(&leaked)).is_err());
+        // The wrong count of logged bytes.
+        let mut miscounted = handed_back(&lines);
+        miscounted.console[4] =
+            "[cerne] console returned: 7 bytes logged while a driver owned it".into();
+        assert!(irq_uart(&miscounted).is_err());
+        // Never handed back, or the log lost.
+        let mut lost = handed_back(&lines);
+        lost.console.remove(5);
+        assert!(irq_uart(&lost).is_err());
     }
 
     #[test]

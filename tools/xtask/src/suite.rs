@@ -482,7 +482,10 @@ fn irq_uart(ctx: &mut Ctx) -> Verdict {
         problems.extend(more);
     }
     if problems.is_empty() {
-        Ok("both lines arrived through IRQ 33 and a notification".into())
+        Ok(
+            "both lines arrived through IRQ 33 and a notification; the kernel logged its output while the driver owned the UART and replayed it on IRQHandler_Clear"
+                .into(),
+        )
     } else {
         Err(report(&problems, &run.transcript, ctx, "irq-uart", &again))
     }

@@ -3,6 +3,14 @@
 //! as extra bootinfo, carves the UART's page out of a device untyped, maps
 //! it, takes the UART's IRQ from IRQControl, binds it to a notification, and
 //! echoes each line typed into QEMU's serial input until it sees `quit`.
+//!
+//! Binding the UART's IRQ hands the UART over: from then on the kernel logs
+//! its output (DebugPutChar included) in a ring instead of printing it, so
+//! this task prints through its own mapping of the UART, polling like a
+//! console driver. It also writes [`KERNEL_LOG_TEXT`] with DebugPutChar
+//! while it owns the UART; the harness checks that the text shows up only
+//! after IRQHandler_Clear handed the UART back and the kernel replayed its
+//! ring.
 #![no_std]
 #![no_main]
 
@@ -24,14 +32,42 @@ const UARTDR: u64 = 0x00;
 const UARTFR: u64 = 0x18;
 const UARTIMSC: u64 = 0x38;
 const UARTICR: u64 = 0x44;
-/// Flag: receive FIFO empty.
+/// Flags: receive FIFO empty, transmit FIFO full.
 const FR_RXFE: u32 = 1 << 4;
+const FR_TXFF: u32 = 1 << 5;
 /// Receive and receive-timeout interrupts.
 const RX_INTERRUPTS: u32 = (1 << 4) | (1 << 6);
 /// Depth of a full cptr.
 const FULL_DEPTH: u8 = 64;
 /// The line that ends the test.
 const QUIT: &[u8] = b"quit";
+/// Written with DebugPutChar while this task owns the UART: the kernel must
+/// log it, not print it, until the UART is handed back.
+const KERNEL_LOG_TEXT: &str = "[irq-uart] kernel-log-while-owned";
+
+/// The UART as this task's own mapping reaches it: a polling transmitter,
+/// as a console driver's output path.
+struct OwnUart;
+
+impl core::fmt::Write for OwnUart {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            if b == b'\n' {
+                uart_put(b'\r');
+            }
+            uart_put(b);
+        }
+        Ok(())
+    }
+}
+
+/// Prints a line through [`OwnUart`] (only once the UART is mapped).
+macro_rules! uart_println {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write as _;
+        let _ = writeln!(OwnUart, $($arg)*);
+    }};
+}
 
 /// Hands out the root CNode's empty slots in order.
 struct Slots {
@@ -119,6 +155,21 @@ fn uart_write(offset: u64, value: u32) {
     unsafe { core::ptr::write_volatile((UART_VADDR + offset) as *mut u32, value) }
 }
 
+fn uart_put(byte: u8) {
+    while uart_read(UARTFR) & FR_TXFF != 0 {
+        core::hint::spin_loop();
+    }
+    uart_write(UARTDR, u32::from(byte));
+}
+
+/// Gives the UART back to the kernel (so its report is seen), then panics
+/// with `what`: for failures once this task owns the UART.
+fn fail_owned(handler: Cap<IrqHandler>, what: &str, e: impl core::fmt::Debug) -> ! {
+    uart_println!("[irq-uart] FAIL {what}: {e:?}");
+    let _ = handler.clear();
+    panic!("{what}: {e:?}");
+}
+
 fn main(bootinfo_addr: usize, _cycles: u64) -> ! {
     // SAFETY: the address the kernel passed in x0.
     let bi = unsafe { bootinfo::from_entry_arg(bootinfo_addr) };
@@ -189,9 +240,13 @@ fn main(bootinfo_addr: usize, _cycles: u64) -> ! {
     handler
         .set_notification(notification)
         .expect("IRQHandler_SetNotification");
-    handler.ack().expect("IRQHandler_Ack");
+    // The UART is this task's now: the kernel logs what it would print.
+    if let Err(e) = handler.ack() {
+        fail_owned(handler, "IRQHandler_Ack", e);
+    }
     uart_write(UARTIMSC, uart_read(UARTIMSC) | RX_INTERRUPTS);
-    println!("[irq-uart] waiting for input");
+    println!("{KERNEL_LOG_TEXT}");
+    uart_println!("[irq-uart] waiting for input");
 
     let mut line = [0u8; 80];
     let mut len = 0;
@@ -203,9 +258,13 @@ fn main(bootinfo_addr: usize, _cycles: u64) -> ! {
             let c = (uart_read(UARTDR) & 0xff) as u8;
             if c == b'\r' || c == b'\n' {
                 let text = core::str::from_utf8(&line[..len]).unwrap_or("<not UTF-8>");
-                println!("[irq-uart] line {text:?} after {interrupts} interrupts");
+                uart_println!("[irq-uart] line {text:?} after {interrupts} interrupts");
                 if &line[..len] == QUIT {
-                    println!("[irq-uart] done");
+                    uart_println!("[irq-uart] done");
+                    // Hand the UART back: the kernel replays its log and
+                    // prints directly again.
+                    handler.clear().expect("IRQHandler_Clear");
+                    println!("[irq-uart] the kernel prints again");
                     libcerne::syscalls::debug_halt();
                 }
                 len = 0;
@@ -215,7 +274,9 @@ fn main(bootinfo_addr: usize, _cycles: u64) -> ! {
             }
         }
         uart_write(UARTICR, RX_INTERRUPTS);
-        handler.ack().expect("IRQHandler_Ack");
+        if let Err(e) = handler.ack() {
+            fail_owned(handler, "IRQHandler_Ack", e);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The PL011 UART, the kernel's debug console.
 
-use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
@@ -66,6 +66,18 @@ impl Pl011 {
             core::hint::spin_loop();
         }
         self.registers.dr.set(u32::from(byte));
+    }
+
+    /// Turns the UART and its transmitter back on if a user-level driver
+    /// that owned the UART left them off (the kernel taking it back).
+    pub fn reenable_transmit(&self) {
+        if !self
+            .registers
+            .cr
+            .matches_all(CR::UARTEN::SET + CR::TXE::SET)
+        {
+            self.registers.cr.modify(CR::UARTEN::SET + CR::TXE::SET);
+        }
     }
 
     /// Waits until every queued byte has left.
