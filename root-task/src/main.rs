@@ -1,6 +1,9 @@
-//! The root task: the first user program. It reads the BootInfo the kernel
-//! built and prints what it was handed; issue 5 turns it into the capDL
-//! initializer.
+//! The root task: the first user program. With a system bundle embedded
+//! (`CERNE_SYSTEM_BUNDLE` at build time, packed by `cargo xtask system`) it is
+//! the capDL initializer ([`initializer`]): it builds the whole system the
+//! bundle's spec describes, starts it, and suspends itself. Without one it
+//! reports what the kernel handed over (the BootInfo checks of the boot
+//! tests) and halts.
 #![no_std]
 #![no_main]
 
@@ -9,6 +12,11 @@ use cerne_abi::object::CapTag;
 use cerne_abi::slots::*;
 use libcerne::syscalls::debug_cap_identify;
 use libcerne::{bootinfo, println};
+
+mod initializer;
+
+/// The system bundle, empty when none was embedded.
+static BUNDLE: &[u8] = include_bytes!(env!("CERNE_SYSTEM_BUNDLE_PATH"));
 
 /// Asks the kernel for the type of every cap BootInfo describes and counts
 /// the slots holding what they should. Returns (matching, checked).
@@ -56,6 +64,31 @@ fn main(bootinfo_addr: usize, cycles_at_entry: u64) -> ! {
     }
     // SAFETY: this is the address the kernel passed in x0 at entry.
     let bi = unsafe { bootinfo::from_entry_arg(bootinfo_addr) };
+    if !BUNDLE.is_empty() {
+        build_system(bi)
+    }
+    report_boot(bi)
+}
+
+/// Builds the embedded system, then suspends this thread for good.
+fn build_system(bi: &BootInfo) -> ! {
+    match initializer::build(bi, BUNDLE) {
+        Ok(_) => {
+            let me: libcerne::sel4::Cap<libcerne::sel4::Tcb> =
+                libcerne::sel4::Cap::from_cptr(CAP_INIT_THREAD_TCB as u64);
+            let _ = me.suspend();
+            println!("[capdl] error: the initializer could not suspend itself");
+            libcerne::syscalls::debug_halt()
+        }
+        Err((error, spec)) => {
+            println!("[capdl] error: {}", initializer::Report(&error, spec));
+            libcerne::syscalls::debug_halt()
+        }
+    }
+}
+
+/// Prints the untyped summary and checks every boot cap, then halts.
+fn report_boot(bi: &BootInfo) -> ! {
     let s = bootinfo::summarise(bi);
     println!(
         "[rootserver] untyped: {} caps, {} bytes total",
