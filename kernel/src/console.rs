@@ -50,7 +50,8 @@ impl LogRing {
         self.written += 1;
     }
 
-    /// The bytes still held, oldest first, as index into `buf`.
+    /// The positions (counted since the ring was emptied) of the bytes
+    /// still held, oldest first.
     fn kept(&self) -> core::ops::Range<u64> {
         self.written.saturating_sub(LOG_BYTES as u64)..self.written
     }
