@@ -45,5 +45,6 @@ pub fn report_panic(info: &core::panic::PanicInfo<'_>) -> ! {
         unsafe {
             core::arch::asm!("udf #0", options(nostack));
         }
+        core::hint::spin_loop();
     }
 }

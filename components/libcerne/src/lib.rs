@@ -9,6 +9,7 @@
 #![no_std]
 
 pub mod bootinfo;
+pub mod console;
 pub mod debug;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;

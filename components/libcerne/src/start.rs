@@ -1,7 +1,10 @@
 //! Program entry: `_start` sets up the stack and calls the program's main.
 //!
 //! The kernel starts a root task with x0 = BootInfo address and SP_EL0 = 0
-//! (SEL4-ABI.md §8.9), so the runtime provides the stack.
+//! (SEL4-ABI.md §8.9), so the runtime provides a stack. A component started
+//! by the capDL initializer gets its stack pointer from its spec (the TOML's
+//! `stack`), and `_start` keeps it: the static stack is only used when SP is
+//! zero.
 
 /// Bytes of the initial stack.
 pub const STACK_SIZE: usize = 64 * 1024;
@@ -41,11 +44,13 @@ core::arch::global_asm!(
     r#"
     .text
 cerne_start_common:
+    mov     x9, sp
+    cbnz    x9, 2f
     adrp    x9, CERNE_USER_STACK
     add     x9, x9, :lo12:CERNE_USER_STACK
     add     x9, x9, #{size}
     mov     sp, x9
-    bl      cerne_main
+2:  bl      cerne_main
 1:  b       1b
 "#,
     size = const STACK_SIZE,

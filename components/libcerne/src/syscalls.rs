@@ -1,5 +1,6 @@
 //! seL4 system calls on the `svc #0` register convention (SEL4-ABI.md §2.2).
 
+#[cfg(target_arch = "aarch64")]
 use cerne_abi::syscall::Syscall;
 
 /// DebugPutChar: the kernel writes one byte to its console.
@@ -21,7 +22,9 @@ pub fn debug_halt() -> ! {
         core::arch::asm!("svc #0", in("x7") Syscall::DebugHalt.word(), options(noreturn, nostack));
     }
     #[cfg(not(target_arch = "aarch64"))]
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// DebugCapIdentify: the type tag of the cap at `cptr` in the caller's
