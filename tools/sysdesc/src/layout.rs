@@ -1,0 +1,535 @@
+//! The conventions of the expansion in one place: capDL object names, each
+//! component's CSpace slots, its virtual address map, its notification bits
+//! and the badges it sees. The expansion ([`crate::expand()`]), the checks and
+//! the generated constants ([`crate::caps_module()`]) all read them from here,
+//! so they cannot disagree.
+
+use capdl::model::{Cap, ObjectName};
+use cerne_abi::rights::CapRights;
+
+use crate::model::{Perms, System};
+use crate::parse::PAGE_SIZE;
+
+/// One past the highest stack address; the initial `sp`.
+pub const STACK_TOP: u64 = 0x1000_0000;
+/// The IPC buffer's virtual address (the page above STACK_TOP is a guard).
+pub const IPC_BUFFER: u64 = 0x1000_1000;
+/// The lowest address an ELF segment may use (page 0 stays unmapped).
+pub const IMAGE_BASE: u64 = 0x1000;
+/// Where the heap starts.
+pub const HEAP_BASE: u64 = 0x2000_0000;
+/// Where shared memory regions start (and the heap must end).
+pub const SHARED_BASE: u64 = 0x3000_0000;
+/// Where device regions start (and shared memory must end).
+pub const DEVICE_BASE: u64 = 0x3800_0000;
+/// The end of everything a component maps: one pd covers the first 1 GiB.
+pub const VSPACE_LIMIT: u64 = 0x4000_0000;
+/// Bytes one page-table (`pt`) covers.
+pub const PT_SPAN: u64 = 2 << 20;
+/// Notification bits: a notification word has 64.
+pub const NOTIFICATION_BITS: usize = 64;
+
+/// CSpace slot of the component's own TCB.
+pub const SLOT_TCB: u64 = 1;
+/// CSpace slot of the component's own CNode.
+pub const SLOT_CNODE: u64 = 2;
+/// CSpace slot of the component's own VSpace (pgd).
+pub const SLOT_VSPACE: u64 = 3;
+/// The first slot of the caps the description gives.
+pub const FIRST_ITEM_SLOT: u64 = 4;
+
+/// `name_what`: the name of a component's own capDL object.
+pub fn object(component: &str, what: &str) -> ObjectName {
+    ObjectName::plain(&format!("{component}_{what}"))
+}
+
+/// The endpoint of channel `channel`.
+pub fn channel_endpoint(channel: &str) -> ObjectName {
+    ObjectName::plain(&format!("{channel}_ep"))
+}
+
+/// Frame `page` of device `device`: plain names, because each has its own
+/// `paddr` and the elements of a capDL array must be alike.
+pub fn device_frame(device: &str, page: u64) -> ObjectName {
+    ObjectName::plain(&format!("{device}_{page}"))
+}
+
+/// Frame `page` of shared region `region`: an array named after it.
+pub fn shared_frame(region: &str, page: u64) -> ObjectName {
+    ObjectName::element(region, page)
+}
+
+/// Page-table `index` (covering vaddr `index * 2 MiB`) of `component`.
+pub fn page_table(component: &str, index: u64) -> ObjectName {
+    ObjectName::plain(&format!("{component}_pt_{index:x}"))
+}
+
+/// The UPPER_SNAKE constant name of an item name.
+pub fn constant(name: &str) -> String {
+    name.to_ascii_uppercase()
+}
+
+/// The CNode cap a component's TCB and its own slot 2 hold: guard 0 of
+/// `64 - cnode_bits` bits, so that a CPtr is the slot number.
+pub fn cnode_cap(component: &str, cnode_bits: u8) -> Cap {
+    let mut cap = Cap::to_object(object(component, "cnode"));
+    cap.guard = 0;
+    cap.guard_size = 64 - u64::from(cnode_bits.min(64));
+    cap
+}
+
+/// A generated constant: name, value, doc comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Constant {
+    /// UPPER_SNAKE name.
+    pub name: String,
+    /// Its value.
+    pub value: u64,
+    /// One line of documentation.
+    pub doc: String,
+}
+
+/// One cap of a component's CSpace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotCap {
+    /// The slot (= its CPtr).
+    pub slot: u64,
+    /// The cap.
+    pub cap: Cap,
+}
+
+/// A region of a component's address space other than its ELF image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// The frames, in vaddr order, one per 4 KiB page.
+    pub frames: Vec<ObjectName>,
+    /// Where the first frame is mapped.
+    pub vaddr: u64,
+    /// Mapping rights (R or RW).
+    pub rights: CapRights,
+    /// False for device memory (mapped uncached).
+    pub cached: bool,
+}
+
+/// Everything the conventions fix for one component.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The caps of its CNode, slot 1 upwards, in slot order.
+    pub slots: Vec<SlotCap>,
+    /// `caps::` constants (TCB, CNODE, VSPACE, one per item, FAULT_EP,
+    /// FAULTS, NOTIFICATION, FIRST_FREE, CNODE_BITS).
+    pub caps: Vec<Constant>,
+    /// `addrs::` constants.
+    pub addrs: Vec<Constant>,
+    /// `badges::` constants.
+    pub badges: Vec<Constant>,
+    /// The first slot no cap uses.
+    pub first_free: u64,
+    /// The slot of its fault endpoint cap, when it has a fault handler.
+    pub fault_ep: Option<u64>,
+    /// Its bound notification's bits: item name (IRQ or notification) and
+    /// bit number, from 63 downwards. Empty when it has no bound
+    /// notification.
+    pub bits: Vec<(String, u64)>,
+    /// Stack, IPC buffer, heap, shared and device regions, in vaddr order.
+    pub regions: Vec<Region>,
+    /// Where its shared regions are: (index in `System::shared_memory`,
+    /// vaddr), in file order.
+    pub shared: Vec<(usize, u64)>,
+    /// Where its devices are: (index in `System::devices`, vaddr).
+    pub devices: Vec<(usize, u64)>,
+    /// The lowest stack address: ELF segments must end a guard page below.
+    pub stack_bottom: u64,
+}
+
+/// The bit of notification or IRQ `item` in `waiter`'s bound notification.
+pub fn bit_of(sys: &System, waiter: &str, item: &str) -> Option<u64> {
+    notification_bits(sys, waiter)
+        .into_iter()
+        .find(|(name, _)| name == item)
+        .map(|(_, bit)| bit)
+}
+
+/// The bits of `component`'s bound notification: its IRQs, then the
+/// notifications it waits on, in file order, from bit 63 down. Items past
+/// the 64th get no bit (the checks report them).
+pub fn notification_bits(sys: &System, component: &str) -> Vec<(String, u64)> {
+    let irqs = sys.irqs.iter().filter(|i| i.component == component);
+    let waits = sys.notifications.iter().filter(|n| n.waiter == component);
+    irqs.map(|i| i.name.clone())
+        .chain(waits.map(|n| n.name.clone()))
+        .enumerate()
+        .filter_map(|(k, name)| 63u64.checked_sub(k as u64).map(|bit| (name, bit)))
+        .collect()
+}
+
+/// How many notification bits `component` needs.
+pub fn bits_needed(sys: &System, component: &str) -> usize {
+    sys.irqs.iter().filter(|i| i.component == component).count()
+        + sys
+            .notifications
+            .iter()
+            .filter(|n| n.waiter == component)
+            .count()
+}
+
+fn pages(size: u64) -> u64 {
+    size / PAGE_SIZE
+}
+
+impl Layout {
+    /// The layout of the component at `index` (0-based) of `sys`. Never
+    /// panics, even for a system that did not pass the checks.
+    pub fn new(sys: &System, index: usize) -> Self {
+        let mut l = Layout::default();
+        let Some(c) = sys.components.get(index) else {
+            return l;
+        };
+        let me = c.name.as_str();
+        l.first_free = FIRST_ITEM_SLOT;
+        let konst = |name: String, value: u64, doc: String| Constant { name, value, doc };
+
+        let mut tcb = Cap::to_object(object(me, "tcb"));
+        tcb.rights = CapRights::NONE;
+        l.slots.push(SlotCap {
+            slot: SLOT_TCB,
+            cap: tcb,
+        });
+        l.slots.push(SlotCap {
+            slot: SLOT_CNODE,
+            cap: cnode_cap(me, c.cnode_bits),
+        });
+        l.slots.push(SlotCap {
+            slot: SLOT_VSPACE,
+            cap: Cap::to_object(object(me, "pgd")),
+        });
+        l.caps.push(konst(
+            "TCB".into(),
+            SLOT_TCB,
+            "This component's own TCB.".into(),
+        ));
+        l.caps.push(konst(
+            "CNODE".into(),
+            SLOT_CNODE,
+            "This component's own CNode (its CSpace root).".into(),
+        ));
+        l.caps.push(konst(
+            "VSPACE".into(),
+            SLOT_VSPACE,
+            "This component's own VSpace (pgd).".into(),
+        ));
+
+        let push = |l: &mut Layout, cap: Cap| {
+            l.slots.push(SlotCap {
+                slot: l.first_free,
+                cap,
+            });
+            l.first_free = l.first_free.saturating_add(1);
+        };
+
+        // Channels: the endpoint, R for the server, WP and a badge for a client.
+        for ch in &sys.channels {
+            let ep = channel_endpoint(&ch.name);
+            if ch.server == me {
+                l.caps.push(konst(
+                    constant(&ch.name),
+                    l.first_free,
+                    format!(
+                        "Channel '{}': the endpoint this server receives on (R).",
+                        ch.name
+                    ),
+                ));
+                let mut cap = Cap::to_object(ep);
+                cap.rights = CapRights::READ;
+                push(&mut l, cap);
+                for client in &ch.clients {
+                    l.badges.push(konst(
+                        format!("{}_{}", constant(&ch.name), constant(&client.component)),
+                        client.badge,
+                        format!(
+                            "The badge of client '{}' on channel '{}'.",
+                            client.component, ch.name
+                        ),
+                    ));
+                }
+            } else if let Some(client) = ch.clients.iter().find(|k| k.component == me) {
+                l.caps.push(konst(
+                    constant(&ch.name),
+                    l.first_free,
+                    format!(
+                        "Channel '{}': the endpoint to call server '{}' on (WP, badge {}).",
+                        ch.name, ch.server, client.badge
+                    ),
+                ));
+                let mut cap = Cap::to_object(ep);
+                cap.rights =
+                    CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word());
+                cap.badge = client.badge;
+                push(&mut l, cap);
+            }
+        }
+        // Notifications it signals: the waiter's bound notification, badged
+        // with the bit.
+        for n in &sys.notifications {
+            if !n.signallers.iter().any(|s| s == me) {
+                continue;
+            }
+            let bit = bit_of(sys, &n.waiter, &n.name);
+            l.caps.push(konst(
+                constant(&n.name),
+                l.first_free,
+                format!(
+                    "Notification '{}': signals '{}' (W, bit {}).",
+                    n.name,
+                    n.waiter,
+                    bit.unwrap_or(0)
+                ),
+            ));
+            let mut cap = Cap::to_object(object(&n.waiter, "ntfn"));
+            cap.rights = CapRights::WRITE;
+            cap.badge = bit.map_or(0, |b| 1 << b);
+            push(&mut l, cap);
+        }
+        // IRQ handlers.
+        for irq in sys.irqs.iter().filter(|i| i.component == me) {
+            l.caps.push(konst(
+                constant(&irq.name),
+                l.first_free,
+                format!(
+                    "IRQ '{}' (interrupt {}): its IRQ handler.",
+                    irq.name, irq.irq
+                ),
+            ));
+            push(&mut l, Cap::to_object(ObjectName::plain(&irq.name)));
+        }
+        // Device frames (RW, uncached), one per page.
+        for d in sys.devices.iter().filter(|d| d.component == me) {
+            l.caps.push(konst(
+                constant(&d.name),
+                l.first_free,
+                format!(
+                    "Device '{}': the first of its {} frame cap(s) (paddr {:#x}).",
+                    d.name,
+                    pages(d.size),
+                    d.paddr
+                ),
+            ));
+            for page in 0..pages(d.size) {
+                let mut cap = Cap::to_object(device_frame(&d.name, page));
+                cap.rights = CapRights::READ_WRITE;
+                cap.cached = false;
+                push(&mut l, cap);
+            }
+        }
+        // Shared memory frames, rights per perms.
+        for s in &sys.shared_memory {
+            let Some(m) = s.mappings.iter().find(|m| m.component == me) else {
+                continue;
+            };
+            l.caps.push(konst(
+                constant(&s.name),
+                l.first_free,
+                format!(
+                    "Shared memory '{}': the first of its {} frame cap(s) ({}).",
+                    s.name,
+                    pages(s.size),
+                    m.perms.text()
+                ),
+            ));
+            for page in 0..pages(s.size) {
+                let mut cap = Cap::to_object(shared_frame(&s.name, page));
+                cap.rights = perms_rights(m.perms);
+                push(&mut l, cap);
+            }
+        }
+        // Its fault endpoint.
+        if let Some(h) = &c.fault_handler {
+            l.fault_ep = Some(l.first_free);
+            l.caps.push(konst(
+                "FAULT_EP".into(),
+                l.first_free,
+                format!("Where this component's faults go: fault handler '{h}' (WP)."),
+            ));
+            let mut cap = Cap::to_object(object(h, "faults"));
+            cap.rights =
+                CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word());
+            cap.badge = (index + 1) as u64;
+            push(&mut l, cap);
+        }
+        // The faults it handles.
+        let handled: Vec<(usize, &str)> = sys
+            .components
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.fault_handler.as_deref() == Some(me))
+            .map(|(i, k)| (i, k.name.as_str()))
+            .collect();
+        if !handled.is_empty() {
+            l.caps.push(konst(
+                "FAULTS".into(),
+                l.first_free,
+                "The endpoint this fault handler receives faults on (R).".into(),
+            ));
+            let mut cap = Cap::to_object(object(me, "faults"));
+            cap.rights = CapRights::READ;
+            push(&mut l, cap);
+            for (i, name) in handled {
+                l.badges.push(konst(
+                    format!("FAULT_{}", constant(name)),
+                    (i + 1) as u64,
+                    format!("The badge of faults from component '{name}'."),
+                ));
+            }
+        }
+        // Its bound notification.
+        l.bits = notification_bits(sys, me);
+        if bits_needed(sys, me) > 0 {
+            l.caps.push(konst(
+                "NOTIFICATION".into(),
+                l.first_free,
+                "This component's bound notification (R): its IRQs and notifications.".into(),
+            ));
+            let mut cap = Cap::to_object(object(me, "ntfn"));
+            cap.rights = CapRights::READ;
+            push(&mut l, cap);
+            for (name, bit) in &l.bits {
+                l.badges.push(konst(
+                    constant(name),
+                    1 << bit,
+                    format!("'{name}': bit {bit} of the bound notification's word."),
+                ));
+            }
+        }
+        l.caps.push(konst(
+            "FIRST_FREE".into(),
+            l.first_free,
+            "The first CSpace slot that holds no cap.".into(),
+        ));
+        l.caps.push(konst(
+            "CNODE_BITS".into(),
+            u64::from(c.cnode_bits),
+            "log2 of the CNode's slots (also the depth of a CPtr).".into(),
+        ));
+
+        // Address space.
+        l.stack_bottom = STACK_TOP.saturating_sub(c.stack);
+        l.regions.push(Region {
+            frames: (0..pages(c.stack))
+                .map(|i| ObjectName::element(&format!("{me}_stack"), i))
+                .collect(),
+            vaddr: l.stack_bottom,
+            rights: CapRights::READ_WRITE,
+            cached: true,
+        });
+        l.regions.push(Region {
+            frames: vec![object(me, "ipc")],
+            vaddr: IPC_BUFFER,
+            rights: CapRights::READ_WRITE,
+            cached: true,
+        });
+        l.regions.push(Region {
+            frames: (0..pages(c.heap))
+                .map(|i| ObjectName::element(&format!("{me}_heap"), i))
+                .collect(),
+            vaddr: HEAP_BASE,
+            rights: CapRights::READ_WRITE,
+            cached: true,
+        });
+        l.addrs.push(konst(
+            "IPC_BUFFER".into(),
+            IPC_BUFFER,
+            "The IPC buffer (one 4 KiB page).".into(),
+        ));
+        l.addrs.push(konst(
+            "STACK_TOP".into(),
+            STACK_TOP,
+            format!(
+                "One past the top of the stack ({} bytes below it).",
+                c.stack
+            ),
+        ));
+        l.addrs.push(konst(
+            "HEAP".into(),
+            HEAP_BASE,
+            "The start of the heap.".into(),
+        ));
+        l.addrs.push(konst(
+            "HEAP_SIZE".into(),
+            c.heap,
+            "The heap's size in bytes.".into(),
+        ));
+        let mut vaddr = SHARED_BASE;
+        for (i, s) in sys.shared_memory.iter().enumerate() {
+            let Some(m) = s.mappings.iter().find(|m| m.component == me) else {
+                continue;
+            };
+            l.shared.push((i, vaddr));
+            l.regions.push(Region {
+                frames: (0..pages(s.size))
+                    .map(|p| shared_frame(&s.name, p))
+                    .collect(),
+                vaddr,
+                rights: perms_rights(m.perms),
+                cached: true,
+            });
+            l.addrs.push(konst(
+                constant(&s.name),
+                vaddr,
+                format!("Shared memory '{}' ({}).", s.name, m.perms.text()),
+            ));
+            l.addrs.push(konst(
+                format!("{}_SIZE", constant(&s.name)),
+                s.size,
+                format!("The size of shared memory '{}' in bytes.", s.name),
+            ));
+            vaddr = vaddr.saturating_add(s.size).saturating_add(PAGE_SIZE);
+        }
+        let mut vaddr = DEVICE_BASE;
+        for (i, d) in sys.devices.iter().enumerate() {
+            if d.component != me {
+                continue;
+            }
+            l.devices.push((i, vaddr));
+            l.regions.push(Region {
+                frames: (0..pages(d.size))
+                    .map(|p| device_frame(&d.name, p))
+                    .collect(),
+                vaddr,
+                rights: CapRights::READ_WRITE,
+                cached: false,
+            });
+            l.addrs.push(konst(
+                constant(&d.name),
+                vaddr,
+                format!(
+                    "Device '{}' (paddr {:#x}, {} bytes), mapped uncached.",
+                    d.name, d.paddr, d.size
+                ),
+            ));
+            vaddr = vaddr.saturating_add(d.size).saturating_add(PAGE_SIZE);
+        }
+        l
+    }
+
+    /// One past the last byte of shared memory (its guard page excluded).
+    pub fn shared_end(&self, sys: &System) -> u64 {
+        self.shared.last().map_or(SHARED_BASE, |&(i, v)| {
+            v.saturating_add(sys.shared_memory[i].size)
+        })
+    }
+
+    /// One past the last byte of device memory (its guard page excluded).
+    pub fn devices_end(&self, sys: &System) -> u64 {
+        self.devices
+            .last()
+            .map_or(DEVICE_BASE, |&(i, v)| v.saturating_add(sys.devices[i].size))
+    }
+}
+
+/// Frame rights for shared memory perms.
+pub fn perms_rights(perms: Perms) -> CapRights {
+    match perms {
+        Perms::Read => CapRights::READ,
+        Perms::ReadWrite => CapRights::READ_WRITE,
+    }
+}

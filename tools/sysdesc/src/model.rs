@@ -1,0 +1,210 @@
+//! The data model of a system description: the `[system]` table and its
+//! components, channels, notifications, IRQs, devices and shared memory, as
+//! [`crate::parse()`] reads them from TOML.
+//!
+//! Every item keeps the [`Origin`] of its `[[...]]` header and of each key it
+//! was given ([`Spans`]), so that later checks and the expansion can point at
+//! the line that caused a problem. Origins come from `capdl`, and like there
+//! they never take part in equality.
+
+use std::collections::BTreeMap;
+
+pub use capdl::model::{IrqTrigger, Origin};
+
+/// Where each key of an item was written (the position of its value).
+/// Like an [`Origin`], always compares equal.
+#[derive(Clone, Debug, Default, Eq)]
+pub struct Spans {
+    /// The item's `[[...]]` header (or `[system]`).
+    pub header: Origin,
+    /// Key name to the position of its value.
+    pub keys: BTreeMap<String, Origin>,
+}
+
+impl PartialEq for Spans {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Spans {
+    /// The position of `key`'s value, or the header's when the key was not
+    /// written (a default).
+    pub fn at(&self, key: &str) -> Origin {
+        self.keys.get(key).copied().unwrap_or(self.header)
+    }
+}
+
+/// A whole system description.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct System {
+    /// The file name it was read from, as given to [`crate::parse()`]; every
+    /// diagnostic names it.
+    pub file: String,
+    /// `[system] name`.
+    pub name: String,
+    /// `[system] memory`: bytes of RAM the system is built for.
+    pub memory: u64,
+    /// Positions in the `[system]` table.
+    pub spans: Spans,
+    /// `[[component]]`s, in file order.
+    pub components: Vec<Component>,
+    /// `[[channel]]`s, in file order.
+    pub channels: Vec<Channel>,
+    /// `[[notification]]`s, in file order.
+    pub notifications: Vec<Notification>,
+    /// `[[irq]]`s, in file order.
+    pub irqs: Vec<Irq>,
+    /// `[[device]]`s, in file order.
+    pub devices: Vec<Device>,
+    /// `[[shared_memory]]` regions, in file order.
+    pub shared_memory: Vec<SharedMemory>,
+}
+
+/// One program instance: a thread with its own CSpace and VSpace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    /// Unique, `[a-z][a-z0-9_]*`; prefixes its capDL objects.
+    pub name: String,
+    /// The ELF's name (a cargo bin built for aarch64).
+    pub program: String,
+    /// Scheduling priority, 0..=255.
+    pub priority: u8,
+    /// Maximum controlled priority, 0..=255 (default: `priority`).
+    pub mcp: u8,
+    /// Stack bytes, a multiple of 4 KiB (default 16 KiB).
+    pub stack: u64,
+    /// Heap bytes, a multiple of 4 KiB (default 0).
+    pub heap: u64,
+    /// The component that receives this one's faults.
+    pub fault_handler: Option<String>,
+    /// log2 of the CNode's slots, 4..=16 (default 8).
+    pub cnode_bits: u8,
+    /// Positions.
+    pub spans: Spans,
+}
+
+/// An endpoint between one server and its clients (call / reply).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Unique among all item names.
+    pub name: String,
+    /// The component that receives.
+    pub server: String,
+    /// The components that call, each with its badge.
+    pub clients: Vec<Client>,
+    /// Positions.
+    pub spans: Spans,
+}
+
+/// One client of a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// The calling component.
+    pub component: String,
+    /// The badge the server sees, 1..2^32-1 (default: the 1-based position).
+    pub badge: u64,
+    /// Where the client was written.
+    pub origin: Origin,
+}
+
+/// A notification bit of `waiter`'s bound notification that `signallers`
+/// may set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// Unique among all item names.
+    pub name: String,
+    /// The component that waits.
+    pub waiter: String,
+    /// The components that signal.
+    pub signallers: Vec<String>,
+    /// Positions (`signallers.N` for element N of the list).
+    pub spans: Spans,
+}
+
+/// An interrupt line delivered to a component's bound notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Irq {
+    /// Unique among all item names; also the capDL IRQ object's name.
+    pub name: String,
+    /// The component that handles it.
+    pub component: String,
+    /// The GIC interrupt number, 32..=[`capdl::MAX_IRQ`] (SPIs).
+    pub irq: u64,
+    /// Level (default) or edge.
+    pub trigger: IrqTrigger,
+    /// Positions.
+    pub spans: Spans,
+}
+
+/// A device's MMIO region, mapped uncached into one component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Unique among all item names.
+    pub name: String,
+    /// The component that drives it.
+    pub component: String,
+    /// Physical address, 4 KiB aligned.
+    pub paddr: u64,
+    /// Bytes, a multiple of 4 KiB.
+    pub size: u64,
+    /// Positions.
+    pub spans: Spans,
+}
+
+/// A region of RAM mapped into several components.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedMemory {
+    /// Unique among all item names.
+    pub name: String,
+    /// Bytes, a multiple of 4 KiB.
+    pub size: u64,
+    /// Who maps it, and how.
+    pub mappings: Vec<SharedMapping>,
+    /// Positions.
+    pub spans: Spans,
+}
+
+/// One component's mapping of a shared region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedMapping {
+    /// The component.
+    pub component: String,
+    /// Read-only or read-write.
+    pub perms: Perms,
+    /// Where the mapping was written.
+    pub origin: Origin,
+}
+
+/// Access to a shared region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Perms {
+    /// `"r"`.
+    Read,
+    /// `"rw"`.
+    ReadWrite,
+}
+
+impl Perms {
+    /// `"r"` or `"rw"`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Read => "r",
+            Self::ReadWrite => "rw",
+        }
+    }
+}
+
+impl System {
+    /// The component called `name`.
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+    /// The 1-based index of component `name` in file order.
+    pub fn component_index(&self, name: &str) -> Option<usize> {
+        self.components
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| i + 1)
+    }
+}
