@@ -79,38 +79,11 @@ fn main() {
     }
 }
 
-/// `elf` cut after the last byte its ELF header or a program header
-/// refers to, with e_shoff, e_shnum and e_shstrndx cleared.
+/// `elf` stripped for embedding (see `cerne_plat::elf`).
 fn strip(elf: &[u8]) -> Result<Vec<u8>, String> {
-    let field = |at: usize, len: usize| -> Result<u64, String> {
-        let bytes = elf
-            .get(at..at + len)
-            .ok_or_else(|| "truncated ELF header".to_string())?;
-        let mut word = [0u8; 8];
-        word[..len].copy_from_slice(bytes);
-        Ok(u64::from_le_bytes(word))
-    };
-    if elf.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1]) {
-        return Err("not a little-endian ELF64 file".into());
-    }
-    let phoff = field(32, 8)?;
-    let phentsize = field(54, 2)?;
-    let phnum = field(56, 2)?;
-    let table_end = phoff + phentsize * phnum;
-    let mut end = table_end.max(64);
-    for i in 0..phnum {
-        let header = (phoff + i * phentsize) as usize;
-        let offset = field(header + 8, 8)?;
-        let file_size = field(header + 32, 8)?;
-        end = end.max(offset + file_size);
-    }
-    let end = usize::try_from(end).map_err(|_| "program headers out of range".to_string())?;
-    let mut out = elf
-        .get(..end)
-        .ok_or_else(|| "a program header points past the end of the file".to_string())?
-        .to_vec();
-    out[40..48].fill(0); // e_shoff
-    out[60..64].fill(0); // e_shnum, e_shstrndx
+    let len = cerne_plat::elf::stripped_len(elf)?;
+    let mut out = elf[..len].to_vec();
+    cerne_plat::elf::clear_section_headers(&mut out);
     Ok(out)
 }
 

@@ -12,7 +12,7 @@ use cerne_abi::slots::NUM_INITIAL_CAPS;
 use cerne_plat::memmap::Platform;
 use cerne_plat::pagetable::{self, Descriptor, LAST_LEVEL};
 use cerne_plat::region::{Region, RegionSet};
-use cerne_plat::untyped::{self, PADDR_USER_DEVICE_TOP};
+use cerne_plat::untyped;
 
 const PAGE: u64 = 4096;
 /// The root task's ASID (pool 0, index 1).
@@ -201,20 +201,15 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
     slot = user_image_frames.end;
 
     // Untypeds: device regions first, then free RAM.
-    let mut device = RegionSet::<64>::new();
-    device
-        .insert(Region::from_bounds(0, PADDR_USER_DEVICE_TOP))
-        .expect("one range");
-    for r in platform
-        .ram
-        .as_slice()
-        .iter()
-        .chain(platform.gic.all_regions.as_slice())
-    {
-        device
-            .remove(r.aligned_out(PAGE))
-            .expect("few device holes");
-    }
+    let device = untyped::device_regions(
+        platform
+            .ram
+            .as_slice()
+            .iter()
+            .chain(platform.gic.all_regions.as_slice()),
+        PAGE,
+    )
+    .expect("few device holes");
     let mut untyped_list = [UntypedDesc::default(); MAX_BOOTINFO_UNTYPED_CAPS];
     let mut n_untyped = 0usize;
     let mut dropped = 0usize;

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod elf;
 pub mod memmap;
 pub mod pagetable;
 pub mod region;

@@ -1,7 +1,7 @@
 //! Cutting free physical ranges into the naturally aligned power-of-two
 //! blocks that boot untyped capabilities describe (SEL4-ABI.md §4.1, §8.7).
 
-use crate::region::Region;
+use crate::region::{Region, RegionSet, RegionSetFull};
 
 /// Smallest untyped the kernel hands out (seL4_MinUntypedBits).
 pub const MIN_UNTYPED_BITS: u32 = 4;
@@ -39,6 +39,22 @@ pub fn blocks(region: Region) -> impl Iterator<Item = Block> {
     })
 }
 
+/// The physical ranges handed out as device untypeds: all of
+/// `[0, PADDR_USER_DEVICE_TOP)` except `excluded` (RAM and the kernel's own
+/// devices), each excluded range widened to whole `page`s. The kernel uses
+/// this at boot; the system tools use it to simulate the allocation.
+pub fn device_regions<'a>(
+    excluded: impl IntoIterator<Item = &'a Region>,
+    page: u64,
+) -> Result<RegionSet<64>, RegionSetFull> {
+    let mut device = RegionSet::<64>::new();
+    device.insert(Region::from_bounds(0, PADDR_USER_DEVICE_TOP))?;
+    for r in excluded {
+        device.remove(r.aligned_out(page))?;
+    }
+    Ok(device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +79,21 @@ mod tests {
         assert!(
             region.size - covered < 32,
             "lost more than the unaligned edges"
+        );
+    }
+
+    #[test]
+    fn device_regions_leave_out_ram_and_gic() {
+        let ram = Region::from_bounds(0x4000_0000, 0x6000_0000);
+        let gic = Region::from_bounds(0x0800_0000, 0x0802_0000);
+        let d = device_regions([&ram, &gic], 0x1000).unwrap();
+        assert_eq!(
+            d.as_slice(),
+            &[
+                Region::from_bounds(0, 0x0800_0000),
+                Region::from_bounds(0x0802_0000, 0x4000_0000),
+                Region::from_bounds(0x6000_0000, PADDR_USER_DEVICE_TOP),
+            ]
         );
     }
 
