@@ -72,6 +72,9 @@ fn main(bootinfo_addr: usize, cycles_at_entry: u64) -> ! {
 
 /// Builds the embedded system, then suspends this thread for good.
 fn build_system(bi: &BootInfo) -> ! {
+    // SAFETY: BootInfo's ipc_buffer is this thread's IPC buffer, mapped by
+    // the kernel for the root task's whole life.
+    unsafe { libcerne::sel4::ipc_buffer::set_ipc_buffer(bi.ipc_buffer as *mut _) };
     match initializer::build(bi, BUNDLE) {
         Ok(_) => {
             let me: libcerne::sel4::Cap<libcerne::sel4::Tcb> =

@@ -113,7 +113,13 @@ mod tests {
     #[test]
     fn unpack_never_trusts_the_count() {
         let mut out = [0u8; 4];
-        assert_eq!(unpack(|i| if i == 0 { u64::MAX } else { 0x4142434445464748 }, &mut out), 4);
+        assert_eq!(
+            unpack(
+                |i| if i == 0 { u64::MAX } else { 0x4142434445464748 },
+                &mut out
+            ),
+            4
+        );
         assert_eq!(&out, b"HGFE");
     }
 }

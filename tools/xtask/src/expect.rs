@@ -516,6 +516,102 @@ pub fn irq_uart(t: &Transcript) -> Result<(), Vec<String>> {
     f.finish(())
 }
 
+/// The initializer's summary: objects, caps, bytes, filled bytes, files,
+/// threads started, threads.
+pub const CAPDL_SUMMARY: &str =
+    "[capdl] built {} objects, {} caps, {} bytes ({} filled from {} files); starting {} of {} threads";
+/// What the default system's components print, in the order each does.
+pub const DEFAULT_SYSTEM_LINES: [&str; 4] = [
+    "[console] PL011 driver up",
+    "[echo] ready: type a line and it comes back",
+    "[pong] serving pingpong",
+    "[ping] 1000 calls to pong, 0 wrong answers; pong saw badge 1",
+];
+/// What the default-system check types.
+pub const DEFAULT_SYSTEM_INPUT: &str = "hello cerne\r";
+/// The echo client's report of that line.
+pub const DEFAULT_SYSTEM_ECHOED: &str = "[echo] line 1: \"hello cerne\"";
+
+/// Figures of a default-system run.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SystemSummary {
+    /// Objects the initializer made.
+    pub objects: u64,
+    /// Caps it placed.
+    pub caps: u64,
+    /// Bytes of objects.
+    pub bytes: u64,
+    /// Threads started.
+    pub threads: u64,
+}
+
+/// The default system came up through capDL: the initializer's summary,
+/// each component's lines, the typed line echoed back character by
+/// character and reported, and no kernel line on the console once the
+/// driver owns the UART.
+pub fn default_system(t: &Transcript) -> Result<SystemSummary, Vec<String>> {
+    let mut f = Findings::default();
+    let summary = t
+        .console
+        .iter()
+        .find_map(|l| match_numbers(l, CAPDL_SUMMARY));
+    let mut out = SystemSummary::default();
+    match summary.as_deref() {
+        Some(&[objects, caps, bytes, _filled, files, started, threads]) => {
+            out = SystemSummary {
+                objects,
+                caps,
+                bytes,
+                threads: started,
+            };
+            f.expect(started == threads && threads == 4, || {
+                format!(
+                    "the initializer should start all 4 threads; it started {started} of {threads}"
+                )
+            });
+            f.expect(files == 4, || {
+                format!("the bundle should carry 4 programs, not {files}")
+            });
+        }
+        _ => f.expect(false, || {
+            format!("missing the initializer's summary `{CAPDL_SUMMARY}`")
+        }),
+    }
+    for line in DEFAULT_SYSTEM_LINES {
+        f.expect(t.find(line).is_some(), || {
+            format!("missing a line containing `{line}`")
+        });
+    }
+    f.expect(
+        !t.console.iter().any(|l| l.contains("[capdl] error")),
+        || "the initializer reported an error".into(),
+    );
+    let driver_up = t.find(DEFAULT_SYSTEM_LINES[0]);
+    if let Some(up) = driver_up {
+        let kernel_lines: Vec<&String> = t.console[up..]
+            .iter()
+            .filter(|l| l.contains("[cerne]"))
+            .collect();
+        f.expect(kernel_lines.is_empty(), || {
+            format!("kernel output reached the console after the driver took the UART: {kernel_lines:?}")
+        });
+    }
+    let echoed = t.find(DEFAULT_SYSTEM_ECHOED);
+    f.expect(echoed.is_some(), || {
+        format!("missing `{DEFAULT_SYSTEM_ECHOED}`")
+    });
+    if let Some(e) = echoed {
+        // The characters come back one by one before the report.
+        f.expect(
+            t.console[..e]
+                .iter()
+                .any(|l| l.trim_end() == "hello cerne" || l.ends_with("hello cerne")),
+            || "the typed characters were not echoed back before the report".into(),
+        );
+    }
+    f.finish(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,12 +8,15 @@ use crate::cargo::{self, TARGET};
 use crate::elf;
 use crate::error::{Context, Result};
 use crate::setup;
+use crate::sysimage;
 use crate::systems::{System, KERNEL_PACKAGE, LOADER_PACKAGE};
 
 /// Environment variable naming the kernel ELF the loader embeds.
 pub const KERNEL_ELF_ENV: &str = "CERNE_KERNEL_ELF";
 /// Environment variable naming the root-task ELF the loader embeds.
 pub const ROOTTASK_ELF_ENV: &str = "CERNE_ROOTTASK_ELF";
+/// Environment variable naming the system bundle the root task embeds.
+pub const SYSTEM_BUNDLE_ENV: &str = "CERNE_SYSTEM_BUNDLE";
 
 /// A built system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,10 +69,27 @@ pub fn build(system: &'static System) -> Result<Image> {
         &image.kernel,
     )?;
 
+    // A described system: programs, capDL, simulation, bundle; the root task
+    // embeds the bundle (an empty name embeds none).
+    let bundle = match system.description {
+        Some(description) => {
+            let kernel_bytes = elf::sizes(&image.kernel)?.loaded;
+            let built = sysimage::build(
+                &cargo::workspace_root().join(description),
+                &parts,
+                system.component_features,
+                kernel_bytes,
+            )?;
+            eprintln!("{} (capDL: {})", built.summary, built.capdl.display());
+            built.path.into_os_string()
+        }
+        None => std::ffi::OsString::new(),
+    };
     let root = &system.root_task;
     let mut root_task = release_build(root.package);
     root_task.args(["--bin", root.bin]);
     features(&mut root_task, root.features);
+    root_task.env(SYSTEM_BUNDLE_ENV, bundle);
     cargo::run(&mut root_task)?;
     copy_if_changed(
         &cargo::aarch64_release_dir().join(root.bin),

@@ -17,6 +17,7 @@ mod qemu;
 mod runner;
 mod setup;
 mod suite;
+mod sysimage;
 mod systems;
 
 use std::process::ExitCode;

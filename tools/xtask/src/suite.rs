@@ -118,14 +118,14 @@ fn checks() -> Vec<Check> {
         v.push(Check::new(
             &format!("boot-el1-{mem}"),
             &format!(
-                "default system at EL1, -m {mem}: banner, memory map, untyped summary, clean halt"
+                "bootinfo system at EL1, -m {mem}: banner, memory map, untyped summary, clean halt"
             ),
             move |ctx| default_boot(ctx, &format!("boot-el1-{mem}"), false, mem),
         ));
     }
     v.push(Check::new(
         "boot-el2-512M",
-        "default system entered at EL2 (virtualization=on), -m 512M",
+        "bootinfo system entered at EL2 (virtualization=on), -m 512M",
         |ctx| default_boot(ctx, "boot-el2-512M", true, MemSize::mib(512)),
     ));
     for (el, el2) in [("el1", false), ("el2", true)] {
@@ -167,6 +167,11 @@ fn checks() -> Vec<Check> {
         "irq-uart",
         "type two lines into QEMU's serial port: a user-level driver gets each through the PL011 IRQ and a notification",
         irq_uart,
+    ));
+    v.push(Check::new(
+        "default-system",
+        "the default system from systems/default.toml through capDL: console driver, echo, ping/pong; a typed line is echoed; no kernel output on the driver's console",
+        default_system,
     ));
     v.push(Check::new(
         "debug-dump",
@@ -420,8 +425,8 @@ fn default_boot(ctx: &mut Ctx, name: &str, el2: bool, mem: MemSize) -> Verdict {
         mem,
         ..Machine::default()
     };
-    let again = run_command(systems::DEFAULT, &machine);
-    let run = boot(ctx, name, systems::DEFAULT, machine)?;
+    let again = run_command(systems::BOOTINFO, &machine);
+    let run = boot(ctx, name, systems::BOOTINFO, machine)?;
     let mut problems = clean_halt(&run);
     match expect::default_boot(&run.transcript, mem) {
         Ok(s) if problems.is_empty() => {
@@ -488,6 +493,75 @@ fn irq_uart(ctx: &mut Ctx) -> Verdict {
         )
     } else {
         Err(report(&problems, &run.transcript, ctx, "irq-uart", &again))
+    }
+}
+
+fn default_system(ctx: &mut Ctx) -> Verdict {
+    let machine = Machine::default();
+    let again = format!(
+        "{} (then type a line)",
+        run_command(systems::DEFAULT, &machine)
+    );
+    let image = ctx.image(systems::DEFAULT)?;
+    let log = ctx.log_dir.join("default-system.log");
+    println!("booting {} (log: {})", image.path.display(), log.display());
+    // Stop once the typed line came back and ping reported.
+    let seen = std::cell::Cell::new(0u8);
+    let stop = |line: &str| {
+        if line.contains(expect::DEFAULT_SYSTEM_ECHOED) {
+            seen.set(seen.get() | 1);
+        }
+        if line.contains(expect::DEFAULT_SYSTEM_LINES[3]) {
+            seen.set(seen.get() | 2);
+        }
+        seen.get() == 3
+    };
+    let run = runner::run(
+        &image.path,
+        &Options {
+            machine,
+            timeout: Some(BOOT_TIMEOUT),
+            interactive: false,
+            echo: false,
+            log: Some(log),
+            stop_when: Some(&stop),
+            input: Some(expect::DEFAULT_SYSTEM_INPUT.as_bytes()),
+        },
+    )
+    .map_err(|e| e.0)?;
+    let mut problems = Vec::new();
+    if run.outcome != Outcome::Stopped {
+        problems.push(format!(
+            "the system should run until the harness stops it: {}",
+            run.outcome.describe()
+        ));
+    }
+    match expect::default_system(&run.transcript) {
+        Ok(s) if problems.is_empty() => Ok(format!(
+            "{} objects, {} caps, {} bytes; {} threads; typed line echoed in {:.1} s",
+            s.objects,
+            s.caps,
+            s.bytes,
+            s.threads,
+            run.elapsed.as_secs_f64()
+        )),
+        Ok(_) => Err(report(
+            &problems,
+            &run.transcript,
+            ctx,
+            "default-system",
+            &again,
+        )),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(
+                &problems,
+                &run.transcript,
+                ctx,
+                "default-system",
+                &again,
+            ))
+        }
     }
 }
 

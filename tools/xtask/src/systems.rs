@@ -31,6 +31,12 @@ pub struct System {
     pub kernel_env: &'static [(&'static str, &'static str)],
     /// The root task.
     pub root_task: RootTask,
+    /// A system description (TOML, relative to the workspace root) that the
+    /// root task builds as a capDL initializer; `None` for a root task that
+    /// is the whole system.
+    pub description: Option<&'static str>,
+    /// Cargo features for the component programs of `description`.
+    pub component_features: &'static [&'static str],
 }
 
 /// The package of the kernel binary.
@@ -40,12 +46,42 @@ pub const LOADER_PACKAGE: &str = "cerne-loader";
 
 /// The system `cargo xtask run` and `build` use when none is named.
 pub const DEFAULT: &str = "default";
+/// The plain root task that reports BootInfo and halts (the boot checks).
+pub const BOOTINFO: &str = "bootinfo";
+/// The root task's package, which is the capDL initializer.
+const ROOT_TASK: RootTask = RootTask {
+    package: "root-task",
+    bin: "root-task",
+    features: &[],
+};
 
 /// Every system, in the order `build --all` builds them.
 pub const SYSTEMS: &[System] = &[
     System {
         name: "default",
-        about: "the kernel and the root task, which prints its untyped memory",
+        about: "systems/default.toml through capDL: user-level PL011 console driver, echo client, ping/pong",
+        kernel_features: &[],
+        kernel_env: &[],
+        root_task: ROOT_TASK,
+        description: Some("systems/default.toml"),
+        component_features: &[],
+    },
+    System {
+        name: "default-bench",
+        about: "the default system reporting each component's first instruction (run under icount)",
+        kernel_features: &["pmu-user"],
+        kernel_env: &[],
+        root_task: RootTask {
+            package: "root-task",
+            bin: "root-task",
+            features: &["boot-bench"],
+        },
+        description: Some("systems/default.toml"),
+        component_features: &["system-components/boot-bench"],
+    },
+    System {
+        name: "bootinfo",
+        about: "the kernel and a root task that prints its untyped memory, checks its boot caps and halts",
         kernel_features: &[],
         kernel_env: &[],
         root_task: RootTask {
@@ -53,6 +89,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "el0-fault",
@@ -64,6 +102,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "el0-fault",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "boot-bench",
@@ -75,6 +115,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &["boot-bench"],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "ktest",
@@ -87,6 +129,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "ktest",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "syscall-fuzz",
@@ -98,6 +142,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "syscall-fuzz",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "syscall-fuzz-long",
@@ -109,6 +155,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "syscall-fuzz",
             features: &["long"],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "panic-test",
@@ -120,6 +168,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "cnode-13",
@@ -131,6 +181,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "cnode-15",
@@ -142,6 +194,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "irq-uart",
@@ -153,6 +207,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "irq-uart",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "ipc-bench",
@@ -164,6 +220,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "ipc-bench",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "ipc-bench-slowpath",
@@ -175,6 +233,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "ipc-bench",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "debug-dump",
@@ -186,6 +246,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "debug-dump",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "stack-overflow-test",
@@ -197,6 +259,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
     System {
         name: "kernel-fault-test",
@@ -208,6 +272,8 @@ pub const SYSTEMS: &[System] = &[
             bin: "root-task",
             features: &[],
         },
+        description: None,
+        component_features: &[],
     },
 ];
 

@@ -1,0 +1,42 @@
+//! Generates each program's capability-slot constants from the system
+//! description (`CERNE_SYSTEM`, default `systems/default.toml`), so the code
+//! names `caps::CONSOLE`, never a slot number, and links the programs with
+//! libcerne's linker script.
+use std::path::PathBuf;
+
+/// The programs this crate builds.
+const PROGRAMS: [&str; 4] = ["console-driver", "echo", "ping", "pong"];
+
+fn main() {
+    if std::env::var("TARGET").is_ok_and(|t| t.ends_with("-none")) {
+        println!("cargo:rustc-link-arg-bins=-Tcerne-user.ld");
+    }
+    println!("cargo:rerun-if-env-changed=CERNE_SYSTEM");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
+    let path = std::env::var_os("CERNE_SYSTEM")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../../systems/default.toml"));
+    println!("cargo:rerun-if-changed={}", path.display());
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let system = match sysdesc::load(&path) {
+        Ok(s) => s,
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            panic!("{} has errors", path.display());
+        }
+    };
+    for program in PROGRAMS {
+        let component = system.components.iter().find(|c| c.program == program);
+        let text = match component {
+            Some(c) => sysdesc::caps_module(&system, &c.name).unwrap_or_else(|d| panic!("{d}")),
+            None => format!(
+                "compile_error!(\"{} runs no component with program '{program}'\");",
+                path.display()
+            ),
+        };
+        std::fs::write(out.join(format!("{program}.rs")), text).expect("write the caps module");
+    }
+}

@@ -1,0 +1,30 @@
+//! The server of the call / reply pair: answers each call on `pingpong`
+//! with its argument plus one and the caller's badge.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+
+use libcerne::console::Console;
+use libcerne::sel4::{Cap, Endpoint};
+
+include!(concat!(env!("OUT_DIR"), "/pong.rs"));
+
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
+    let mut console = Console::new(caps::CONSOLE);
+    let _ = writeln!(console, "[pong] serving pingpong");
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(
+            console,
+            "[pong] first instruction at cycle {cycles_at_entry}"
+        );
+    }
+    let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::PINGPONG);
+    let mut request = endpoint.recv();
+    loop {
+        let answer = [request.mr(0).wrapping_add(1), request.badge];
+        request = endpoint.reply_recv(0, &answer, &[]);
+    }
+}
+
+libcerne::entry!(main);
