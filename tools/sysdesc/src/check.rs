@@ -325,6 +325,7 @@ impl Checker<'_> {
     /// windows, and generated constants that do not collide.
     fn per_component(&mut self) {
         let sys = self.sys;
+        let sound = self.errors.is_empty();
         for (index, c) in sys.components.iter().enumerate() {
             let header = c.spans.header;
             let what = format!("component '{}'", c.name);
@@ -388,6 +389,11 @@ impl Checker<'_> {
                         size_text(VSPACE_LIMIT - DEVICE_BASE)
                     ),
                 );
+            }
+            // Colliding constants follow from other problems (duplicate
+            // names, above all): report them only for an otherwise sound system.
+            if !sound {
+                continue;
             }
             for (module, constants) in [
                 ("caps", &layout.caps),

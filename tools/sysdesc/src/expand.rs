@@ -115,8 +115,12 @@ pub fn expand(
     // Names the conventions made twice (an item named like another's object).
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, o) in b.spec.objects.iter().enumerate() {
+        let continues_array = o.name.index.is_some()
+            && i > 0
+            && b.spec.objects[i - 1].name.base == o.name.base
+            && b.spec.objects[i - 1].name.index.map(|k| k + 1) == o.name.index;
         match seen.get(o.name.base.as_str()) {
-            Some(&first) if b.spec.objects[first].name != o.name || o.name.index.is_none() => {
+            Some(&first) if !continues_array => {
                 let first = &b.spec.objects[first];
                 errors.push(Diagnostic::at(
                     file,

@@ -157,7 +157,8 @@ pub fn svg(sys: &System) -> String {
     let margin = 40.0;
     let width = 2.0 * (outer + 70.0 + margin);
     let legend_h = 110.0;
-    let height = width + legend_h;
+    let legend_y = width / 2.0 + outer + 60.0;
+    let height = legend_y + legend_h;
     let (cx, cy) = (width / 2.0, width / 2.0);
     let angle = |i: usize| -PI / 2.0 + 2.0 * PI * i as f64 / n as f64;
     let pos: Vec<(f64, f64)> = (0..sys.components.len())
@@ -239,10 +240,12 @@ pub fn svg(sys: &System) -> String {
         }
     }
     out.push_str("<g id=\"edges\">\n");
+    let pair = |a: usize, b: usize| (a.min(b), a.max(b));
     let mut drawn: Vec<(usize, usize)> = Vec::new();
     for (a, b, kind, label) in &edges {
-        let key = ((*a).min(*b), (*a).max(*b));
+        let key = pair(*a, *b);
         let parallel = drawn.iter().filter(|k| **k == key).count();
+        let total = edges.iter().filter(|e| pair(e.0, e.1) == key).count();
         drawn.push(key);
         let (p, q) = (pos[*a], pos[*b]);
         if a == b {
@@ -261,12 +264,15 @@ pub fn svg(sys: &System) -> String {
             );
             continue;
         }
-        // Clip the line to the boxes, then bend parallel edges apart.
+        // Clip the line to the boxes, then fan the edges between one pair
+        // of components out on both sides of the straight line, bending
+        // each by its own amount (measured across the pair's canonical
+        // direction, so that edges both ways fan out together).
         let (p, q) = (clip(p, q), clip(q, p));
-        let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+        let (c0, c1) = (pos[key.0], pos[key.1]);
+        let (dx, dy) = (c1.0 - c0.0, c1.1 - c0.1);
         let len = (dx * dx + dy * dy).sqrt().max(1.0);
-        let side = if a < b { 1.0 } else { -1.0 };
-        let bend = side * (18.0 + 26.0 * parallel as f64);
+        let bend = 64.0 * (parallel as f64 - (total as f64 - 1.0) / 2.0);
         let (nx, ny) = (-dy / len * bend, dx / len * bend);
         let (mx, my) = ((p.0 + q.0) / 2.0 + nx, (p.1 + q.1) / 2.0 + ny);
         let _ = writeln!(
@@ -280,10 +286,13 @@ pub fn svg(sys: &System) -> String {
         );
         // The curve's midpoint is halfway to the control point.
         let (lx, ly) = ((p.0 + q.0) / 2.0 + nx / 2.0, (p.1 + q.1) / 2.0 + ny / 2.0);
+        // Labels of parallel edges are also staggered vertically, so that
+        // those of near-vertical edges do not overlap.
+        let stagger = 13.0 * (parallel as f64 - (total as f64 - 1.0) / 2.0);
         let _ = writeln!(
             out,
             "<text x=\"{lx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#333\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">{}</text>",
-            ly - 3.0,
+            ly - 3.0 + stagger,
             escape_xml(label)
         );
     }
@@ -311,7 +320,7 @@ pub fn svg(sys: &System) -> String {
             .collect();
         let count = attached.len();
         for (k, (is_device, name, detail)) in attached.into_iter().enumerate() {
-            let spread = 0.22 * (k as f64 - (count as f64 - 1.0) / 2.0);
+            let spread = 0.4 * (k as f64 - (count as f64 - 1.0) / 2.0);
             let a = angle(i) + spread;
             let r = outer + if k % 2 == 1 { 30.0 } else { 0.0 };
             let (x, y) = (cx + r * a.cos(), cy + r * a.sin());
@@ -372,7 +381,7 @@ pub fn svg(sys: &System) -> String {
     out.push_str("</g>\n");
 
     // Legend.
-    let ly = width + 10.0;
+    let ly = legend_y + 10.0;
     out.push_str("<g id=\"legend\" font-size=\"11\">\n");
     let rows = [
         (EdgeKind::Channel, "channel: client calls server (badge)"),
