@@ -296,10 +296,16 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     let mut seen = Vec::new();
     for sys in systems::SYSTEMS {
         let root = &sys.root_task;
+        let components = sys
+            .description
+            .map(|_| (systems::COMPONENTS_PACKAGE, None, sys.component_features));
         for (package, bin, features) in [
             (KERNEL_PACKAGE, None, sys.kernel_features),
             (root.package, Some(root.bin), root.features),
-        ] {
+        ]
+        .into_iter()
+        .chain(components)
+        {
             if !seen.contains(&(package, bin, features)) {
                 seen.push((package, bin, features));
                 commands.push(lint(package, bin, features));

@@ -44,6 +44,10 @@ pub const KERNEL_PACKAGE: &str = "cerne-kernel";
 /// The package of the loader that carries kernel and root task.
 pub const LOADER_PACKAGE: &str = "cerne-loader";
 
+/// The package of the default system's component programs (linted with
+/// each described system's component features).
+pub const COMPONENTS_PACKAGE: &str = "system-components";
+
 /// The system `cargo xtask run` and `build` use when none is named.
 pub const DEFAULT: &str = "default";
 /// The plain root task that reports BootInfo and halts (the boot checks).

@@ -91,6 +91,15 @@ impl Typed {
     }
 }
 
+/// Clears the receive interrupts, then empties the FIFO: a byte arriving
+/// after the clear raises the interrupt again, so none is left unnoticed.
+fn receive(uart: &Uart, typed: &mut Typed) {
+    uart.write(pl011::ICR, pl011::RX_INTERRUPTS);
+    while let Some(b) = uart.get() {
+        typed.push(b);
+    }
+}
+
 fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let uart = Uart(addrs::UART);
     let irq: Cap<IrqHandler> = Cap::from_cptr(caps::UART_IRQ);
@@ -108,24 +117,23 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
             "[console] first instruction at cycle {cycles_at_entry}"
         );
     }
-    uart.write(pl011::ICR, pl011::RX_INTERRUPTS);
-    uart.write(pl011::IMSC, uart.read(pl011::IMSC) | pl011::RX_INTERRUPTS);
-    let _ = irq.ack();
-
     let mut typed = Typed {
         bytes: [0; 512],
         len: 0,
         dropped: 0,
     };
+    // Bytes typed before the driver started wait in the receive FIFO: take
+    // them now, since their interrupt may have been raised (and missed)
+    // before this thread ran.
+    uart.write(pl011::IMSC, uart.read(pl011::IMSC) | pl011::RX_INTERRUPTS);
+    receive(&uart, &mut typed);
+    let _ = irq.ack();
     let mut reader_waiting = false;
     let mut words = [0u64; 1 + CHUNK_WORDS];
     let mut message = endpoint.recv();
     loop {
         if message.badge & badges::UART_IRQ != 0 {
-            while let Some(b) = uart.get() {
-                typed.push(b);
-            }
-            uart.write(pl011::ICR, pl011::RX_INTERRUPTS);
+            receive(&uart, &mut typed);
             let _ = irq.ack();
             if reader_waiting && typed.len > 0 {
                 let used = typed.take(&mut words);
