@@ -2,7 +2,8 @@
 //! slots), `addrs::` (virtual addresses) and `badges::` (badges and
 //! notification bits), so that component code never writes a bare slot
 //! number. A component's build.rs calls [`caps_module`] and `include!`s the
-//! result.
+//! result. Each module is `#[allow(dead_code)]`: a program uses only some of
+//! its constants.
 
 use std::fmt::Write;
 
@@ -91,6 +92,8 @@ fn module(
     value: impl Fn(&Constant, u64) -> String,
 ) {
     let _ = writeln!(out, "/// {doc}");
+    // A program uses some of its constants; the rest must not warn.
+    out.push_str("#[allow(dead_code)]\n");
     if constants.is_empty() {
         let _ = writeln!(out, "pub mod {name} {{}}");
         return;
