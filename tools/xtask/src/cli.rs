@@ -44,6 +44,33 @@ pub struct TestArgs {
     pub filters: Vec<String>,
 }
 
+/// What `cargo xtask system` does with a description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemVerb {
+    /// Check it, expand it, and build a bootable image of it.
+    Build,
+    /// Print its capDL.
+    Capdl,
+    /// Check it: schema, references, capDL validation, allocation simulation.
+    Check,
+    /// Draw its authority graph (DOT and SVG).
+    Draw,
+}
+
+/// Arguments of `system`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemArgs {
+    /// The verb.
+    pub verb: SystemVerb,
+    /// The description (default `systems/default.toml`).
+    pub file: PathBuf,
+    /// Where `draw` and `capdl` write (default: target/systems/<name>/ or stdout).
+    pub out: Option<PathBuf>,
+}
+
+/// The description `cargo xtask system` reads when none is named.
+pub const DEFAULT_DESCRIPTION: &str = "systems/default.toml";
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -60,6 +87,8 @@ pub enum Command {
     },
     /// `bench`
     Bench,
+    /// `system`
+    System(SystemArgs),
     /// `help`, `--help`, or nothing.
     Help,
 }
@@ -87,7 +116,19 @@ USAGE:
   cargo xtask proofs [--long]
       The refinement property tests, in release mode.
   cargo xtask bench
-      Guest instructions from reset to the root task, and the kernel size.
+      Guest instructions from reset to the root task and to all components of
+      the default system, IPC round trips, and the kernel size.
+  cargo xtask system (build | capdl | check | draw) [FILE] [--out PATH]
+      Work with a system description (TOML; default systems/default.toml;
+      docs/systems.md). Every error names file:line:col.
+      check  schema, references, capDL validation, and the root task's
+             allocation simulated on the untypeds the kernel hands out
+      capdl  print the expanded capDL (to PATH with --out)
+      build  check, then build target/images/<name>.elf (boot it with
+             `cargo xtask run --image ...`)
+      draw   the authority graph: components as boxes, channels and shared
+             memory as edges, devices and IRQs marked; writes <name>.dot and
+             <name>.svg into PATH (default target/systems/<name>/)
 
 SYSTEMS:
 ",
@@ -182,12 +223,49 @@ pub fn parse(args: &[String]) -> Result<Command> {
             }
             Command::Bench
         }
+        "system" => {
+            let mut verb = None;
+            let mut file = None;
+            let mut out = None;
+            while let Some(arg) = p.next_any()? {
+                match arg.as_str() {
+                    "--out" => out = Some(PathBuf::from(p.value(&arg)?)),
+                    a if a.starts_with('-') => return Err(p.unknown("system", a)),
+                    a if verb.is_none() => {
+                        verb = Some(match a {
+                            "build" => SystemVerb::Build,
+                            "capdl" => SystemVerb::Capdl,
+                            "check" => SystemVerb::Check,
+                            "draw" => SystemVerb::Draw,
+                            other => {
+                                return Err(Error::new(format!(
+                                    "`system` takes build, capdl, check or draw, not `{other}`"
+                                )))
+                            }
+                        })
+                    }
+                    a if file.is_none() => file = Some(PathBuf::from(a)),
+                    a => {
+                        return Err(Error::new(format!(
+                            "`system` takes one file; `{a}` is a second"
+                        )))
+                    }
+                }
+            }
+            let verb = verb
+                .ok_or_else(|| Error::new("`system` needs a verb: build, capdl, check or draw"))?;
+            Command::System(SystemArgs {
+                verb,
+                file: file.unwrap_or_else(|| PathBuf::from(DEFAULT_DESCRIPTION)),
+                out,
+            })
+        }
         "help" | "--help" | "-h" => Command::Help,
         other => {
             return Err(Error::new(format!(
-                "unknown command `{other}`; the commands are build, run, test, proofs, bench \
+            "unknown command `{other}`; the commands are build, run, test, proofs, bench, system \
                  (see `cargo xtask help`)"
-            )))
+        )))
         }
     };
     if let Some(extra) = p.leftover() {
@@ -327,6 +405,26 @@ mod tests {
     }
 
     #[test]
+    fn system_verbs() {
+        assert_eq!(
+            parse_str("system check").unwrap(),
+            Command::System(SystemArgs {
+                verb: SystemVerb::Check,
+                file: PathBuf::from(DEFAULT_DESCRIPTION),
+                out: None,
+            })
+        );
+        assert_eq!(
+            parse_str("system draw x.toml --out=g").unwrap(),
+            Command::System(SystemArgs {
+                verb: SystemVerb::Draw,
+                file: PathBuf::from("x.toml"),
+                out: Some(PathBuf::from("g")),
+            })
+        );
+    }
+
+    #[test]
     fn test_filters() {
         assert_eq!(
             parse_str("test --long boot fmt").unwrap(),
@@ -355,6 +453,11 @@ mod tests {
             "bench -- x",
             "proofs x",
             "test --nope",
+            "system",
+            "system frob",
+            "system check a.toml b.toml",
+            "system draw --out",
+            "system check --bogus",
         ] {
             assert!(parse_str(bad).is_err(), "`{bad}` should be rejected");
         }

@@ -71,6 +71,7 @@ fn execute(command: Command) -> Result<bool> {
         Command::Run(args) => run(args),
         Command::Test(args) => suite::run(&args),
         Command::Proofs { long } => proofs::run(long).map(|()| true),
+        Command::System(args) => sysimage::command(&args),
         Command::Bench => {
             setup::ensure_qemu()?;
             bench::run().map(|()| true)

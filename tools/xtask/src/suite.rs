@@ -174,6 +174,11 @@ fn checks() -> Vec<Check> {
         default_system,
     ));
     v.push(Check::new(
+        "system-tools",
+        "cargo xtask system check/capdl/draw on systems/default.toml; a broken and a too-big description rejected at file:line:col",
+        system_tools,
+    ));
+    v.push(Check::new(
         "debug-dump",
         "DebugDumpScheduler names the root thread; DebugSnapshot prints capDL with the objects made and a badged cap in a second CNode",
         debug_dump,
@@ -568,6 +573,84 @@ fn default_system(ctx: &mut Ctx) -> Verdict {
                 &again,
             ))
         }
+    }
+}
+
+fn system_tools(ctx: &mut Ctx) -> Verdict {
+    use crate::cli::{SystemArgs, SystemVerb, DEFAULT_DESCRIPTION};
+    let root = cargo::workspace_root();
+    let out = ctx.log_dir.join("system-tools");
+    let run = |verb, file: &str, out: Option<PathBuf>| {
+        crate::sysimage::command(&SystemArgs {
+            verb,
+            file: root.join(file),
+            out,
+        })
+    };
+    let mut problems = Vec::new();
+    // capdl: the printed spec parses, validates, and is the spec the
+    // default image's root task carries.
+    let printed = out.join("default.cdl");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    match run(
+        SystemVerb::Capdl,
+        DEFAULT_DESCRIPTION,
+        Some(printed.clone()),
+    ) {
+        Ok(true) => {
+            let text = std::fs::read_to_string(&printed).unwrap_or_default();
+            let image = ctx.image(systems::DEFAULT)?;
+            let built = image::parts_dir(image.system).join("system.cdl");
+            let built = std::fs::read_to_string(&built).unwrap_or_default();
+            match (
+                capdl::parse_and_validate("printed.cdl", &text),
+                capdl::parse("built.cdl", &built),
+            ) {
+                (Ok(a), Ok(b)) if a == b => {}
+                (Ok(_), Ok(_)) => problems
+                    .push("`system capdl` printed another spec than the image carries".into()),
+                (Err(e), _) => {
+                    problems.push(format!("`system capdl` output does not validate: {e:?}"))
+                }
+                (_, Err(e)) => problems.push(format!("the image's system.cdl does not parse: {e}")),
+            }
+        }
+        other => problems.push(format!(
+            "`system capdl {DEFAULT_DESCRIPTION}` failed: {other:?}"
+        )),
+    }
+    if !matches!(run(SystemVerb::Check, DEFAULT_DESCRIPTION, None), Ok(true)) {
+        problems.push(format!("`system check {DEFAULT_DESCRIPTION}` failed"));
+    }
+    // draw: both files, every component and device in each.
+    match run(SystemVerb::Draw, DEFAULT_DESCRIPTION, Some(out.clone())) {
+        Ok(true) => {
+            for ext in ["dot", "svg"] {
+                let text =
+                    std::fs::read_to_string(out.join(format!("default.{ext}"))).unwrap_or_default();
+                for name in ["console", "echo", "ping", "pong", "uart_irq", "uart"] {
+                    if !text.contains(name) {
+                        problems.push(format!("default.{ext} does not mention `{name}`"));
+                    }
+                }
+            }
+        }
+        other => problems.push(format!("`system draw` failed: {other:?}")),
+    }
+    // Bad input: each rejected with file:line:col and what is wrong.
+    for (file, wanted) in [
+        ("tools/xtask/testdata/too-big.toml", "too-big.toml:7:1: system `too-big` does not fit in 64 MiB of RAM: no untyped has 2^12 bytes left for 'hog_heap"),
+        ("tools/sysdesc/tests/broken/bad_sizes.toml", "bad_sizes.toml:7:9: expected a stack size"),
+    ] {
+        match run(SystemVerb::Check, file, None) {
+            Err(e) if e.0.contains(wanted) => {}
+            other => problems.push(format!("`system check {file}` should fail with `{wanted}`; got {other:?}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok("check, capdl (same spec as the image), draw; a broken and a too-big description rejected at file:line:col".into())
+    } else {
+        Err(problems.join("\n"))
     }
 }
 

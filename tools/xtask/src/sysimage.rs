@@ -16,6 +16,7 @@ use cerne_plat::region::{Region, RegionSet};
 use cerne_plat::untyped;
 
 use crate::cargo::{self, TARGET};
+use crate::cli::{SystemArgs, SystemVerb};
 use crate::error::{Context, Error, Result};
 
 /// QEMU virt's RAM base (QEMU-NOTES.md).
@@ -190,9 +191,28 @@ pub fn simulate(
             PlanError::TooManyUntypeds(n) => format!("{n} untypeds is too many"),
             PlanError::Sink(()) => "the simulation failed".into(),
         };
+        // Point at the component the object belongs to, else at `memory`.
+        let object = match e {
+            PlanError::NoRoom { object, .. } => object,
+            PlanError::NoUntypedAt { object, .. }
+            | PlanError::AddressTaken { object, .. }
+            | PlanError::Unmakeable { object, .. } => Some(object),
+            _ => None,
+        };
+        let origin = object
+            .and_then(|o| spec.objects.get(o))
+            .and_then(|o| {
+                system
+                    .components
+                    .iter()
+                    .find(|c| o.name.base.starts_with(&format!("{}_", c.name)))
+            })
+            .map_or(system.spans.at("memory"), |c| c.spans.header);
         Error::new(format!(
-            "{}: system `{}` does not fit in {} MiB of RAM: {why}",
+            "{}:{}:{}: system `{}` does not fit in {} MiB of RAM: {why}",
             description.display(),
+            origin.line,
+            origin.column,
             system.name,
             system.memory >> 20
         ))
@@ -242,6 +262,92 @@ pub fn build(
         summary,
     })
 }
+
+/// `target/systems/<name>`: where `system draw` writes by default.
+fn system_dir(name: &str) -> PathBuf {
+    cargo::target_dir().join("systems").join(name)
+}
+
+/// `cargo xtask system VERB FILE`.
+pub fn command(args: &SystemArgs) -> Result<bool> {
+    let file = &args.file;
+    let system = load(file)?;
+    match args.verb {
+        SystemVerb::Draw => {
+            let dir = args.out.clone().unwrap_or_else(|| system_dir(&system.name));
+            std::fs::create_dir_all(&dir).context(|| format!("cannot create {}", dir.display()))?;
+            for (ext, text) in [
+                ("dot", sysdesc::dot(&system)),
+                ("svg", sysdesc::svg(&system)),
+            ] {
+                let path = dir.join(format!("{}.{ext}", system.name));
+                std::fs::write(&path, text)
+                    .context(|| format!("cannot write {}", path.display()))?;
+                println!("{}", path.display());
+            }
+            Ok(true)
+        }
+        SystemVerb::Check | SystemVerb::Capdl => {
+            crate::setup::ensure_target()?;
+            build_programs(file, &system, &[])?;
+            let expanded = expand(file, &system)?;
+            let encoded = capdl::encode(&expanded.spec)
+                .map_err(|e| Error::new(format!("{}: {e}", file.display())))?;
+            let packed = capdl::bundle::pack(&encoded, &expanded.files).map_err(Error::new)?;
+            // The kernel image is not built here: allow the default kernel's
+            // size with room to spare.
+            let reserved = KERNEL_ALLOWANCE + packed.len() as u64 + BOOT_RESERVE;
+            let totals = simulate(file, &system, &expanded.spec, &encoded, reserved)?;
+            if args.verb == SystemVerb::Capdl {
+                let text = capdl::print(&expanded.spec);
+                match &args.out {
+                    Some(path) => std::fs::write(path, text)
+                        .context(|| format!("cannot write {}", path.display()))?,
+                    None => print!("{text}"),
+                }
+            } else {
+                let caps: usize = expanded.spec.objects.iter().map(|o| o.slots.len()).sum();
+                println!(
+                    "{}: system `{}` is good: {} components, {} objects, {} caps; {} bytes of objects fit in {} MiB",
+                    file.display(),
+                    system.name,
+                    system.components.len(),
+                    expanded.spec.objects.len(),
+                    caps,
+                    totals.bytes,
+                    system.memory >> 20
+                );
+            }
+            Ok(true)
+        }
+        SystemVerb::Build => {
+            let absolute = absolute(file)?;
+            let described: &'static crate::systems::System =
+                Box::leak(Box::new(crate::systems::System {
+                    name: Box::leak(system.name.clone().into_boxed_str()),
+                    about: "a system description",
+                    kernel_features: &[],
+                    kernel_env: &[],
+                    root_task: crate::systems::ROOT_TASK,
+                    description: Some(Box::leak(
+                        absolute.to_string_lossy().into_owned().into_boxed_str(),
+                    )),
+                    component_features: &[],
+                }));
+            let image = crate::image::build(described)?;
+            println!(
+                "{}\nboot it with: cargo xtask run --image {}",
+                image.path.display(),
+                image.path.display()
+            );
+            Ok(true)
+        }
+    }
+}
+
+/// Room left for the kernel image when no kernel was built (it is about
+/// 0.4 MiB).
+const KERNEL_ALLOWANCE: u64 = 2 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -53,7 +53,7 @@ pub const DEFAULT: &str = "default";
 /// The plain root task that reports BootInfo and halts (the boot checks).
 pub const BOOTINFO: &str = "bootinfo";
 /// The root task's package, which is the capDL initializer.
-const ROOT_TASK: RootTask = RootTask {
+pub const ROOT_TASK: RootTask = RootTask {
     package: "root-task",
     bin: "root-task",
     features: &[],
