@@ -29,6 +29,7 @@ pub fn check(sys: &System) -> Vec<Diagnostic> {
     cx.irqs();
     cx.devices();
     cx.shared();
+    cx.memory();
     cx.per_component();
     let mut errors = cx.errors;
     crate::parse::sort(&mut errors);
@@ -321,6 +322,28 @@ impl Checker<'_> {
         }
     }
 
+    /// The RAM that stacks, IPC buffers, heaps and shared memory take
+    /// alone must fit in `memory` (the expansion counts every object).
+    fn memory(&mut self) {
+        let sys = self.sys;
+        let components = sys
+            .components
+            .iter()
+            .map(|c| c.stack.saturating_add(c.heap).saturating_add(PAGE_SIZE));
+        let shared = sys.shared_memory.iter().map(|s| s.size);
+        let needed = components.chain(shared).fold(0u64, u64::saturating_add);
+        if needed > sys.memory {
+            self.error(
+                sys.spans.at("memory"),
+                format!(
+                    "the stacks, IPC buffers, heaps and shared memory alone need {}, more than memory = {}",
+                    size_text(needed),
+                    size_text(sys.memory)
+                ),
+            );
+        }
+    }
+
     /// Room in each component: notification bits, CSpace slots, address
     /// windows, and generated constants that do not collide.
     fn per_component(&mut self) {
@@ -375,7 +398,8 @@ impl Checker<'_> {
                 self.error(
                     header,
                     format!(
-                        "{what} maps shared memory up to {shared_end:#x} (guard pages included); its shared window {SHARED_BASE:#x}..{DEVICE_BASE:#x} holds {}",
+                        "{what}'s shared memory, with a guard page after each region, ends at {:#x}, past its shared window {SHARED_BASE:#x}..{DEVICE_BASE:#x} ({})",
+                        shared_end.saturating_add(PAGE_SIZE),
                         size_text(DEVICE_BASE - SHARED_BASE)
                     ),
                 );
@@ -385,7 +409,8 @@ impl Checker<'_> {
                 self.error(
                     header,
                     format!(
-                        "{what} maps devices up to {devices_end:#x} (guard pages included); its device window {DEVICE_BASE:#x}..{VSPACE_LIMIT:#x} holds {}",
+                        "{what}'s devices, with a guard page after each region, end at {:#x}, past its device window {DEVICE_BASE:#x}..{VSPACE_LIMIT:#x} ({})",
+                        devices_end.saturating_add(PAGE_SIZE),
                         size_text(VSPACE_LIMIT - DEVICE_BASE)
                     ),
                 );

@@ -328,11 +328,11 @@ impl Builder {
             frames.push((name, frame(None, fill.clone())));
         }
         for region in &layout.regions {
-            for (k, f) in region.frames.iter().enumerate() {
+            for k in 0..region.frames.len() {
                 maps.insert(
-                    region.vaddr + k as u64 * PAGE_SIZE,
+                    region.vaddr + k * PAGE_SIZE,
                     Mapping {
-                        frame: f.clone(),
+                        frame: region.frames.name(k),
                         rights: region.rights,
                         cached: region.cached,
                     },
@@ -342,8 +342,8 @@ impl Builder {
         // Stack, IPC buffer and heap frames are this component's own; shared
         // and device frames are made once, in `shared_objects`.
         for region in layout.regions.iter().take(3) {
-            for f in &region.frames {
-                frames.push((f.clone(), frame(None, Vec::new())));
+            for k in 0..region.frames.len() {
+                frames.push((region.frames.name(k), frame(None, Vec::new())));
             }
         }
 

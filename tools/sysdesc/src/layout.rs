@@ -98,11 +98,55 @@ pub struct SlotCap {
     pub cap: Cap,
 }
 
+/// The frames of a region, named without listing them (a region can be
+/// large).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frames {
+    /// `base[0]` .. `base[count - 1]`: stack, heap, shared memory.
+    Array {
+        /// The array's name.
+        base: String,
+        /// How many frames.
+        count: u64,
+    },
+    /// `device_0` .. `device_<count - 1>`: device frames.
+    Device {
+        /// The device's name.
+        device: String,
+        /// How many frames.
+        count: u64,
+    },
+    /// One plain frame: the IPC buffer.
+    One(ObjectName),
+}
+
+impl Frames {
+    /// How many frames.
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Array { count, .. } | Self::Device { count, .. } => *count,
+            Self::One(_) => 1,
+        }
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The name of frame `k`.
+    pub fn name(&self, k: u64) -> ObjectName {
+        match self {
+            Self::Array { base, .. } => ObjectName::element(base, k),
+            Self::Device { device, .. } => device_frame(device, k),
+            Self::One(name) => name.clone(),
+        }
+    }
+}
+
 /// A region of a component's address space other than its ELF image.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region {
     /// The frames, in vaddr order, one per 4 KiB page.
-    pub frames: Vec<ObjectName>,
+    pub frames: Frames,
     /// Where the first frame is mapped.
     pub vaddr: u64,
     /// Mapping rights (R or RW).
@@ -219,11 +263,16 @@ impl Layout {
             "This component's own VSpace (pgd).".into(),
         ));
 
+        // Caps past the CNode's end are counted (the checks report them) but
+        // not kept, so that a huge region cannot make a huge layout.
+        let capacity = 1u64 << c.cnode_bits.min(crate::parse::MAX_CNODE_BITS as u8);
         let push = |l: &mut Layout, cap: Cap| {
-            l.slots.push(SlotCap {
-                slot: l.first_free,
-                cap,
-            });
+            if l.first_free < capacity {
+                l.slots.push(SlotCap {
+                    slot: l.first_free,
+                    cap,
+                });
+            }
             l.first_free = l.first_free.saturating_add(1);
         };
 
@@ -414,23 +463,25 @@ impl Layout {
         // Address space.
         l.stack_bottom = STACK_TOP.saturating_sub(c.stack);
         l.regions.push(Region {
-            frames: (0..pages(c.stack))
-                .map(|i| ObjectName::element(&format!("{me}_stack"), i))
-                .collect(),
+            frames: Frames::Array {
+                base: format!("{me}_stack"),
+                count: pages(c.stack),
+            },
             vaddr: l.stack_bottom,
             rights: CapRights::READ_WRITE,
             cached: true,
         });
         l.regions.push(Region {
-            frames: vec![object(me, "ipc")],
+            frames: Frames::One(object(me, "ipc")),
             vaddr: IPC_BUFFER,
             rights: CapRights::READ_WRITE,
             cached: true,
         });
         l.regions.push(Region {
-            frames: (0..pages(c.heap))
-                .map(|i| ObjectName::element(&format!("{me}_heap"), i))
-                .collect(),
+            frames: Frames::Array {
+                base: format!("{me}_heap"),
+                count: pages(c.heap),
+            },
             vaddr: HEAP_BASE,
             rights: CapRights::READ_WRITE,
             cached: true,
@@ -465,9 +516,10 @@ impl Layout {
             };
             l.shared.push((i, vaddr));
             l.regions.push(Region {
-                frames: (0..pages(s.size))
-                    .map(|p| shared_frame(&s.name, p))
-                    .collect(),
+                frames: Frames::Array {
+                    base: s.name.clone(),
+                    count: pages(s.size),
+                },
                 vaddr,
                 rights: perms_rights(m.perms),
                 cached: true,
@@ -491,9 +543,10 @@ impl Layout {
             }
             l.devices.push((i, vaddr));
             l.regions.push(Region {
-                frames: (0..pages(d.size))
-                    .map(|p| device_frame(&d.name, p))
-                    .collect(),
+                frames: Frames::Device {
+                    device: d.name.clone(),
+                    count: pages(d.size),
+                },
                 vaddr,
                 rights: CapRights::READ_WRITE,
                 cached: false,

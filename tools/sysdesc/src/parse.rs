@@ -33,6 +33,14 @@ pub const MIN_CNODE_BITS: u64 = 4;
 pub const MAX_CNODE_BITS: u64 = 16;
 /// The first IRQ a system description may name: the GIC's SPIs start here.
 pub const MIN_IRQ: u64 = 32;
+/// The most `[system] memory` may say: bounds the work of an expansion.
+pub const MAX_MEMORY: u64 = 4 << 30;
+/// The largest stack (the image needs room below it).
+pub const MAX_STACK: u64 = 128 << 20;
+/// The largest heap: its window, 0x2000_0000..0x3000_0000.
+pub const MAX_HEAP: u64 = 256 << 20;
+/// The largest device or shared region: the size of their windows.
+pub const MAX_REGION: u64 = 128 << 20;
 /// Names are at most this many characters.
 pub const MAX_NAME_LEN: usize = 64;
 
@@ -209,7 +217,11 @@ impl<'t> Cx<'t> {
             DeValue::Array(_) => "an array".to_string(),
             _ => {
                 let text = self.text.get(v.span()).unwrap_or("a value").trim();
-                let mut shown: String = text.chars().take(40).collect();
+                let mut shown: String = text
+                    .chars()
+                    .take(40)
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
                 if shown.len() < text.len() {
                     shown.push_str("...");
                 }
@@ -419,9 +431,9 @@ impl<'t> Cx<'t> {
         value
     }
 
-    /// A size: bytes, or a string like "16K". `page_multiple` and `min`
-    /// restrict it further.
-    fn size(&mut self, v: &Value<'_>, what: &str, min: u64) -> Option<u64> {
+    /// A size: bytes, or a string like "16K", a multiple of 4K in
+    /// `min..=max`.
+    fn size(&mut self, v: &Value<'_>, what: &str, min: u64, max: u64) -> Option<u64> {
         let value = match v.get_ref() {
             DeValue::Integer(i) => {
                 u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok()
@@ -430,14 +442,18 @@ impl<'t> Cx<'t> {
             _ => None,
         };
         let limit = if min > 0 {
-            format!("a multiple of 4K and at least {}", size_text(min))
+            format!(
+                "a multiple of 4K from {} to {}",
+                size_text(min),
+                size_text(max)
+            )
         } else {
-            "a multiple of 4K".to_string()
+            format!("a multiple of 4K up to {}", size_text(max))
         };
         let expected =
             format!("{what} that is {limit} (bytes, or a number with K, M or G, e.g. \"16K\")");
         match value {
-            Some(n) if n.is_multiple_of(PAGE_SIZE) && n >= min => Some(n),
+            Some(n) if n.is_multiple_of(PAGE_SIZE) && (min..=max).contains(&n) => Some(n),
             _ => {
                 let found = self.found(v);
                 self.error_span(&v.span(), format!("expected {expected}, found {found}"));
@@ -459,7 +475,7 @@ impl<'t> Cx<'t> {
             None => self.missing(&item, "name", "the system's name"),
         }
         if let Some(v) = item.table.get("memory") {
-            if let Some(m) = self.size(v, "a memory size", PAGE_SIZE) {
+            if let Some(m) = self.size(v, "a memory size", PAGE_SIZE, MAX_MEMORY) {
                 system.memory = m;
             }
         }
@@ -506,8 +522,10 @@ impl<'t> Cx<'t> {
             .map(|v| self.integer(v, "an mcp (maximum controlled priority) 0..=255", 0, 255));
         let stack = t
             .get("stack")
-            .map(|v| self.size(v, "a stack size", PAGE_SIZE));
-        let heap = t.get("heap").map(|v| self.size(v, "a heap size", 0));
+            .map(|v| self.size(v, "a stack size", PAGE_SIZE, MAX_STACK));
+        let heap = t
+            .get("heap")
+            .map(|v| self.size(v, "a heap size", 0, MAX_HEAP));
         let fault_handler = t
             .get("fault_handler")
             .map(|v| self.name(v, "the name of the fault handler component"));
@@ -779,7 +797,7 @@ impl<'t> Cx<'t> {
             }
         };
         let size = match t.get("size") {
-            Some(v) => self.size(v, "a device size", PAGE_SIZE),
+            Some(v) => self.size(v, "a device size", PAGE_SIZE, MAX_REGION),
             None => {
                 self.missing(&item, "size", "the size of its register region");
                 None
@@ -805,7 +823,7 @@ impl<'t> Cx<'t> {
             }
         };
         let size = match t.get("size") {
-            Some(v) => self.size(v, "a shared memory size", PAGE_SIZE),
+            Some(v) => self.size(v, "a shared memory size", PAGE_SIZE, MAX_REGION),
             None => {
                 self.missing(&item, "size", "the region's size");
                 None
