@@ -843,4 +843,70 @@ mod tests {
         );
         assert_eq!(source_location("a.rs: 7"), None);
     }
+
+    fn default_system_transcript() -> Vec<&'static str> {
+        vec![
+            "[cerne] root task: 112 image pages",
+            "[rootserver] hello from EL0",
+            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 4 files); starting 4 of 4 threads",
+            "[console] PL011 driver up: registers at 0x38000000, interrupt on notification bit 0x8000000000000000",
+            "[echo] ready: type a line and it comes back",
+            "[pong] serving pingpong",
+            "[ping] 1000 calls to pong, 0 wrong answers; pong saw badge 1",
+            "hello cerne",
+            "[echo] line 1: \"hello cerne\"",
+        ]
+    }
+
+    #[test]
+    fn default_system_passes_a_good_run() {
+        let s = default_system(&transcript(&default_system_transcript())).unwrap();
+        assert_eq!(
+            s,
+            SystemSummary {
+                objects: 140,
+                caps: 158,
+                bytes: 565312,
+                threads: 4
+            }
+        );
+    }
+
+    #[test]
+    fn default_system_catches_each_fault() {
+        let cases: [(&str, Box<dyn Fn(&mut Vec<&'static str>)>); 5] = [
+            (
+                "kernel output",
+                Box::new(|t| t.push("[cerne] unhandled user fault in thread 'echo'")),
+            ),
+            (
+                "no echo",
+                Box::new(|t| {
+                    t.pop();
+                }),
+            ),
+            (
+                "ping wrong",
+                Box::new(|t| t[6] = "[ping] 1000 calls to pong, 3 wrong answers; pong saw badge 1"),
+            ),
+            (
+                "threads",
+                Box::new(|t| {
+                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 4 files); starting 3 of 4 threads"
+                }),
+            ),
+            (
+                "error",
+                Box::new(|t| t.insert(3, "[capdl] error: out of memory")),
+            ),
+        ];
+        for (what, change) in cases {
+            let mut t = default_system_transcript();
+            change(&mut t);
+            assert!(
+                default_system(&transcript(&t)).is_err(),
+                "{what} was not caught"
+            );
+        }
+    }
 }
