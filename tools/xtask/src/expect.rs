@@ -874,7 +874,8 @@ mod tests {
 
     #[test]
     fn default_system_catches_each_fault() {
-        let cases: [(&str, Box<dyn Fn(&mut Vec<&'static str>)>); 5] = [
+        type Change = Box<dyn Fn(&mut Vec<&'static str>)>;
+        let cases: [(&str, Change); 5] = [
             (
                 "kernel output",
                 Box::new(|t| t.push("[cerne] unhandled user fault in thread 'echo'")),
