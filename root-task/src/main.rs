@@ -8,6 +8,7 @@
 #![no_main]
 
 use cerne_abi::bootinfo::{BootInfo, SlotRegion};
+use cerne_abi::console::CAPDL_ERROR_PREFIX;
 use cerne_abi::object::CapTag;
 use cerne_abi::slots::*;
 use libcerne::syscalls::debug_cap_identify;
@@ -80,11 +81,11 @@ fn build_system(bi: &BootInfo) -> ! {
             let me: libcerne::sel4::Cap<libcerne::sel4::Tcb> =
                 libcerne::sel4::Cap::from_cptr(CAP_INIT_THREAD_TCB as u64);
             let _ = me.suspend();
-            println!("[capdl] error: the initializer could not suspend itself");
+            println!("{CAPDL_ERROR_PREFIX} the initializer could not suspend itself");
             libcerne::syscalls::debug_halt()
         }
         Err((error, spec)) => {
-            println!("[capdl] error: {}", initializer::Report(&error, spec));
+            println!("{CAPDL_ERROR_PREFIX} {}", initializer::Report(&error, spec));
             libcerne::syscalls::debug_halt()
         }
     }

@@ -21,3 +21,6 @@ pub const THREAD_SUSPENDED: &str = "[cerne] thread suspended";
 pub const MEMORY_PREFIX: &str = "[cerne] memory:";
 /// Printed (in builds with idle-halt enabled) when nothing is left to run.
 pub const IDLE_HALT: &str = "[cerne] idle: no runnable thread is left";
+/// The capDL initializer (root task) could not build its system; what
+/// follows names the object and the reason. A run that prints it failed.
+pub const CAPDL_ERROR_PREFIX: &str = "[capdl] error:";

@@ -2,10 +2,17 @@
 //! `cerne_abi::console`), and how a run ended, judged from the markers seen
 //! and the way QEMU stopped.
 
-use cerne_abi::console::{HALT_FAILURE, HALT_SUCCESS, KERNEL_EXCEPTION_PREFIX, PANIC_PREFIX};
+use cerne_abi::console::{
+    CAPDL_ERROR_PREFIX, HALT_FAILURE, HALT_SUCCESS, KERNEL_EXCEPTION_PREFIX, PANIC_PREFIX,
+};
 
 /// The markers that mean the run failed, whatever QEMU's exit status.
-pub const FAILURE_MARKERS: [&str; 3] = [PANIC_PREFIX, KERNEL_EXCEPTION_PREFIX, HALT_FAILURE];
+pub const FAILURE_MARKERS: [&str; 4] = [
+    PANIC_PREFIX,
+    KERNEL_EXCEPTION_PREFIX,
+    HALT_FAILURE,
+    CAPDL_ERROR_PREFIX,
+];
 
 /// What a console line tells about the end of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

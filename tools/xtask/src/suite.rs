@@ -174,6 +174,11 @@ fn checks() -> Vec<Check> {
         default_system,
     ));
     v.push(Check::new(
+        "capdl-boot-error",
+        "a spec that cannot be built on the machine it boots on: the initializer names the object and why, nothing starts, `run` fails",
+        capdl_boot_error,
+    ));
+    v.push(Check::new(
         "system-tools",
         "cargo xtask system check/capdl/draw on systems/default.toml; a broken and a too-big description rejected at file:line:col",
         system_tools,
@@ -573,6 +578,40 @@ fn default_system(ctx: &mut Ctx) -> Verdict {
                 &again,
             ))
         }
+    }
+}
+
+fn capdl_boot_error(ctx: &mut Ctx) -> Verdict {
+    let name = "capdl-boot-error";
+    let machine = Machine {
+        el2: true,
+        ..Machine::default()
+    };
+    let again = run_command(name, &machine);
+    let run = boot(ctx, name, name, machine)?;
+    let mut problems = Vec::new();
+    if !matches!(run.outcome, Outcome::Failed(_)) {
+        problems.push(format!(
+            "the run should fail on `{}`: {}",
+            cerne_abi::console::CAPDL_ERROR_PREFIX,
+            run.outcome.describe()
+        ));
+    }
+    let wanted = "[capdl] error: no untyped covers 0x8030000, the address of 'gich_0' (Frame)";
+    if run.transcript.find(wanted).is_none() {
+        problems.push(format!("missing `{wanted}`"));
+    }
+    for started in ["[console] PL011 driver up", "[capdl] built"] {
+        if run.transcript.find(started).is_some() {
+            problems.push(format!(
+                "`{started}`: something ran although the build failed"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok("the initializer named the device frame no untyped covers, and nothing started".into())
+    } else {
+        Err(report(&problems, &run.transcript, ctx, name, &again))
     }
 }
 

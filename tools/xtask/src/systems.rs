@@ -84,6 +84,15 @@ pub const SYSTEMS: &[System] = &[
         component_features: &["system-components/boot-bench"],
     },
     System {
+        name: "capdl-boot-error",
+        about: "a description the tools accept but an EL2 boot cannot build (a device at the GIC's hypervisor interface): the root task names the object",
+        kernel_features: &[],
+        kernel_env: &[],
+        root_task: ROOT_TASK,
+        description: Some("tools/xtask/testdata/gich-device.toml"),
+        component_features: &[],
+    },
+    System {
         name: "bootinfo",
         about: "the kernel and a root task that prints its untyped memory, checks its boot caps and halts",
         kernel_features: &[],
