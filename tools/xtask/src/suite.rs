@@ -180,7 +180,7 @@ fn checks() -> Vec<Check> {
     ));
     v.push(Check::new(
         "system-tools",
-        "cargo xtask system check/capdl/draw on systems/default.toml; a broken and a too-big description rejected at file:line:col",
+        "cargo xtask system check/capdl/draw on systems/default.toml; a broken, a too-big and a too-many-slots description rejected at file:line:col",
         system_tools,
     ));
     v.push(Check::new(
@@ -680,6 +680,7 @@ fn system_tools(ctx: &mut Ctx) -> Verdict {
     for (file, wanted) in [
         ("tools/xtask/testdata/too-big.toml", "too-big.toml:7:1: system `too-big` does not fit in 64 MiB of RAM: no untyped has 2^12 bytes left for 'hog_heap"),
         ("tools/sysdesc/tests/broken/bad_sizes.toml", "bad_sizes.toml:7:9: expected a stack size"),
+        ("tools/xtask/testdata/too-many-slots.toml", "too-many-slots.toml:3:1: system `many-slots` needs 4177 slots in the root task's CNode"),
     ] {
         match run(SystemVerb::Check, file, None) {
             Err(e) if e.0.contains(wanted) => {}
@@ -687,7 +688,7 @@ fn system_tools(ctx: &mut Ctx) -> Verdict {
         }
     }
     if problems.is_empty() {
-        Ok("check, capdl (same spec as the image), draw; a broken and a too-big description rejected at file:line:col".into())
+        Ok("check, capdl (same spec as the image), draw; a broken, a too-big and a too-many-slots description rejected at file:line:col".into())
     } else {
         Err(problems.join("\n"))
     }

@@ -166,7 +166,14 @@ pub fn simulate(
             .get(i)
             .map_or_else(|| format!("object #{i}"), |o| format!("'{}'", o.name))
     };
-    plan::plan(&view, &untypeds, 1, |_| Ok::<(), ()>(())).map_err(|e| {
+    let mut fillers = 0u64;
+    let totals = plan::plan(&view, &untypeds, 1, |step| {
+        if matches!(step, plan::Step::Filler { .. }) {
+            fillers += 1;
+        }
+        Ok::<(), ()>(())
+    })
+    .map_err(|e| {
         let why = match e {
             PlanError::NoRoom {
                 object: Some(o),
@@ -216,7 +223,48 @@ pub fn simulate(
             system.name,
             system.memory >> 20
         ))
-    })
+    })?;
+    // The initializer keeps one root-CNode slot per object, filler, scratch
+    // table, second mapping of a frame and IRQ notification copy.
+    let mut mapped = std::collections::HashMap::new();
+    for o in &spec.objects {
+        for slot in &o.slots {
+            if matches!(
+                o.kind,
+                capdl::model::ObjectKind::PageTable { .. } | capdl::model::ObjectKind::VSpace
+            ) {
+                *mapped
+                    .entry(format!("{:?}", slot.cap.target))
+                    .or_insert(0u64) += 1;
+            }
+        }
+    }
+    let copies: u64 = mapped.values().map(|n| n.saturating_sub(1)).sum();
+    let needed = spec.objects.len() as u64 + fillers + 1 + copies + spec.irqs.len() as u64;
+    let available = root_cnode_free_slots(reserved);
+    if needed > available {
+        let origin = system.spans.header;
+        return Err(Error::new(format!(
+            "{}:{}:{}: system `{}` needs {needed} slots in the root task's CNode (objects, fillers, copies), more than the {available} a 2^{ROOT_CNODE_BITS}-slot root CNode is sure to leave free",
+            description.display(),
+            origin.line,
+            origin.column,
+            system.name,
+        )));
+    }
+    Ok(totals)
+}
+
+/// The kernel's default root CNode size (`CERNE_ROOT_CNODE_SIZE_BITS`).
+pub const ROOT_CNODE_BITS: u32 = 12;
+
+/// Free root-CNode slots the kernel leaves, estimated from below: the 16
+/// initial caps, the root task's image pages (the bundle and the kernel's
+/// size, both in `reserved`, plus 256 KiB of code) and page tables, and a
+/// full BootInfo untyped list.
+fn root_cnode_free_slots(reserved: u64) -> u64 {
+    let image_pages = (reserved.saturating_sub(BOOT_RESERVE) + (256 << 10)) / 4096;
+    (1u64 << ROOT_CNODE_BITS).saturating_sub(16 + image_pages + 16 + 230)
 }
 
 /// Everything from description to bundle, into `out_dir`; `kernel_bytes` is
