@@ -17,28 +17,29 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
     match ExceptionKind::from_raw(kind) {
         ExceptionKind::Synchronous => {
             let (esr, far) = arch::fault_registers();
-            let (event, console_bound) = sched::with_kernel(|k| {
+            // Set by the slow path only: it alone changes caps, so only it
+            // can bind or unbind the console UART's IRQ. (A captured local
+            // rather than a wider return value keeps the fast path's
+            // hand-off to `carry_out` as it was.)
+            let mut console_bound = None;
+            let event = sched::with_kernel(|k| {
                 let Some(t) = k.current_thread() else {
-                    return (cerne_objects::syscall::Event::None, None);
+                    return cerne_objects::syscall::Event::None;
                 };
                 match esr::exception_class(esr) {
                     esr::EC_SVC64 => {
                         let x7 = k.user_context_mut(t).x[7];
                         if config::FASTPATH && k.fastpath(x7) {
-                            (cerne_objects::syscall::Event::None, None)
+                            cerne_objects::syscall::Event::None
                         } else {
-                            // Only the slow path changes caps, so only it
-                            // can bind or unbind the console UART's IRQ.
                             let event = k.handle_syscall(x7);
-                            (event, Some(console::driver_bound(k)))
+                            console_bound = Some(console::driver_bound(k));
+                            event
                         }
                     }
                     class => {
                         let elr = k.user_context_mut(t).elr_el1;
-                        (
-                            k.handle_user_fault(decode_fault(class, esr, far, elr)),
-                            None,
-                        )
+                        k.handle_user_fault(decode_fault(class, esr, far, elr))
                     }
                 }
             });
