@@ -6,16 +6,12 @@
 //! `stack`), and `_start` keeps it: the static stack is only used when SP is
 //! zero.
 
-/// Bytes of the initial stack.
+/// Bytes of the static stack [`entry!`] gives a program by default.
 pub const STACK_SIZE: usize = 64 * 1024;
 
-/// The initial stack.
+/// A static stack of `N` bytes.
 #[repr(C, align(16))]
-pub struct Stack(pub [u8; STACK_SIZE]);
-
-/// The stack `_start` switches to.
-#[unsafe(no_mangle)]
-pub static mut CERNE_USER_STACK: Stack = Stack([0; STACK_SIZE]);
+pub struct Stack<const N: usize>(pub [u8; N]);
 
 #[cfg(all(target_arch = "aarch64", feature = "boot-bench"))]
 core::arch::global_asm!(
@@ -48,12 +44,13 @@ cerne_start_common:
     cbnz    x9, 2f
     adrp    x9, CERNE_USER_STACK
     add     x9, x9, :lo12:CERNE_USER_STACK
-    add     x9, x9, #{size}
+    adrp    x10, CERNE_USER_STACK_SIZE
+    ldr     x10, [x10, :lo12:CERNE_USER_STACK_SIZE]
+    add     x9, x9, x10
     mov     sp, x9
 2:  bl      cerne_main
 1:  b       1b
-"#,
-    size = const STACK_SIZE,
+"#
 );
 
 /// Declares the program's main: `entry!(main)` with
@@ -61,9 +58,24 @@ cerne_start_common:
 /// put in x0 (the BootInfo address for a root task); `cycles_at_entry` is
 /// the PMU cycle counter at the first instruction with the `boot-bench`
 /// feature, else 0.
+///
+/// The program gets a static stack of [`STACK_SIZE`] bytes, used when it
+/// starts with SP = 0 (a root task). A component whose spec gives its stack
+/// writes `entry!(main, static_stack = 0)` and carries none.
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        $crate::entry!($main, static_stack = $crate::start::STACK_SIZE);
+    };
+    ($main:path, static_stack = $size:expr) => {
+        /// The stack `_start` switches to when the program starts with SP = 0.
+        #[unsafe(no_mangle)]
+        static mut CERNE_USER_STACK: $crate::start::Stack<{ $size }> =
+            $crate::start::Stack([0; $size]);
+        /// Its size, read by `_start`.
+        #[unsafe(no_mangle)]
+        static CERNE_USER_STACK_SIZE: usize = $size;
+
         #[unsafe(no_mangle)]
         extern "C" fn cerne_main(arg: usize, cycles_at_entry: u64) -> ! {
             $main(arg, cycles_at_entry)

@@ -41,4 +41,5 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     unreachable!("a suspended thread does not run")
 }
 
-libcerne::entry!(main);
+// The spec gives the stack (the description's `stack`): no static one.
+libcerne::entry!(main, static_stack = 0);
