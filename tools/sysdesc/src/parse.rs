@@ -383,6 +383,24 @@ impl<'t> Cx<'t> {
         Item { table, what, spans }
     }
 
+    /// The value of a required `key` of `item`, read by `parse`; a missing
+    /// key is reported (with what it means) and gives `None`.
+    fn required<'i, T>(
+        &mut self,
+        item: &Item<'_, 'i>,
+        key: &str,
+        meaning: &str,
+        parse: impl FnOnce(&mut Self, &Value<'i>) -> Option<T>,
+    ) -> Option<T> {
+        match item.table.get(key) {
+            Some(v) => parse(self, v),
+            None => {
+                self.missing(item, key, meaning);
+                None
+            }
+        }
+    }
+
     fn missing(&mut self, item: &Item<'_, '_>, key: &str, meaning: &str) {
         self.error(
             item.spans.header,
@@ -485,38 +503,24 @@ impl<'t> Cx<'t> {
     fn component(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Component> {
         let item = self.item(table, &span, "[[component]]", COMPONENT_KEYS);
         let t = item.table;
-        let name = match t.get("name") {
-            Some(v) => self.name(v, "a component name"),
-            None => {
-                self.missing(&item, "name", "the component's name");
-                None
-            }
-        };
-        let program = match t.get("program") {
-            Some(v) => {
-                let expected = "a program name (letters, digits, '_', '-' or '.')";
-                match self.string(v, expected) {
-                    Some(p) if is_program(&p) => Some(p),
-                    Some(_) => {
-                        let found = self.found(v);
-                        self.error_span(&v.span(), format!("expected {expected}, found {found}"));
-                        None
-                    }
-                    None => None,
+        let name = self.required(&item, "name", "the component's name", |cx, v| {
+            cx.name(v, "a component name")
+        });
+        let program = self.required(&item, "program", "the name of the ELF it runs", |cx, v| {
+            let expected = "a program name (letters, digits, '_', '-' or '.')";
+            match cx.string(v, expected) {
+                Some(p) if is_program(&p) => Some(p),
+                Some(_) => {
+                    let found = cx.found(v);
+                    cx.error_span(&v.span(), format!("expected {expected}, found {found}"));
+                    None
                 }
+                None => None,
             }
-            None => {
-                self.missing(&item, "program", "the name of the ELF it runs");
-                None
-            }
-        };
-        let priority = match t.get("priority") {
-            Some(v) => self.integer(v, "a priority 0..=255", 0, 255),
-            None => {
-                self.missing(&item, "priority", "0..=255");
-                None
-            }
-        };
+        });
+        let priority = self.required(&item, "priority", "0..=255", |cx, v| {
+            cx.integer(v, "a priority 0..=255", 0, 255)
+        });
         let mcp = t
             .get("mcp")
             .map(|v| self.integer(v, "an mcp (maximum controlled priority) 0..=255", 0, 255));
@@ -559,28 +563,15 @@ impl<'t> Cx<'t> {
 
     fn channel(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Channel> {
         let item = self.item(table, &span, "[[channel]]", CHANNEL_KEYS);
-        let t = item.table;
-        let name = match t.get("name") {
-            Some(v) => self.name(v, "a channel name"),
-            None => {
-                self.missing(&item, "name", "the channel's name");
-                None
-            }
-        };
-        let server = match t.get("server") {
-            Some(v) => self.name(v, "the server's component name"),
-            None => {
-                self.missing(&item, "server", "the component that receives");
-                None
-            }
-        };
-        let clients = match t.get("clients") {
-            Some(v) => self.clients(v),
-            None => {
-                self.missing(&item, "clients", "the components that call");
-                None
-            }
-        };
+        let name = self.required(&item, "name", "the channel's name", |cx, v| {
+            cx.name(v, "a channel name")
+        });
+        let server = self.required(&item, "server", "the component that receives", |cx, v| {
+            cx.name(v, "the server's component name")
+        });
+        let clients = self.required(&item, "clients", "the components that call", |cx, v| {
+            cx.clients(v)
+        });
         Some(Channel {
             name: name?,
             server: server?,
@@ -613,13 +604,10 @@ impl<'t> Cx<'t> {
                 }
                 DeValue::Table(t) => {
                     let item = self.item(t, &client.span(), "a client", CLIENT_KEYS);
-                    let component = match t.get("component") {
-                        Some(c) => self.name(c, "a client component name"),
-                        None => {
-                            self.missing(&item, "component", "the calling component");
-                            None
-                        }
-                    };
+                    let component =
+                        self.required(&item, "component", "the calling component", |cx, c| {
+                            cx.name(c, "a client component name")
+                        });
                     let badge = match t.get("badge") {
                         Some(b) => self.integer(b, "a badge 1..=4294967295", 1, u32::MAX.into()),
                         None => Some(position),
@@ -650,20 +638,12 @@ impl<'t> Cx<'t> {
     fn notification(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Notification> {
         let mut item = self.item(table, &span, "[[notification]]", NOTIFICATION_KEYS);
         let t = item.table;
-        let name = match t.get("name") {
-            Some(v) => self.name(v, "a notification name"),
-            None => {
-                self.missing(&item, "name", "the notification's name");
-                None
-            }
-        };
-        let waiter = match t.get("waiter") {
-            Some(v) => self.name(v, "the waiting component's name"),
-            None => {
-                self.missing(&item, "waiter", "the component that waits");
-                None
-            }
-        };
+        let name = self.required(&item, "name", "the notification's name", |cx, v| {
+            cx.name(v, "a notification name")
+        });
+        let waiter = self.required(&item, "waiter", "the component that waits", |cx, v| {
+            cx.name(v, "the waiting component's name")
+        });
         let signallers = match t.get("signallers") {
             Some(v) => match v.get_ref() {
                 DeValue::Array(items) => {
@@ -708,33 +688,24 @@ impl<'t> Cx<'t> {
     fn irq(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Irq> {
         let item = self.item(table, &span, "[[irq]]", IRQ_KEYS);
         let t = item.table;
-        let name = match t.get("name") {
-            Some(v) => self.name(v, "an IRQ name"),
-            None => {
-                self.missing(&item, "name", "the IRQ's name");
-                None
-            }
-        };
-        let component = match t.get("component") {
-            Some(v) => self.name(v, "the handling component's name"),
-            None => {
-                self.missing(&item, "component", "the component that handles it");
-                None
-            }
-        };
+        let name = self.required(&item, "name", "the IRQ's name", |cx, v| {
+            cx.name(v, "an IRQ name")
+        });
+        let component = self.required(
+            &item,
+            "component",
+            "the component that handles it",
+            |cx, v| cx.name(v, "the handling component's name"),
+        );
         let max = capdl::MAX_IRQ;
-        let irq = match t.get("irq") {
-            Some(v) => self.integer(
+        let irq = self.required(&item, "irq", "the interrupt number", |cx, v| {
+            cx.integer(
                 v,
                 &format!("an IRQ number {MIN_IRQ}..={max} (a GIC SPI)"),
                 MIN_IRQ,
                 max,
-            ),
-            None => {
-                self.missing(&item, "irq", "the interrupt number");
-                None
-            }
-        };
+            )
+        });
         let trigger = match t.get("trigger") {
             Some(v) => {
                 let expected = "a trigger \"level\" or \"edge\"";
@@ -762,47 +733,36 @@ impl<'t> Cx<'t> {
 
     fn device(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Device> {
         let item = self.item(table, &span, "[[device]]", DEVICE_KEYS);
-        let t = item.table;
-        let name = match t.get("name") {
-            Some(v) => self.name(v, "a device name"),
-            None => {
-                self.missing(&item, "name", "the device's name");
-                None
-            }
-        };
-        let component = match t.get("component") {
-            Some(v) => self.name(v, "the driving component's name"),
-            None => {
-                self.missing(&item, "component", "the component that drives it");
-                None
-            }
-        };
-        let paddr = match t.get("paddr") {
-            Some(v) => {
-                let p = self.integer(v, "a physical address (an integer)", 0, u64::MAX);
+        let name = self.required(&item, "name", "the device's name", |cx, v| {
+            cx.name(v, "a device name")
+        });
+        let component = self.required(
+            &item,
+            "component",
+            "the component that drives it",
+            |cx, v| cx.name(v, "the driving component's name"),
+        );
+        let paddr = self.required(
+            &item,
+            "paddr",
+            "the physical address of its registers",
+            |cx, v| {
+                let p = cx.integer(v, "a physical address (an integer)", 0, u64::MAX);
                 if p.is_none_or(|p| p.is_multiple_of(PAGE_SIZE)) {
                     p
                 } else {
-                    let found = self.found(v);
-                    self.error_span(
+                    let found = cx.found(v);
+                    cx.error_span(
                         &v.span(),
                         format!("expected a 4K-aligned physical address, found {found}"),
                     );
                     None
                 }
-            }
-            None => {
-                self.missing(&item, "paddr", "the physical address of its registers");
-                None
-            }
-        };
-        let size = match t.get("size") {
-            Some(v) => self.size(v, "a device size", PAGE_SIZE, MAX_REGION),
-            None => {
-                self.missing(&item, "size", "the size of its register region");
-                None
-            }
-        };
+            },
+        );
+        let size = self.required(&item, "size", "the size of its register region", |cx, v| {
+            cx.size(v, "a device size", PAGE_SIZE, MAX_REGION)
+        });
         Some(Device {
             name: name?,
             component: component?,
@@ -814,28 +774,15 @@ impl<'t> Cx<'t> {
 
     fn shared(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<SharedMemory> {
         let item = self.item(table, &span, "[[shared_memory]]", SHARED_KEYS);
-        let t = item.table;
-        let name = match t.get("name") {
-            Some(v) => self.name(v, "a shared memory name"),
-            None => {
-                self.missing(&item, "name", "the region's name");
-                None
-            }
-        };
-        let size = match t.get("size") {
-            Some(v) => self.size(v, "a shared memory size", PAGE_SIZE, MAX_REGION),
-            None => {
-                self.missing(&item, "size", "the region's size");
-                None
-            }
-        };
-        let mappings = match t.get("mappings") {
-            Some(v) => self.mappings(v),
-            None => {
-                self.missing(&item, "mappings", "the components that map it");
-                None
-            }
-        };
+        let name = self.required(&item, "name", "the region's name", |cx, v| {
+            cx.name(v, "a shared memory name")
+        });
+        let size = self.required(&item, "size", "the region's size", |cx, v| {
+            cx.size(v, "a shared memory size", PAGE_SIZE, MAX_REGION)
+        });
+        let mappings = self.required(&item, "mappings", "the components that map it", |cx, v| {
+            cx.mappings(v)
+        });
         Some(SharedMemory {
             name: name?,
             size: size?,
@@ -864,35 +811,23 @@ impl<'t> Cx<'t> {
                 continue;
             };
             let item = self.item(t, &m.span(), "a mapping", MAPPING_KEYS);
-            let component = match t.get("component") {
-                Some(c) => self.name(c, "a mapping component name"),
-                None => {
-                    self.missing(&item, "component", "the component that maps it");
-                    None
-                }
-            };
-            let perms = match t.get("perms") {
-                Some(p) => {
-                    let expected = "perms \"r\" or \"rw\"";
-                    match self.string(p, expected).as_deref() {
-                        Some("r") => Some(Perms::Read),
-                        Some("rw") => Some(Perms::ReadWrite),
-                        Some(_) => {
-                            let found = self.found(p);
-                            self.error_span(
-                                &p.span(),
-                                format!("expected {expected}, found {found}"),
-                            );
-                            None
-                        }
-                        None => None,
+            let component =
+                self.required(&item, "component", "the component that maps it", |cx, c| {
+                    cx.name(c, "a mapping component name")
+                });
+            let perms = self.required(&item, "perms", "\"r\" or \"rw\"", |cx, p| {
+                let expected = "perms \"r\" or \"rw\"";
+                match cx.string(p, expected).as_deref() {
+                    Some("r") => Some(Perms::Read),
+                    Some("rw") => Some(Perms::ReadWrite),
+                    Some(_) => {
+                        let found = cx.found(p);
+                        cx.error_span(&p.span(), format!("expected {expected}, found {found}"));
+                        None
                     }
+                    None => None,
                 }
-                None => {
-                    self.missing(&item, "perms", "\"r\" or \"rw\"");
-                    None
-                }
-            };
+            });
             match component.zip(perms) {
                 Some((component, perms)) => out.push(SharedMapping {
                     component,
