@@ -11,6 +11,7 @@
 pub mod bootinfo;
 pub mod console;
 pub mod debug;
+pub mod interface;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;
 pub mod start;

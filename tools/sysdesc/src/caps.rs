@@ -80,7 +80,44 @@ pub fn caps_module(sys: &System, component: &str) -> Result<String, Diagnostic> 
             }
         },
     );
+    if !layout.served.is_empty() {
+        out.push('\n');
+        buffers_module(&mut out, &c.name, &layout.served);
+    }
     Ok(out)
+}
+
+/// `buffers::<CHANNEL>`: for each channel with a `buffer` the component
+/// serves, the (badge, vaddr) of every client's buffer, and their size.
+fn buffers_module(out: &mut String, component: &str, served: &[crate::layout::ServedBuffers]) {
+    let _ = writeln!(
+        out,
+        "/// The per-client buffers of the channels component `{component}` serves: (client badge, vaddr)."
+    );
+    out.push_str("#[allow(dead_code)]\npub mod buffers {\n");
+    for (i, t) in served.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let name = crate::layout::constant(&t.channel);
+        let _ = writeln!(
+            out,
+            "    /// Channel '{}': each client's badge and where its buffer is mapped.",
+            t.channel
+        );
+        let _ = writeln!(out, "    pub const {name}: &[(u64, usize)] = &[");
+        for (badge, vaddr) in &t.clients {
+            let _ = writeln!(out, "        ({badge}, {}),", hex(*vaddr));
+        }
+        out.push_str("    ];\n\n");
+        let _ = writeln!(
+            out,
+            "    /// Channel '{}': the size of each client's buffer in bytes.",
+            t.channel
+        );
+        let _ = writeln!(out, "    pub const {name}_SIZE: usize = {};", hex(t.size));
+    }
+    out.push_str("}\n");
 }
 
 fn module(

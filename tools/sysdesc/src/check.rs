@@ -319,6 +319,36 @@ impl Checker<'_> {
                     seen.insert(&m.component, m.origin);
                 }
             }
+            if let Some(d) = &s.dma {
+                self.dma(s, d, &what);
+            }
+        }
+    }
+
+    /// A region's `dma` component must map it read-write (its device writes
+    /// there) and drive a device.
+    fn dma(&mut self, s: &crate::model::SharedMemory, d: &str, what: &str) {
+        let sys = self.sys;
+        let o = s.spans.at("dma");
+        if !self.component_ref(o, what, "dma", d) {
+            return;
+        }
+        match s.mappings.iter().find(|m| m.component == d) {
+            None => self.error(
+                o,
+                format!("{what} names dma '{d}', which does not map it; expected one of its mappings"),
+            ),
+            Some(m) if m.perms != crate::model::Perms::ReadWrite => self.error(
+                o,
+                format!("{what} names dma '{d}', which maps it \"r\"; a device's memory must be mapped \"rw\" by its driver"),
+            ),
+            Some(_) => {}
+        }
+        if !sys.devices.iter().any(|dev| dev.component == d) {
+            self.error(
+                o,
+                format!("{what} names dma '{d}', which drives no [[device]]"),
+            );
         }
     }
 

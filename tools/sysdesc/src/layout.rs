@@ -155,6 +155,22 @@ pub struct Region {
     pub cached: bool,
 }
 
+/// The per-client buffers of one channel, as its server maps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedBuffers {
+    /// The channel.
+    pub channel: String,
+    /// Bytes of each buffer.
+    pub size: u64,
+    /// (client badge, vaddr of its buffer), in client order.
+    pub clients: Vec<(u64, u64)>,
+}
+
+/// The server of a per-client buffer: its first mapping.
+fn m_server(s: &crate::model::SharedMemory) -> &str {
+    s.mappings.first().map_or("", |m| m.component.as_str())
+}
+
 /// Everything the conventions fix for one component.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Layout {
@@ -182,6 +198,9 @@ pub struct Layout {
     pub shared: Vec<(usize, u64)>,
     /// Where its devices are: (index in `System::devices`, vaddr).
     pub devices: Vec<(usize, u64)>,
+    /// For each channel with a `buffer` that it serves: where each client's
+    /// buffer is mapped.
+    pub served: Vec<ServedBuffers>,
     /// The lowest stack address: ELF segments must end a guard page below.
     pub stack_bottom: u64,
 }
@@ -370,16 +389,22 @@ impl Layout {
                 push(&mut l, cap);
             }
         }
-        // Shared memory frames, rights per perms.
-        for s in &sys.shared_memory {
+        // Shared memory frames, rights per perms. A channel's per-client
+        // buffers are only mapped: neither party needs their frame caps.
+        for s in sys.shared_memory.iter().filter(|s| s.buffer_of.is_none()) {
             let Some(m) = s.mappings.iter().find(|m| m.component == me) else {
                 continue;
+            };
+            let dma = if s.dma.as_deref() == Some(me) {
+                "; its device's DMA memory: seL4_ARM_Page_GetAddress on each gives the physical address"
+            } else {
+                ""
             };
             l.caps.push(konst(
                 constant(&s.name),
                 l.first_free,
                 format!(
-                    "Shared memory '{}': the first of its {} frame cap(s) ({}).",
+                    "Shared memory '{}': the first of its {} frame cap(s) ({}){dma}.",
                     s.name,
                     pages(s.size),
                     m.perms.text()
@@ -524,16 +549,54 @@ impl Layout {
                 rights: perms_rights(m.perms),
                 cached: true,
             });
-            l.addrs.push(konst(
-                constant(&s.name),
-                vaddr,
-                format!("Shared memory '{}' ({}).", s.name, m.perms.text()),
-            ));
-            l.addrs.push(konst(
-                format!("{}_SIZE", constant(&s.name)),
-                s.size,
-                format!("The size of shared memory '{}' in bytes.", s.name),
-            ));
+            match &s.buffer_of {
+                None => {
+                    l.addrs.push(konst(
+                        constant(&s.name),
+                        vaddr,
+                        format!("Shared memory '{}' ({}).", s.name, m.perms.text()),
+                    ));
+                    l.addrs.push(konst(
+                        format!("{}_SIZE", constant(&s.name)),
+                        s.size,
+                        format!("The size of shared memory '{}' in bytes.", s.name),
+                    ));
+                }
+                Some(b) if b.client == me => {
+                    l.addrs.push(konst(
+                        format!("{}_BUFFER", constant(&b.channel)),
+                        vaddr,
+                        format!(
+                            "Channel '{}': the buffer shared with server '{}' alone (rw).",
+                            b.channel,
+                            m_server(s)
+                        ),
+                    ));
+                    l.addrs.push(konst(
+                        format!("{}_BUFFER_SIZE", constant(&b.channel)),
+                        s.size,
+                        format!("The size of channel '{}''s buffer in bytes.", b.channel),
+                    ));
+                }
+                Some(b) => {
+                    l.addrs.push(konst(
+                        format!("{}_BUFFER_{}", constant(&b.channel), constant(&b.client)),
+                        vaddr,
+                        format!(
+                            "Channel '{}': the buffer shared with client '{}' (badge {}) alone (rw).",
+                            b.channel, b.client, b.badge
+                        ),
+                    ));
+                    match l.served.iter_mut().find(|t| t.channel == b.channel) {
+                        Some(t) => t.clients.push((b.badge, vaddr)),
+                        None => l.served.push(ServedBuffers {
+                            channel: b.channel.clone(),
+                            size: s.size,
+                            clients: vec![(b.badge, vaddr)],
+                        }),
+                    }
+                }
+            }
             vaddr = vaddr.saturating_add(s.size).saturating_add(PAGE_SIZE);
         }
         let mut vaddr = DEVICE_BASE;

@@ -93,6 +93,10 @@ pub struct Channel {
     pub server: String,
     /// The components that call, each with its badge.
     pub clients: Vec<Client>,
+    /// `buffer`: bytes of memory shared between the server and each client
+    /// alone, for bulk data (0: none). Each client's buffer is a
+    /// [`SharedMemory`] region of its own, made by [`crate::parse()`].
+    pub buffer: u64,
     /// Positions.
     pub spans: Spans,
 }
@@ -161,8 +165,26 @@ pub struct SharedMemory {
     pub size: u64,
     /// Who maps it, and how.
     pub mappings: Vec<SharedMapping>,
+    /// `dma`: the component whose device reads and writes this memory. It
+    /// learns the frames' physical addresses with
+    /// seL4_ARM_Page_GetAddress on the frame caps it holds.
+    pub dma: Option<String>,
+    /// Set when this region is a channel's per-client buffer rather than a
+    /// `[[shared_memory]]` of the file.
+    pub buffer_of: Option<ChannelBuffer>,
     /// Positions.
     pub spans: Spans,
+}
+
+/// Which channel and client a per-client buffer belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelBuffer {
+    /// The channel's name.
+    pub channel: String,
+    /// The client component.
+    pub client: String,
+    /// The client's badge on the channel.
+    pub badge: u64,
 }
 
 /// One component's mapping of a shared region.
@@ -192,6 +214,13 @@ impl Perms {
             Self::Read => "r",
             Self::ReadWrite => "rw",
         }
+    }
+}
+
+impl SharedMemory {
+    /// The name of the per-client buffer of `client` on `channel`.
+    pub fn buffer_name(channel: &str, client: &str) -> String {
+        format!("{channel}_{client}_buf")
     }
 }
 

@@ -15,8 +15,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::model::{
-    Channel, Client, Component, Device, Irq, IrqTrigger, Notification, Origin, Perms,
-    SharedMapping, SharedMemory, Spans, System,
+    Channel, ChannelBuffer, Client, Component, Device, Irq, IrqTrigger, Notification, Origin,
+    Perms, SharedMapping, SharedMemory, Spans, System,
 };
 
 /// The page size every size and address is a multiple of.
@@ -56,12 +56,12 @@ const COMPONENT_KEYS: &[&str] = &[
     "fault_handler",
     "cnode_bits",
 ];
-const CHANNEL_KEYS: &[&str] = &["name", "server", "clients"];
+const CHANNEL_KEYS: &[&str] = &["name", "server", "clients", "buffer"];
 const CLIENT_KEYS: &[&str] = &["component", "badge"];
 const NOTIFICATION_KEYS: &[&str] = &["name", "waiter", "signallers"];
 const IRQ_KEYS: &[&str] = &["name", "component", "irq", "trigger"];
 const DEVICE_KEYS: &[&str] = &["name", "component", "paddr", "size"];
-const SHARED_KEYS: &[&str] = &["name", "size", "mappings"];
+const SHARED_KEYS: &[&str] = &["name", "size", "mappings", "dma"];
 const MAPPING_KEYS: &[&str] = &["component", "perms"];
 
 /// Reads the system description `text`; `file` names it in diagnostics.
@@ -112,6 +112,46 @@ pub fn load(path: &Path) -> Result<System, Vec<Diagnostic>> {
 /// Diagnostics in source order (line, column), stable for equal positions.
 pub(crate) fn sort(errors: &mut [Diagnostic]) {
     errors.sort_by_key(|d| (d.line, d.column));
+}
+
+/// The per-client buffers of channels with a `buffer`: one region per
+/// client, mapped read-write by the server and that client alone, named
+/// after the channel and the client ([`SharedMemory::buffer_name`]) and
+/// placed at the channel's `buffer` key for diagnostics.
+fn channel_buffers(channels: &[Channel]) -> Vec<SharedMemory> {
+    let mut out = Vec::new();
+    for ch in channels.iter().filter(|c| c.buffer > 0) {
+        let at = ch.spans.at("buffer");
+        for client in &ch.clients {
+            out.push(SharedMemory {
+                name: SharedMemory::buffer_name(&ch.name, &client.component),
+                size: ch.buffer,
+                mappings: vec![
+                    SharedMapping {
+                        component: ch.server.clone(),
+                        perms: Perms::ReadWrite,
+                        origin: at,
+                    },
+                    SharedMapping {
+                        component: client.component.clone(),
+                        perms: Perms::ReadWrite,
+                        origin: client.origin,
+                    },
+                ],
+                dma: None,
+                buffer_of: Some(ChannelBuffer {
+                    channel: ch.name.clone(),
+                    client: client.component.clone(),
+                    badge: client.badge,
+                }),
+                spans: Spans {
+                    header: at,
+                    keys: Default::default(),
+                },
+            });
+        }
+    }
+    out
 }
 
 /// `[a-z][a-z0-9_]*`, at most [`MAX_NAME_LEN`] characters.
@@ -293,6 +333,9 @@ impl<'t> Cx<'t> {
                 }
             }
         }
+        system
+            .shared_memory
+            .extend(channel_buffers(&system.channels));
         if !saw_system {
             self.error(
                 Origin { line: 1, column: 1 },
@@ -572,10 +615,15 @@ impl<'t> Cx<'t> {
         let clients = self.required(&item, "clients", "the components that call", |cx, v| {
             cx.clients(v)
         });
+        let buffer = match item.table.get("buffer") {
+            Some(v) => self.size(v, "a per-client buffer size", PAGE_SIZE, MAX_REGION),
+            None => Some(0),
+        };
         Some(Channel {
             name: name?,
             server: server?,
             clients: clients?,
+            buffer: buffer?,
             spans: item.spans,
         })
     }
@@ -783,10 +831,18 @@ impl<'t> Cx<'t> {
         let mappings = self.required(&item, "mappings", "the components that map it", |cx, v| {
             cx.mappings(v)
         });
+        let dma = match item.table.get("dma") {
+            Some(v) => self
+                .name(v, "the component whose device uses the region")
+                .map(Some),
+            None => Some(None),
+        };
         Some(SharedMemory {
             name: name?,
             size: size?,
             mappings: mappings?,
+            dma: dma?,
+            buffer_of: None,
             spans: item.spans,
         })
     }
