@@ -68,6 +68,28 @@ pub struct SystemArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Arguments of `disk` (docs/disk.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskArgs {
+    /// `disk build [--system NAME] [--out PATH]`
+    Build {
+        /// Whose `disk/<system>/` goes on the image (default `default`).
+        system: String,
+        /// The image (default `target/disk/<system>.img`).
+        out: Option<PathBuf>,
+    },
+    /// `disk list [IMG]`
+    List {
+        /// The image (default `target/disk/default.img`).
+        image: Option<PathBuf>,
+    },
+    /// `disk check [IMG]`
+    Check {
+        /// The image (default `target/disk/default.img`).
+        image: Option<PathBuf>,
+    },
+}
+
 /// The description `cargo xtask system` reads when none is named.
 pub const DEFAULT_DESCRIPTION: &str = "systems/default.toml";
 
@@ -89,6 +111,8 @@ pub enum Command {
     Bench,
     /// `system`
     System(SystemArgs),
+    /// `disk`
+    Disk(DiskArgs),
     /// `help`, `--help`, or nothing.
     Help,
 }
@@ -129,6 +153,15 @@ USAGE:
       draw   the authority graph: components as boxes, channels and shared
              memory as edges, devices and IRQs marked; writes <name>.dot and
              <name>.svg into PATH (default target/systems/<name>/)
+  cargo xtask disk build [--system NAME] [--out PATH]
+  cargo xtask disk (list | check) [IMG]
+      FAT32 disk images (docs/disk.md; IMG default target/disk/default.img).
+      build  disk/<system>/ (default system: default) as a 64 MiB FAT32
+             image at PATH (default target/disk/<system>.img)
+      list   every file with its size and CRC-32
+      check  boot sector, every directory and cluster chain (cross-links,
+             loops, sizes, lost clusters), FSInfo; and fsck.fat -n if present;
+             exit 1 on a fault
 
 SYSTEMS:
 ",
@@ -260,10 +293,11 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 out,
             })
         }
+        "disk" => Command::Disk(parse_disk(&mut p)?),
         "help" | "--help" | "-h" => Command::Help,
         other => {
             return Err(Error::new(format!(
-            "unknown command `{other}`; the commands are build, run, test, proofs, bench, system \
+            "unknown command `{other}`; the commands are build, run, test, proofs, bench, system, disk \
                  (see `cargo xtask help`)"
         )))
         }
@@ -274,6 +308,51 @@ pub fn parse(args: &[String]) -> Result<Command> {
         )));
     }
     Ok(command)
+}
+
+/// The arguments after `disk`: a verb, then `--system`/`--out` for `build`
+/// or one image for `list` and `check`.
+fn parse_disk(p: &mut Parser) -> Result<DiskArgs> {
+    const VERBS: &str = "`disk` takes build, list or check";
+    let verb = match p.next_any()? {
+        Some(v) if !v.starts_with('-') => v,
+        Some(v) => return Err(Error::new(format!("{VERBS} before any flag, not `{v}`"))),
+        None => return Err(Error::new(VERBS)),
+    };
+    match verb.as_str() {
+        "build" => {
+            let mut system = crate::disk::DEFAULT_SYSTEM.to_owned();
+            let mut out = None;
+            while let Some(flag) = p.next_flag()? {
+                match flag.as_str() {
+                    "--system" => system = p.value(&flag)?,
+                    "--out" => out = Some(PathBuf::from(p.value(&flag)?)),
+                    _ => return Err(p.unknown("disk build", &flag)),
+                }
+            }
+            Ok(DiskArgs::Build { system, out })
+        }
+        "list" | "check" => {
+            let mut image = None;
+            while let Some(arg) = p.next_any()? {
+                match arg.as_str() {
+                    a if a.starts_with('-') => return Err(p.unknown(&format!("disk {verb}"), a)),
+                    a if image.is_none() => image = Some(PathBuf::from(a)),
+                    a => {
+                        return Err(Error::new(format!(
+                            "`disk {verb}` takes one image; `{a}` is a second"
+                        )))
+                    }
+                }
+            }
+            Ok(if verb == "list" {
+                DiskArgs::List { image }
+            } else {
+                DiskArgs::Check { image }
+            })
+        }
+        other => Err(Error::new(format!("{VERBS}, not `{other}`"))),
+    }
 }
 
 /// A cursor over the arguments of one verb. `--flag=value` is split into
@@ -425,6 +504,34 @@ mod tests {
     }
 
     #[test]
+    fn disk_verbs() {
+        assert_eq!(
+            parse_str("disk build").unwrap(),
+            Command::Disk(DiskArgs::Build {
+                system: "default".into(),
+                out: None,
+            })
+        );
+        assert_eq!(
+            parse_str("disk build --system other --out=x.img").unwrap(),
+            Command::Disk(DiskArgs::Build {
+                system: "other".into(),
+                out: Some(PathBuf::from("x.img")),
+            })
+        );
+        assert_eq!(
+            parse_str("disk list").unwrap(),
+            Command::Disk(DiskArgs::List { image: None })
+        );
+        assert_eq!(
+            parse_str("disk check a.img").unwrap(),
+            Command::Disk(DiskArgs::Check {
+                image: Some(PathBuf::from("a.img")),
+            })
+        );
+    }
+
+    #[test]
     fn test_filters() {
         assert_eq!(
             parse_str("test --long boot fmt").unwrap(),
@@ -458,6 +565,16 @@ mod tests {
             "system check a.toml b.toml",
             "system draw --out",
             "system check --bogus",
+            "disk",
+            "disk frob",
+            "disk --system x build",
+            "disk build extra",
+            "disk build --system",
+            "disk build --bogus",
+            "disk build -- x",
+            "disk list a.img b.img",
+            "disk check --out x",
+            "disk check a.img -- b",
         ] {
             assert!(parse_str(bad).is_err(), "`{bad}` should be rejected");
         }

@@ -7,6 +7,7 @@ mod bench;
 mod cargo;
 mod cli;
 mod console;
+mod disk;
 mod elf;
 mod error;
 mod expect;
@@ -72,6 +73,7 @@ fn execute(command: Command) -> Result<bool> {
         Command::Test(args) => suite::run(&args),
         Command::Proofs { long } => proofs::run(long).map(|()| true),
         Command::System(args) => sysimage::command(&args),
+        Command::Disk(args) => disk::command(&args),
         Command::Bench => {
             setup::ensure_qemu()?;
             bench::run().map(|()| true)
