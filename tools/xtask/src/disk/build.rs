@@ -225,6 +225,37 @@ fn volume_id(tree: &Tree) -> u32 {
     h.finalize()
 }
 
+/// The clock of the build: always 1980-01-01 00:00:00, the first moment FAT
+/// dates can hold, so that images do not depend on when they were made.
+/// (Without a clock, fatfs 0.3.6 writes date and time fields of 0, which is
+/// no valid date: month 0, day 0.)
+#[derive(Debug)]
+struct FixedTime;
+
+static FIXED_TIME: FixedTime = FixedTime;
+
+impl fatfs::TimeProvider for FixedTime {
+    fn get_current_date(&self) -> fatfs::Date {
+        fatfs::Date {
+            year: 1980,
+            month: 1,
+            day: 1,
+        }
+    }
+
+    fn get_current_date_time(&self) -> fatfs::DateTime {
+        fatfs::DateTime {
+            date: self.get_current_date(),
+            time: fatfs::Time {
+                hour: 0,
+                min: 0,
+                sec: 0,
+                millis: 0,
+            },
+        }
+    }
+}
+
 /// Formats `tmp` as FAT32 and copies the tree in with fatfs.
 fn fill(tree: &Tree, tmp: &Path) -> Result<()> {
     let sectors = IMAGE_BYTES / u64::from(SECTOR_BYTES);
@@ -265,12 +296,14 @@ fn fill(tree: &Tree, tmp: &Path) -> Result<()> {
     fatfs::format_volume(&mut file, options)
         .context(|| format!("fatfs cannot format {}", tmp.display()))?;
     {
-        let fs = FileSystem::new(&mut file, FsOptions::new()).context(|| {
-            format!(
-                "fatfs cannot mount the volume it formatted in {}",
-                tmp.display()
-            )
-        })?;
+        let fs = FileSystem::new(&mut file, FsOptions::new().time_provider(&FIXED_TIME)).context(
+            || {
+                format!(
+                    "fatfs cannot mount the volume it formatted in {}",
+                    tmp.display()
+                )
+            },
+        )?;
         fill_root(&fs.root_dir(), tree)?;
         fs.unmount()
             .context(|| format!("fatfs cannot unmount {}", tmp.display()))?;

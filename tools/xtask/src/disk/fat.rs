@@ -848,6 +848,9 @@ impl Walker<'_> {
                     .warnings
                     .push(at(&format!(": reserved attribute bits set ({attr:#04x})")));
             }
+            if let Some(problem) = timestamp_problem(e) {
+                self.scan.warnings.push(at(&format!(": {problem}")));
+            }
             let first = (u32::from(le16(e, 20)) << 16) | u32::from(le16(e, 26));
             let size = le32(e, 28);
             let is_dir = attr & ATTR_DIRECTORY != 0;
@@ -1178,6 +1181,22 @@ impl LongName {
         }
         Ok(name)
     }
+}
+
+/// Why a short entry's dates and times are invalid, if they are. A field of
+/// 0 means "not recorded" and is accepted.
+fn timestamp_problem(e: &[u8]) -> Option<String> {
+    let date_ok = |d: u16| d == 0 || ((1..=12).contains(&((d >> 5) & 0xF)) && d & 0x1F != 0);
+    let time_ok = |t: u16| (t >> 11) < 24 && ((t >> 5) & 0x3F) < 60 && (t & 0x1F) < 30;
+    let fields = [
+        ("creation date", date_ok(le16(e, 16))),
+        ("access date", date_ok(le16(e, 18))),
+        ("modification date", date_ok(le16(e, 24))),
+        ("creation time", time_ok(le16(e, 14)) && e[13] < 200),
+        ("modification time", time_ok(le16(e, 22))),
+    ];
+    let bad: Vec<&str> = fields.iter().filter(|f| !f.1).map(|f| f.0).collect();
+    (!bad.is_empty()).then(|| format!("invalid {}", bad.join(", ")))
 }
 
 /// The checksum of a short name that its long-name entries carry.

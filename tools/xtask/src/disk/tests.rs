@@ -801,3 +801,61 @@ fn the_listing_table() {
         "{text}"
     );
 }
+
+#[test]
+fn timestamps_are_fixed_and_invalid_ones_are_warnings() {
+    let (_t, img) = sample_image("timestamps");
+    let entry = root_entry(&img, b"HELLO   TXT");
+    // 1980-01-01 00:00:00: date 0x0021, time 0, written and created.
+    assert_eq!(peek(&img, entry + 22, 4), [0, 0, 0x21, 0]);
+    assert_eq!(peek(&img, entry + 14, 4), [0, 0, 0x21, 0]);
+    poke(&img, entry + 24, &((13u16 << 5) | 1).to_le_bytes()); // month 13
+    let report = check_image(&img).unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("invalid modification date")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+#[test]
+fn the_verbs_exit_status() {
+    use crate::cli::DiskArgs;
+    let (t, img) = sample_image("verbs");
+    let out = t.join("built.img");
+    let build = DiskArgs::Build {
+        system: DEFAULT_SYSTEM.into(),
+        out: Some(out.clone()),
+    };
+    assert_eq!(command(&build), Ok(true));
+    assert_eq!(command(&DiskArgs::Check { image: Some(out) }), Ok(true));
+    assert_eq!(
+        command(&DiskArgs::List {
+            image: Some(img.clone())
+        }),
+        Ok(true)
+    );
+    // A fault: exit 1 (Ok(false)); an unreadable file: exit 2 (Err).
+    poke(&img, 510, &[0, 0]);
+    assert_eq!(
+        command(&DiskArgs::Check {
+            image: Some(img.clone())
+        }),
+        Ok(false)
+    );
+    assert_eq!(command(&DiskArgs::List { image: Some(img) }), Ok(false));
+    let absent = Some(t.join("absent.img"));
+    assert!(command(&DiskArgs::Check {
+        image: absent.clone()
+    })
+    .is_err());
+    assert!(command(&DiskArgs::List { image: absent }).is_err());
+    let nowhere = DiskArgs::Build {
+        system: "no-such-system".into(),
+        out: Some(t.join("x.img")),
+    };
+    assert!(command(&nowhere).is_err());
+}
