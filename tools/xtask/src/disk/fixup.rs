@@ -8,6 +8,8 @@
 //! - the `..` of a directory in the root names the root by its cluster (2),
 //!   where the specification says 0.
 //!
+//! (rust-fatfs 0.4, which the guest runs as starry-fatfs, fixed both.)
+//!
 //! And it leaves FSInfo's free-cluster count "unknown". Here each new
 //! directory's first entries are rewritten to `.`, `..` (pointing to 0 for a
 //! child of the root), then the two long-name slots marked deleted; and
