@@ -5,7 +5,16 @@
 use std::path::PathBuf;
 
 /// The programs this crate builds.
-const PROGRAMS: [&str; 4] = ["console-driver", "echo", "ping", "pong"];
+const PROGRAMS: [&str; 8] = [
+    "console-driver",
+    "echo",
+    "ping",
+    "pong",
+    "blk-driver",
+    "fileserver",
+    "fs-check",
+    "fs-abuse",
+];
 
 fn main() {
     if std::env::var("TARGET").is_ok_and(|t| t.ends_with("-none")) {

@@ -9,6 +9,7 @@
 //! * [`server`]: sessions, handles and every operation;
 //! * [`path`]: which paths are accepted;
 //! * [`error`]: the stable error codes;
+//! * [`service`]: the file protocol served on top of [`FileServer`];
 //! * [`format`](mod@format): making a fresh volume.
 //!
 //! `docs/file-server.md` explains the design as a whole.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod format;
 pub mod path;
 pub mod server;
+pub mod service;
 
 pub use cache::{BlockCache, CacheError, CacheStats, SharedCache, PAGE_SIZE};
 pub use device::{BlockDevice, DiskCounters, Faults, IoError, MemDisk, SECTOR_SIZE};
@@ -33,3 +35,4 @@ pub use server::{
     DirEntryInfo, FileServer, FsStats, Handle, Limits, OpenFlags, SeekFrom, Stat, Timestamp,
     MAX_FILE_SIZE,
 };
+pub use service::FileService;

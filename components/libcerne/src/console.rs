@@ -1,125 +1,159 @@
-//! The console protocol between a console driver and its clients, over an
-//! endpoint with Call / ReplyRecv (docs/systems.md):
+//! The console protocol between a console driver and its clients
+//! (docs/interfaces.md), defined with [`crate::interface!`]: the bytes
+//! travel through the buffer each client shares with the driver alone (the
+//! `console` channel's `buffer`), never in message words.
 //!
-//! | label | request words | reply words |
-//! |---|---|---|
-//! | [`WRITE`] | byte count, then the bytes packed 8 per word (little-endian) | bytes written |
-//! | [`READ`] | (none) | byte count, then the bytes packed — blocks until at least one byte has arrived |
+//! | label | operation | request | reply |
+//! |---|---|---|---|
+//! | 1 | `write` | [`BufRange`] of the client's buffer to print | [`Count`]: bytes printed |
+//! | 2 | `read` | [`BufRange`] to fill with typed bytes | [`Count`]: bytes stored — the reply waits until at least one byte was typed |
 //!
-//! A reply with a label other than 0 is an error: [`BUSY`] when another
-//! client is already waiting to read.
+//! Errors: [`ConsoleError::Busy`] when another client is already waiting
+//! to read, [`ConsoleError::BadBuffer`] for a range outside the client's
+//! buffer (or a client with none).
 
-use cerne_abi::Word;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-/// Write bytes to the console.
-pub const WRITE: Word = 1;
-/// Read the bytes typed since the last read (blocking until one arrives).
-pub const READ: Word = 2;
-/// Reply label: another reader is already waiting.
-pub const BUSY: Word = 1;
-/// Reply label: the request's label or length is not valid.
-pub const INVALID: Word = 2;
-/// Most bytes in one message.
-pub const CHUNK_BYTES: usize = 8 * CHUNK_WORDS;
-/// Words of packed bytes in one message (after the count word).
-pub const CHUNK_WORDS: usize = 15;
+pub use crate::interface::BufRange;
+use crate::interface::{ServerError, Word, FIRST_SERVER_CODE};
 
-/// Packs up to [`CHUNK_BYTES`] of `bytes` into `words` (count first);
-/// returns (bytes taken, words used).
-pub fn pack(bytes: &[u8], words: &mut [Word; 1 + CHUNK_WORDS]) -> (usize, usize) {
-    let n = bytes.len().min(CHUNK_BYTES);
-    words[0] = n as Word;
-    for (i, chunk) in bytes[..n].chunks(8).enumerate() {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        words[1 + i] = Word::from_le_bytes(w);
-    }
-    (n, 1 + n.div_ceil(8))
+/// A byte count.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Count {
+    /// Bytes.
+    pub bytes: u64,
 }
 
-/// Unpacks a message whose word `i` is `word(i)` into `out`; returns the
-/// bytes written (at most the count word, `out.len()` and [`CHUNK_BYTES`]).
-pub fn unpack(word: impl Fn(usize) -> Word, out: &mut [u8]) -> usize {
-    let n = (word(0) as usize).min(out.len()).min(CHUNK_BYTES);
-    for (i, b) in out[..n].iter_mut().enumerate() {
-        *b = word(1 + i / 8).to_le_bytes()[i % 8];
-    }
-    n
+/// What the console driver refuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleError {
+    /// Another client is already waiting to read.
+    Busy,
+    /// The range is not inside the buffer this client shares with the
+    /// driver, or the client has no buffer.
+    BadBuffer,
 }
 
-/// A client's handle on the console: an endpoint cap that may Call.
+impl ServerError for ConsoleError {
+    fn code(self) -> Word {
+        match self {
+            Self::Busy => FIRST_SERVER_CODE,
+            Self::BadBuffer => FIRST_SERVER_CODE + 1,
+        }
+    }
+    fn from_code(code: Word) -> Option<Self> {
+        [Self::Busy, Self::BadBuffer]
+            .into_iter()
+            .find(|e| e.code() == code)
+    }
+}
+
+crate::interface! {
+    /// The console interface.
+    pub interface protocol: ConsoleError {
+        /// Prints bytes from the client's buffer.
+        1 => Write: fn write(BufRange) -> Count, once;
+        /// Waits for typed bytes and stores them in the client's buffer.
+        2 => Read: fn read(BufRange) -> Count, once;
+    }
+}
+
+/// A client's handle on the console: the endpoint and the buffer shared
+/// with the driver.
 #[cfg(target_arch = "aarch64")]
 #[derive(Clone, Copy)]
-pub struct Console(pub crate::sel4::Cap<crate::sel4::Endpoint>);
+pub struct Console {
+    client: protocol::Client<crate::sel4::Cap<crate::sel4::Endpoint>>,
+    buffer: crate::interface::SharedBuffer,
+}
 
 #[cfg(target_arch = "aarch64")]
 impl Console {
-    /// The console behind the endpoint cap at `cptr`.
-    pub const fn new(cptr: Word) -> Self {
-        Self(crate::sel4::Cap::from_cptr(cptr))
+    /// The console behind the endpoint cap at `cptr`, with the buffer of
+    /// `size` bytes mapped at `buffer` (the generated
+    /// `addrs::CONSOLE_BUFFER` and `addrs::CONSOLE_BUFFER_SIZE`).
+    pub fn new(cptr: Word, buffer: usize, size: usize) -> Self {
+        Self {
+            client: protocol::Client::new(crate::sel4::Cap::from_cptr(cptr)),
+            // SAFETY: the description maps the channel's buffer read-write
+            // for the whole run, and a program reaches it only through its
+            // Console.
+            buffer: unsafe { crate::interface::SharedBuffer::new(buffer, size) },
+        }
     }
 
-    /// Writes all of `bytes`.
+    /// Writes all of `bytes` (nothing when the driver refuses).
     pub fn write(&self, mut bytes: &[u8]) {
-        let mut words = [0; 1 + CHUNK_WORDS];
         while !bytes.is_empty() {
-            let (taken, used) = pack(bytes, &mut words);
-            let _ = self.0.call(WRITE, &words[..used], &[]);
-            bytes = &bytes[taken..];
+            let n = bytes.len().min(self.buffer.len());
+            if n == 0 || self.buffer.write(0, &bytes[..n]).is_err() {
+                return;
+            }
+            if self.client.write(BufRange::new(0, n as u32)).is_err() {
+                return;
+            }
+            bytes = &bytes[n..];
         }
     }
 
     /// Waits for typed bytes and copies them into `out`; returns how many.
-    /// `Err(label)` when the driver refused (see [`BUSY`]).
-    pub fn read(&self, out: &mut [u8]) -> Result<usize, Word> {
-        let reply = self.0.call(READ, &[], &[]);
-        if reply.label() != 0 {
-            return Err(reply.label());
-        }
-        Ok(unpack(|i| reply.mr(i), out))
+    pub fn read(&self, out: &mut [u8]) -> Result<usize, crate::interface::Error<ConsoleError>> {
+        let want = out.len().min(self.buffer.len()) as u32;
+        let got = self.client.read(BufRange::new(0, want))?;
+        let n = (got.bytes as usize).min(want as usize);
+        self.buffer.read(0, &mut out[..n])?;
+        Ok(n)
     }
 }
 
 #[cfg(target_arch = "aarch64")]
 impl core::fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.write(s.as_bytes());
+        Console::write(self, s.as_bytes());
         Ok(())
     }
+}
+
+/// The console of the component being built, from its generated constants
+/// (`caps::CONSOLE`, `addrs::CONSOLE_BUFFER`, `addrs::CONSOLE_BUFFER_SIZE`).
+#[macro_export]
+macro_rules! console {
+    () => {
+        $crate::console::Console::new(
+            caps::CONSOLE,
+            addrs::CONSOLE_BUFFER,
+            addrs::CONSOLE_BUFFER_SIZE,
+        )
+    };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interface::{ProtocolError, MAX_WORDS};
 
     #[test]
-    fn pack_unpack_round_trip() {
-        for len in [0usize, 1, 7, 8, 9, 64, CHUNK_BYTES, CHUNK_BYTES + 5] {
-            let mut all = [0u8; CHUNK_BYTES + 5];
-            for (i, b) in all.iter_mut().enumerate() {
-                *b = (i * 7 + 1) as u8;
-            }
-            let bytes = &all[..len];
-            let mut words = [0; 1 + CHUNK_WORDS];
-            let (taken, used) = pack(bytes, &mut words);
-            assert_eq!(taken, len.min(CHUNK_BYTES));
-            assert_eq!(used, 1 + taken.div_ceil(8));
-            let mut out = [0u8; CHUNK_BYTES];
-            let n = unpack(|i| words[i], &mut out);
-            assert_eq!(&out[..n], &bytes[..taken]);
-        }
+    fn requests_round_trip() {
+        let r = protocol::Request::Write(BufRange::new(5, 77));
+        let mut words = [0; MAX_WORDS];
+        let (label, used) = r.encode(&mut words);
+        assert_eq!((label, used), (1, 1));
+        assert_eq!(protocol::Request::decode(label, &words[..used]), Ok(r));
+        assert_eq!(
+            protocol::Request::decode(3, &words[..used]),
+            Err(ProtocolError::BadLabel)
+        );
     }
 
     #[test]
-    fn unpack_never_trusts_the_count() {
-        let mut out = [0u8; 4];
-        assert_eq!(
-            unpack(
-                |i| if i == 0 { u64::MAX } else { 0x4142434445464748 },
-                &mut out
-            ),
-            4
-        );
-        assert_eq!(&out, b"HGFE");
+    fn error_codes_are_distinct_and_round_trip() {
+        for e in [ConsoleError::Busy, ConsoleError::BadBuffer] {
+            assert!(e.code() >= FIRST_SERVER_CODE);
+            assert_eq!(ConsoleError::from_code(e.code()), Some(e));
+        }
+        assert_ne!(ConsoleError::Busy.code(), ConsoleError::BadBuffer.code());
     }
 }

@@ -8,10 +8,15 @@
 //! [`entry!`].
 #![no_std]
 
+pub mod blk;
 pub mod bootinfo;
 pub mod console;
 pub mod debug;
+pub mod files;
+#[cfg(feature = "heap")]
+pub mod heap;
 pub mod interface;
+pub mod ring;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;
 pub mod start;

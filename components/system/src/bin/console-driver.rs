@@ -2,14 +2,16 @@
 //! registers (a device frame mapped at `addrs::UART`) and its interrupt (the
 //! IRQ handler cap `caps::UART_IRQ`, signalled on the notification bound to
 //! this thread), and serves clients over the `console` endpoint with the
-//! protocol of `libcerne::console`: WRITE prints, READ returns typed bytes,
-//! waiting (with the reply cap saved) until some arrive.
+//! protocol of `libcerne::console`: `write` prints a range of the client's
+//! buffer, `read` fills one with typed bytes, waiting (with the reply cap
+//! saved) until some arrive.
 #![no_std]
 #![no_main]
 
 use core::fmt::Write;
 
-use libcerne::console::{self, CHUNK_BYTES, CHUNK_WORDS};
+use libcerne::console::{protocol, ConsoleError, Count};
+use libcerne::interface::{message_words, Reply, ServerError, SharedBuffer, MAX_WORDS};
 use libcerne::sel4::{ipc, CNode, Cap, Endpoint, IrqHandler};
 
 include!(concat!(env!("OUT_DIR"), "/console-driver.rs"));
@@ -82,12 +84,15 @@ impl Typed {
             self.dropped += 1;
         }
     }
-    /// Packs up to a message's worth into `words`; returns the words used.
-    fn take(&mut self, words: &mut [u64; 1 + CHUNK_WORDS]) -> usize {
-        let (n, used) = console::pack(&self.bytes[..self.len.min(CHUNK_BYTES)], words);
+    /// Moves up to `max` bytes into `buffer` at `offset`; returns how many.
+    fn take(&mut self, buffer: &SharedBuffer, offset: usize, max: usize) -> usize {
+        let n = self.len.min(max);
+        if buffer.write(offset, &self.bytes[..n]).is_err() {
+            return 0;
+        }
         self.bytes.copy_within(n..self.len, 0);
         self.len -= n;
-        used
+        n
     }
 }
 
@@ -97,6 +102,37 @@ fn receive(uart: &Uart, typed: &mut Typed) {
     uart.write(pl011::ICR, pl011::RX_INTERRUPTS);
     while let Some(b) = uart.get() {
         typed.push(b);
+    }
+}
+
+/// The buffer client `badge` shares with this driver, if any.
+fn buffer_of(badge: u64) -> Option<SharedBuffer> {
+    buffers::CONSOLE
+        .iter()
+        .find(|(b, _)| *b == badge)
+        // SAFETY: the description maps each client's buffer read-write here
+        // for the whole run; this driver reaches it only through
+        // SharedBuffer.
+        .map(|&(_, vaddr)| unsafe { SharedBuffer::new(vaddr, buffers::CONSOLE_SIZE) })
+}
+
+/// A read that waits for typed bytes: the client's buffer and range.
+struct Reader {
+    buffer: SharedBuffer,
+    range: core::ops::Range<usize>,
+}
+
+/// Prints `range` of `buffer` to the UART, a chunk at a time.
+fn print(uart: &Uart, buffer: &SharedBuffer, range: core::ops::Range<usize>) {
+    let mut chunk = [0u8; 256];
+    let mut at = range.start;
+    while at < range.end {
+        let n = (range.end - at).min(chunk.len());
+        if buffer.read(at, &mut chunk[..n]).is_err() {
+            return;
+        }
+        uart.put_all(&chunk[..n]);
+        at += n;
     }
 }
 
@@ -128,44 +164,61 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     uart.write(pl011::IMSC, uart.read(pl011::IMSC) | pl011::RX_INTERRUPTS);
     receive(&uart, &mut typed);
     let _ = irq.ack();
-    let mut reader_waiting = false;
-    let mut words = [0u64; 1 + CHUNK_WORDS];
+    let mut reader: Option<Reader> = None;
+    let mut words = [0; MAX_WORDS];
     let mut message = endpoint.recv();
     loop {
         if message.badge & badges::UART_IRQ != 0 {
             receive(&uart, &mut typed);
             let _ = irq.ack();
-            if reader_waiting && typed.len > 0 {
-                let used = typed.take(&mut words);
-                // The saved reply cap: sending on it answers the reader.
-                ipc::send(caps::FIRST_FREE, 0, &words[..used], &[]);
-                reader_waiting = false;
+            if typed.len > 0 {
+                if let Some(r) = reader.take() {
+                    let n = typed.take(&r.buffer, r.range.start, r.range.len());
+                    let reply = Reply::ok(&Count { bytes: n as u64 });
+                    // The saved reply cap: sending on it answers the reader.
+                    ipc::send(caps::FIRST_FREE, reply.label, reply.message(), &[]);
+                }
             }
             message = endpoint.recv();
             continue;
         }
-        let (label, used) = match message.label() {
-            console::WRITE => {
-                let mut bytes = [0u8; CHUNK_BYTES];
-                let n = console::unpack(|i| message.mr(i), &mut bytes);
-                uart.put_all(&bytes[..n]);
-                words[0] = n as u64;
-                (0, 1)
-            }
-            console::READ if typed.len > 0 => (0, typed.take(&mut words)),
-            console::READ if reader_waiting => (console::BUSY, 0),
-            console::READ => {
-                // Answer later, when bytes arrive: keep the reply cap.
-                if cnode.save_caller(caps::FIRST_FREE, 64).is_ok() {
-                    reader_waiting = true;
-                    message = endpoint.recv();
-                    continue;
+        let request = message_words(&message, &mut words)
+            .and_then(|len| protocol::Request::decode(message.label(), &words[..len]));
+        let reply = match request {
+            Err(e) => Reply::error(e.code()),
+            Ok(request) => {
+                let range = match request {
+                    protocol::Request::Write(r) | protocol::Request::Read(r) => r,
+                };
+                let checked = buffer_of(message.badge)
+                    .and_then(|b| b.check(range).ok().map(|range| (b, range)));
+                match (request, checked) {
+                    (_, None) => Reply::error(ConsoleError::BadBuffer.code()),
+                    (protocol::Request::Write(_), Some((buffer, range))) => {
+                        let bytes = range.len() as u64;
+                        print(&uart, &buffer, range);
+                        Reply::ok(&Count { bytes })
+                    }
+                    (protocol::Request::Read(_), Some((buffer, range))) if typed.len > 0 => {
+                        let n = typed.take(&buffer, range.start, range.len());
+                        Reply::ok(&Count { bytes: n as u64 })
+                    }
+                    (protocol::Request::Read(_), Some(_)) if reader.is_some() => {
+                        Reply::error(ConsoleError::Busy.code())
+                    }
+                    (protocol::Request::Read(_), Some((buffer, range))) => {
+                        // Answer later, when bytes arrive: keep the reply cap.
+                        if cnode.save_caller(caps::FIRST_FREE, 64).is_ok() {
+                            reader = Some(Reader { buffer, range });
+                            message = endpoint.recv();
+                            continue;
+                        }
+                        Reply::error(ConsoleError::Busy.code())
+                    }
                 }
-                (console::BUSY, 0)
             }
-            _ => (console::INVALID, 0),
         };
-        message = endpoint.reply_recv(label, &words[..used], &[]);
+        message = endpoint.reply_recv(reply.label, reply.message(), &[]);
     }
 }
 

@@ -5,12 +5,10 @@
 
 use core::fmt::Write;
 
-use libcerne::console::{Console, CHUNK_BYTES};
-
 include!(concat!(env!("OUT_DIR"), "/echo.rs"));
 
 fn main(_arg: usize, cycles_at_entry: u64) -> ! {
-    let mut console = Console::new(caps::CONSOLE);
+    let mut console = libcerne::console!();
     let _ = writeln!(console, "[echo] ready: type a line and it comes back");
     if cfg!(feature = "boot-bench") {
         let _ = writeln!(
@@ -22,11 +20,11 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let mut len = 0;
     let mut lines = 0u64;
     loop {
-        let mut chunk = [0u8; CHUNK_BYTES];
+        let mut chunk = [0u8; 128];
         let n = match console.read(&mut chunk) {
             Ok(n) => n,
-            Err(label) => {
-                let _ = writeln!(console, "[echo] the console refused a read (label {label})");
+            Err(e) => {
+                let _ = writeln!(console, "[echo] the console refused a read ({e:?})");
                 continue;
             }
         };

@@ -6,7 +6,6 @@
 
 use core::fmt::Write;
 
-use libcerne::console::Console;
 use libcerne::sel4::{Cap, Endpoint, Tcb};
 
 include!(concat!(env!("OUT_DIR"), "/ping.rs"));
@@ -15,7 +14,7 @@ include!(concat!(env!("OUT_DIR"), "/ping.rs"));
 const CALLS: u64 = 1000;
 
 fn main(_arg: usize, cycles_at_entry: u64) -> ! {
-    let mut console = Console::new(caps::CONSOLE);
+    let mut console = libcerne::console!();
     if cfg!(feature = "boot-bench") {
         let _ = writeln!(
             console,

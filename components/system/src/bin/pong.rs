@@ -5,13 +5,12 @@
 
 use core::fmt::Write;
 
-use libcerne::console::Console;
 use libcerne::sel4::{Cap, Endpoint};
 
 include!(concat!(env!("OUT_DIR"), "/pong.rs"));
 
 fn main(_arg: usize, cycles_at_entry: u64) -> ! {
-    let mut console = Console::new(caps::CONSOLE);
+    let mut console = libcerne::console!();
     let _ = writeln!(console, "[pong] serving pingpong");
     if cfg!(feature = "boot-bench") {
         let _ = writeln!(
