@@ -124,6 +124,31 @@ pub fn default_image(system: &str) -> PathBuf {
         .join(format!("{system}.img"))
 }
 
+/// The disk `cargo xtask run` boots `system` with: its image
+/// `target/disk/<system>.img`, made from `disk/<files>/` when there is none
+/// yet, so that what a run writes is still there on the next run
+/// (`cargo xtask disk build --system <system>` starts afresh).
+pub fn image_of(system: &str, files: &str) -> Result<PathBuf> {
+    let path = default_image(system);
+    if !path.is_file() {
+        let report = build_image(files, &path, &[])?;
+        eprintln!(
+            "[xtask] made {} from disk/{files}/ ({} files)",
+            path.display(),
+            report.expected().len()
+        );
+    }
+    Ok(path)
+}
+
+/// A fresh image of `disk/<files>/` at `target/disk/<name>.img` (for the
+/// checks, which must not depend on what an earlier run left).
+pub fn fresh_image(name: &str, files: &str) -> Result<(PathBuf, ImageReport)> {
+    let path = default_image(name);
+    let report = build_image(files, &path, &[])?;
+    Ok((path, report))
+}
+
 /// Makes the FAT32 image of `system` at `out`: every file and directory
 /// under `disk/<system>/` of the repository, at the same paths, plus
 /// `extra_files` (`(path in the image, contents)`, e.g. `/bin/hello`; parent

@@ -527,6 +527,9 @@ pub const DEFAULT_SYSTEM_LINES: [&str; 4] = [
     "[pong] serving pingpong",
     "[ping] 1000 calls to pong, 0 wrong answers; pong saw badge 1",
 ];
+/// Components (each a thread and a program) of systems/default.toml; a
+/// unit test keeps the two in step.
+pub const DEFAULT_SYSTEM_COMPONENTS: u64 = 8;
 /// What the default-system check types.
 pub const DEFAULT_SYSTEM_INPUT: &str = "hello cerne\r";
 /// The echo client's report of that line.
@@ -564,13 +567,14 @@ pub fn default_system(t: &Transcript) -> Result<SystemSummary, Vec<String>> {
                 bytes,
                 threads: started,
             };
-            f.expect(started == threads && threads == 4, || {
+            let n = DEFAULT_SYSTEM_COMPONENTS;
+            f.expect(started == threads && threads == n, || {
                 format!(
-                    "the initializer should start all 4 threads; it started {started} of {threads}"
+                    "the initializer should start all {n} threads; it started {started} of {threads}"
                 )
             });
-            f.expect(files == 4, || {
-                format!("the bundle should carry 4 programs, not {files}")
+            f.expect(files == n, || {
+                format!("the bundle should carry {n} programs, not {files}")
             });
         }
         _ => f.expect(false, || {
@@ -610,6 +614,139 @@ pub fn default_system(t: &Transcript) -> Result<SystemSummary, Vec<String>> {
         );
     }
     f.finish(out)
+}
+
+/// The storage stack came up (block driver and file server).
+pub const STORAGE_UP: [&str; 2] = ["[blk] virtio-blk up", "[fs] FAT32 volume mounted"];
+/// fs-check's report of each file it left: path, size, CRC-32.
+pub const FSCHECK_FILE: &str = "[fscheck] file ";
+/// fs-check on a disk no earlier boot wrote.
+pub const FSCHECK_FRESH: &str = "[fscheck] no files from a previous boot";
+/// fs-check's count of the files an earlier boot left that it verified.
+pub const FSCHECK_PREVIOUS: &str = "[fscheck] previous boot: {} files verified";
+/// fs-check's summary.
+pub const FSCHECK_DONE: &str = "[fscheck] done: {} failures";
+/// The start of fs-check's report of a failed step.
+pub const FSCHECK_FAIL: &str = "[fscheck] FAIL";
+/// fs-abuse's summary.
+pub const FSABUSE_DONE: &str = "[fsabuse] done: {} refused as expected, {} unexpected";
+/// Cases fs-abuse must report refused as expected: every error a client
+/// can provoke, and garbage (`[fsabuse] <case>: refused with ...`).
+pub const FSABUSE_CASES: [&str; 20] = [
+    "an unknown label",
+    "label 0",
+    "a request too short",
+    "a request too long",
+    "a message longer than any request",
+    "unknown handle",
+    "path too long",
+    "name with a NUL",
+    "open of a missing file",
+    "mkdir of an existing directory",
+    "a file used as a directory",
+    "a directory opened as a file",
+    "unlink of a directory with files",
+    "read past the end",
+    "write to a read-only open",
+    "read from a write-only open",
+    "seek with a bad whence",
+    "a path range outside the buffer",
+    "too many open handles",
+    "other clients' handles",
+];
+/// The file fs-abuse leaves, and its bytes.
+pub const FSABUSE_FILE: (&str, &[u8]) = ("/abuse/five.txt", b"12345");
+/// Where fs-check lists the files it left.
+pub const FSCHECK_MANIFEST: &str = "/check/manifest.txt";
+
+/// What one boot of the storage system reported.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StorageRun {
+    /// The files fs-check left: path, size, CRC-32, in its order.
+    pub files: Vec<(String, u64, u32)>,
+    /// Files of an earlier boot it verified (`None` on a fresh disk).
+    pub previous: Option<u64>,
+    /// Bad requests fs-abuse saw refused as expected.
+    pub refused: u64,
+}
+
+impl StorageRun {
+    /// The manifest fs-check writes for the files it left.
+    pub fn manifest(&self) -> Vec<u8> {
+        self.files
+            .iter()
+            .map(|(path, size, crc)| format!("{path} {size} {crc:#010x}\n"))
+            .collect::<String>()
+            .into_bytes()
+    }
+}
+
+/// A boot of the storage system: driver and server up, fs-check's files
+/// and summary with no failure, every fs-abuse case refused and nothing
+/// unexpected.
+pub fn storage(t: &Transcript) -> Result<StorageRun, Vec<String>> {
+    let mut f = Findings::default();
+    let mut run = StorageRun::default();
+    for line in STORAGE_UP {
+        f.expect(t.find(line).is_some(), || format!("missing `{line}`"));
+    }
+    for line in &t.console {
+        if let Some(rest) = line.split(FSCHECK_FILE).nth(1) {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            let parsed = match w.as_slice() {
+                [path, size, "bytes", "crc32", crc] => size
+                    .parse()
+                    .ok()
+                    .zip(u32::from_str_radix(crc.trim_start_matches("0x"), 16).ok())
+                    .map(|(size, crc)| (path.to_string(), size, crc)),
+                _ => None,
+            };
+            match parsed {
+                Some(file) => run.files.push(file),
+                None => f.expect(false, || format!("cannot read the file line `{line}`")),
+            }
+        }
+        if line.contains(FSCHECK_FAIL) {
+            f.expect(false, || line.clone());
+        }
+        if line.contains("[fsabuse] UNEXPECTED") {
+            f.expect(false, || line.clone());
+        }
+    }
+    f.expect(!run.files.is_empty(), || {
+        "fs-check reported no files".into()
+    });
+    run.previous = find_numbers(t, FSCHECK_PREVIOUS).map(|(_, n)| n[0]);
+    f.expect(
+        run.previous.is_some() || t.find(FSCHECK_FRESH).is_some(),
+        || format!("missing `{FSCHECK_FRESH}` or `{FSCHECK_PREVIOUS}`"),
+    );
+    match find_numbers(t, FSCHECK_DONE)
+        .as_ref()
+        .map(|(_, n)| n.as_slice())
+    {
+        Some([0]) => {}
+        Some([n]) => f.expect(false, || format!("fs-check reported {n} failures")),
+        _ => f.expect(false, || format!("missing `{FSCHECK_DONE}`")),
+    }
+    match find_numbers(t, FSABUSE_DONE)
+        .as_ref()
+        .map(|(_, n)| n.as_slice())
+    {
+        Some([refused, 0]) => run.refused = *refused,
+        Some([_, n]) => f.expect(false, || format!("fs-abuse saw {n} unexpected answers")),
+        _ => f.expect(false, || format!("missing `{FSABUSE_DONE}`")),
+    }
+    for case in FSABUSE_CASES {
+        let prefix = format!("[fsabuse] {case}:");
+        f.expect(
+            t.console
+                .iter()
+                .any(|l| l.contains(&prefix) && l.ends_with("as expected")),
+            || format!("fs-abuse did not report `{case}` refused as expected"),
+        );
+    }
+    f.finish(run)
 }
 
 #[cfg(test)]
@@ -848,7 +985,7 @@ mod tests {
         vec![
             "[cerne] root task: 112 image pages",
             "[rootserver] hello from EL0",
-            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 4 files); starting 4 of 4 threads",
+            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 8 files); starting 8 of 8 threads",
             "[console] PL011 driver up: registers at 0x38000000, interrupt on notification bit 0x8000000000000000",
             "[echo] ready: type a line and it comes back",
             "[pong] serving pingpong",
@@ -856,6 +993,92 @@ mod tests {
             "hello cerne",
             "[echo] line 1: \"hello cerne\"",
         ]
+    }
+
+    fn storage_transcript() -> Vec<String> {
+        let mut t: Vec<String> = vec![
+            "[blk] virtio-blk up: 131072 sectors (64 MiB), flush, transport vModern, DMA 4 + 64 pages, generation 1".into(),
+            "[fs] FAT32 volume mounted: 64 MiB, 64520 KiB free; serving 2 clients".into(),
+            FSCHECK_FRESH.into(),
+        ];
+        for case in FSABUSE_CASES {
+            t.push(format!(
+                "[fsabuse] {case}: refused with Server(X), as expected"
+            ));
+        }
+        t.push("[fsabuse] done: 20 refused as expected, 0 unexpected".into());
+        t.push("[fscheck] file /check/one.bin 1 bytes crc32 0xa505df1b".into());
+        t.push("[fscheck] file /check/empty.bin 0 bytes crc32 0x00000000".into());
+        t.push("[fscheck] done: 0 failures, 63488 KiB free".into());
+        t
+    }
+
+    #[test]
+    fn storage_reads_a_good_run() {
+        let t = storage_transcript();
+        let t: Vec<&str> = t.iter().map(String::as_str).collect();
+        let run = storage(&transcript(&t)).unwrap();
+        assert_eq!(
+            run.files,
+            vec![
+                ("/check/one.bin".to_string(), 1, 0xa505_df1b),
+                ("/check/empty.bin".to_string(), 0, 0)
+            ]
+        );
+        assert_eq!(run.previous, None);
+        assert_eq!(run.refused, 20);
+        assert_eq!(
+            run.manifest(),
+            b"/check/one.bin 1 0xa505df1b\n/check/empty.bin 0 0x00000000\n"
+        );
+    }
+
+    #[test]
+    fn storage_catches_each_fault() {
+        type Change = Box<dyn Fn(&mut Vec<String>)>;
+        let cases: [(&str, Change); 7] = [
+            (
+                "no driver",
+                Box::new(|t| t.retain(|l| !l.starts_with("[blk]"))),
+            ),
+            (
+                "a failure",
+                Box::new(|t| t.push("[fscheck] FAIL: read /x: Io".into())),
+            ),
+            (
+                "failures counted",
+                Box::new(|t| t.retain(|l| !l.starts_with("[fscheck] done"))),
+            ),
+            (
+                "unexpected",
+                Box::new(|t| t.push("[fsabuse] UNEXPECTED path too long: Ok(3)".into())),
+            ),
+            (
+                "a case missing",
+                Box::new(|t| t.retain(|l| !l.contains("read past the end"))),
+            ),
+            (
+                "bad file line",
+                Box::new(|t| t.push("[fscheck] file /a 12 bytes".into())),
+            ),
+            (
+                "neither fresh nor previous",
+                Box::new(|t| t.retain(|l| l != FSCHECK_FRESH)),
+            ),
+        ];
+        for (what, change) in cases {
+            let mut t = storage_transcript();
+            change(&mut t);
+            let t: Vec<&str> = t.iter().map(String::as_str).collect();
+            assert!(storage(&transcript(&t)).is_err(), "{what} was not caught");
+        }
+    }
+
+    #[test]
+    fn default_system_components_match_the_description() {
+        let path = crate::cargo::workspace_root().join("systems/default.toml");
+        let system = sysdesc::load(&path).unwrap();
+        assert_eq!(system.components.len() as u64, DEFAULT_SYSTEM_COMPONENTS);
     }
 
     #[test]
@@ -867,7 +1090,7 @@ mod tests {
                 objects: 140,
                 caps: 158,
                 bytes: 565312,
-                threads: 4
+                threads: 8
             }
         );
     }
@@ -893,7 +1116,7 @@ mod tests {
             (
                 "threads",
                 Box::new(|t| {
-                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 4 files); starting 3 of 4 threads"
+                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 8 files); starting 7 of 8 threads"
                 }),
             ),
             (

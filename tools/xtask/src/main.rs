@@ -92,11 +92,16 @@ fn run(args: RunArgs) -> Result<bool> {
         Some(path) => path.clone(),
         None => image::build(system)?.path,
     };
+    let disk = match (system.disk, &args.image) {
+        (Some(files), None) => Some(disk::image_of(system.name, files)?),
+        _ => None,
+    };
     let options = runner::Options {
         machine: qemu::Machine {
             el2: args.el2,
             mem: args.mem,
             icount: false,
+            disk,
             extra: args.qemu_args,
         },
         timeout: args.timeout.map(Duration::from_secs),

@@ -174,6 +174,11 @@ fn checks() -> Vec<Check> {
         default_system,
     ));
     v.push(Check::new(
+        "storage",
+        "virtio-blk driver and file server: fs-check writes 0 B, 1 B, 4 KiB and 1 MiB+7 files, reads them back, renames, removes; the host finds exactly those bytes on the image and the FAT consistent; a second boot reads them; fs-abuse's garbage and every provokable error refused while the server carries on",
+        storage,
+    ));
+    v.push(Check::new(
         "capdl-boot-error",
         "a spec that cannot be built on the machine it boots on: the initializer names the object and why, nothing starts, `run` fails",
         capdl_boot_error,
@@ -394,6 +399,105 @@ fn boot_typing(
     .map_err(|e| e.0)
 }
 
+/// Boots the storage system on `disk` and checks what it reported.
+fn storage_boot(
+    ctx: &mut Ctx,
+    name: &str,
+    disk: &std::path::Path,
+) -> std::result::Result<(Run, expect::StorageRun, Vec<String>), String> {
+    let machine = Machine {
+        disk: Some(disk.to_path_buf()),
+        ..Machine::default()
+    };
+    let run = boot(ctx, name, "storage", machine)?;
+    let mut problems = clean_halt(&run);
+    let found = match expect::storage(&run.transcript) {
+        Ok(found) => found,
+        Err(p) => {
+            problems.extend(p);
+            expect::StorageRun::default()
+        }
+    };
+    Ok((run, found, problems))
+}
+
+/// The files the image must hold after a storage boot: those it was built
+/// with, fs-check's, its manifest, and fs-abuse's.
+fn storage_expected(
+    built: &[(String, u64, u32)],
+    found: &expect::StorageRun,
+) -> Vec<(String, u64, u32)> {
+    let mut all = built.to_vec();
+    all.extend(found.files.iter().cloned());
+    all.push(crate::disk::expected_file(
+        expect::FSCHECK_MANIFEST,
+        &found.manifest(),
+    ));
+    all.push(crate::disk::expected_file(
+        expect::FSABUSE_FILE.0,
+        expect::FSABUSE_FILE.1,
+    ));
+    all
+}
+
+fn storage(ctx: &mut Ctx) -> Verdict {
+    let again =
+        "cargo xtask disk build --system storage && cargo xtask run --system storage --timeout 60";
+    let (disk, built) = crate::disk::fresh_image("storage", "default").map_err(|e| e.0)?;
+    let built = built.expected();
+    let mut problems = Vec::new();
+    // First boot: a fresh disk.
+    let (first, found, p) = storage_boot(ctx, "storage", &disk)?;
+    problems.extend(p);
+    if found.previous.is_some() {
+        problems.push("the first boot found files of an earlier boot on a fresh disk".into());
+    }
+    let expected = storage_expected(&built, &found);
+    let on_host = |problems: &mut Vec<String>, when: &str| {
+        if let Err(e) = crate::disk::expect_exact(&disk, &expected) {
+            problems.push(format!("after the {when} boot, the image: {}", e.0));
+        }
+        if let Err(e) = crate::disk::check_image(&disk) {
+            problems.push(format!("after the {when} boot, the FAT check: {}", e.0));
+        }
+    };
+    on_host(&mut problems, "first");
+    if !problems.is_empty() {
+        return Err(report(&problems, &first.transcript, ctx, "storage", again));
+    }
+    // Second boot on the same disk: the files are read back.
+    let (second, again_found, p) = storage_boot(ctx, "storage-again", &disk)?;
+    problems.extend(p);
+    if again_found.previous != Some(found.files.len() as u64) {
+        problems.push(format!(
+            "the second boot verified {:?} files of the first, expected {}",
+            again_found.previous,
+            found.files.len()
+        ));
+    }
+    if again_found.files != found.files {
+        problems.push("the second boot left other files than the first".into());
+    }
+    on_host(&mut problems, "second");
+    if !problems.is_empty() {
+        return Err(report(
+            &problems,
+            &second.transcript,
+            ctx,
+            "storage-again",
+            again,
+        ));
+    }
+    let bytes: u64 = found.files.iter().map(|f| f.1).sum();
+    Ok(format!(
+        "{} files ({bytes} bytes) found on the image as reported, FAT clean, read back on a second boot; {} bad requests refused; {:.1} s + {:.1} s",
+        found.files.len(),
+        found.refused,
+        first.elapsed.as_secs_f64(),
+        second.elapsed.as_secs_f64()
+    ))
+}
+
 /// The run must have halted cleanly: HALT_SUCCESS, then QEMU exited 0.
 fn clean_halt(run: &Run) -> Vec<String> {
     match (&run.outcome, run.end) {
@@ -513,7 +617,11 @@ fn irq_uart(ctx: &mut Ctx) -> Verdict {
 }
 
 fn default_system(ctx: &mut Ctx) -> Verdict {
-    let machine = Machine::default();
+    let (disk, _) = crate::disk::fresh_image("default-system", "default").map_err(|e| e.0)?;
+    let machine = Machine {
+        disk: Some(disk),
+        ..Machine::default()
+    };
     let again = format!(
         "{} (then type a line)",
         run_command(systems::DEFAULT, &machine)

@@ -381,6 +381,7 @@ pub fn command(args: &SystemArgs) -> Result<bool> {
                         absolute.to_string_lossy().into_owned().into_boxed_str(),
                     )),
                     component_features: &[],
+                    disk: None,
                 }));
             let image = crate::image::build(described)?;
             println!(

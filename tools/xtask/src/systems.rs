@@ -37,6 +37,10 @@ pub struct System {
     pub description: Option<&'static str>,
     /// Cargo features for the component programs of `description`.
     pub component_features: &'static [&'static str],
+    /// The disk the system boots with: the directory under `disk/` whose
+    /// files go on its image (`target/disk/<system>.img`, docs/disk.md),
+    /// attached as a virtio-blk device; `None` for no disk.
+    pub disk: Option<&'static str>,
 }
 
 /// The package of the kernel binary.
@@ -69,6 +73,7 @@ pub const SYSTEMS: &[System] = &[
         root_task: ROOT_TASK,
         description: Some("systems/default.toml"),
         component_features: &[],
+        disk: Some("default"),
     },
     System {
         name: "default-bench",
@@ -82,6 +87,17 @@ pub const SYSTEMS: &[System] = &[
         },
         description: Some("systems/default.toml"),
         component_features: &["system-components/boot-bench"],
+        disk: Some("default"),
+    },
+    System {
+        name: "storage",
+        about: "the default system with fs-check halting the machine when the storage checks are done (the storage checks boot it twice on one disk)",
+        kernel_features: &[],
+        kernel_env: &[],
+        root_task: ROOT_TASK,
+        description: Some("systems/default.toml"),
+        component_features: &["system-components/halt-when-done"],
+        disk: Some("default"),
     },
     System {
         name: "capdl-boot-error",
@@ -91,6 +107,7 @@ pub const SYSTEMS: &[System] = &[
         root_task: ROOT_TASK,
         description: Some("tools/xtask/testdata/gich-device.toml"),
         component_features: &[],
+        disk: None,
     },
     System {
         name: "bootinfo",
@@ -104,6 +121,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "el0-fault",
@@ -117,6 +135,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "boot-bench",
@@ -130,6 +149,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "ktest",
@@ -144,6 +164,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "syscall-fuzz",
@@ -157,6 +178,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "syscall-fuzz-long",
@@ -170,6 +192,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "panic-test",
@@ -183,6 +206,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "cnode-13",
@@ -196,6 +220,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "cnode-15",
@@ -209,6 +234,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "irq-uart",
@@ -222,6 +248,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "ipc-bench",
@@ -235,6 +262,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "ipc-bench-slowpath",
@@ -248,6 +276,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "debug-dump",
@@ -261,6 +290,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "stack-overflow-test",
@@ -274,6 +304,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
     System {
         name: "kernel-fault-test",
@@ -287,6 +318,7 @@ pub const SYSTEMS: &[System] = &[
         },
         description: None,
         component_features: &[],
+        disk: None,
     },
 ];
 
