@@ -109,11 +109,14 @@ impl Checker<'_> {
                     .iter()
                     .map(|d| ("[[device]]", &d.name, d.spans.at("name"))),
             )
-            .chain(
-                sys.shared_memory
-                    .iter()
-                    .map(|s| ("[[shared_memory]]", &s.name, s.spans.at("name"))),
-            );
+            .chain(sys.shared_memory.iter().map(|s| {
+                let kind = if s.buffer_of.is_some() {
+                    "a channel's per-client buffer"
+                } else {
+                    "[[shared_memory]]"
+                };
+                (kind, &s.name, s.spans.at("name"))
+            }));
         let mut seen: HashMap<&str, (&str, Origin)> = HashMap::new();
         let mut all: Vec<(&str, &String, Origin)> = items.collect();
         all.sort_by_key(|(_, _, o)| (o.line, o.column));

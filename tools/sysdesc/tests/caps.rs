@@ -114,3 +114,68 @@ fn full_system_modules() {
     }
     assert!(!sup.contains("FAULT_EP"));
 }
+
+/// A channel's `buffer`: each client gets its own region, named for it in
+/// the client's constants, and the server a table from badge to address.
+#[test]
+fn channel_buffers_give_each_client_its_own_region() {
+    let text = r#"
+[system]
+name = "buffers"
+[[component]]
+name = "srv"
+program = "s"
+priority = 1
+[[component]]
+name = "one"
+program = "c"
+priority = 1
+[[component]]
+name = "two"
+program = "c"
+priority = 1
+[[channel]]
+name = "files"
+server = "srv"
+clients = ["one", { component = "two", badge = 9 }]
+buffer = "8K"
+"#;
+    let sys = sysdesc::parse("buffers.toml", text).unwrap();
+    let server = sysdesc::caps_module(&sys, "srv").unwrap();
+    assert!(
+        server.contains("pub const FILES: &[(u64, usize)] = &[\n        (1, 0x3000_0000),\n        (9, 0x3000_3000),\n    ];"),
+        "{server}"
+    );
+    assert!(
+        server.contains("pub const FILES_SIZE: usize = 0x2000;"),
+        "{server}"
+    );
+    assert!(
+        server.contains("pub const FILES_BUFFER_TWO: usize = 0x3000_3000;"),
+        "{server}"
+    );
+    for client in ["one", "two"] {
+        let m = sysdesc::caps_module(&sys, client).unwrap();
+        assert!(
+            m.contains("pub const FILES_BUFFER: usize = 0x3000_0000;"),
+            "{m}"
+        );
+        assert!(
+            m.contains("pub const FILES_BUFFER_SIZE: usize = 0x2000;"),
+            "{m}"
+        );
+        assert!(!m.contains("pub mod buffers"), "{m}");
+    }
+    // One region per client, mapped by exactly the two parties.
+    let buffers: Vec<_> = sys
+        .shared_memory
+        .iter()
+        .filter(|s| s.buffer_of.is_some())
+        .collect();
+    assert_eq!(buffers.len(), 2);
+    for b in buffers {
+        let who: Vec<&str> = b.mappings.iter().map(|m| m.component.as_str()).collect();
+        assert_eq!(who.len(), 2);
+        assert_eq!(who[0], "srv");
+    }
+}
