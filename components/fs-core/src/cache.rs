@@ -139,6 +139,9 @@ pub struct BlockCache<D: BlockDevice> {
     map: BTreeMap<u64, usize>,
     /// Buffer for filling a page from the device.
     scratch: Vec<u8>,
+    /// The last page looked up and its slot: fatfs reads directories and
+    /// FATs a few bytes at a time, mostly from the same page.
+    last: Option<(u64, usize)>,
     /// Stream position for the fatfs `Seek`/`Read`/`Write` traits.
     pos: u64,
     clock: u64,
@@ -167,6 +170,7 @@ impl<D: BlockDevice> BlockCache<D> {
             data: Vec::new(),
             map: BTreeMap::new(),
             scratch: vec![0; PAGE_SIZE],
+            last: None,
             pos: 0,
             clock: 0,
             stats: CacheStats {
@@ -217,7 +221,16 @@ impl<D: BlockDevice> BlockCache<D> {
     /// new slot starts with no valid sector.
     fn slot_for(&mut self, page: u64) -> Result<usize, CacheError> {
         self.clock += 1;
+        if let Some((p, s)) = self.last {
+            if p == page {
+                if let Some(slot) = self.slots.get_mut(s) {
+                    slot.last_use = self.clock;
+                    return Ok(s);
+                }
+            }
+        }
         if let Some(&s) = self.map.get(&page) {
+            self.last = Some((page, s));
             if let Some(slot) = self.slots.get_mut(s) {
                 slot.last_use = self.clock;
                 return Ok(s);
@@ -253,6 +266,7 @@ impl<D: BlockDevice> BlockCache<D> {
             victim
         };
         self.map.insert(page, s);
+        self.last = Some((page, s));
         Ok(s)
     }
 
@@ -425,6 +439,7 @@ impl<D: BlockDevice> BlockCache<D> {
     /// Forgets every clean page (dirty pages stay), so that the next
     /// accesses go to the device: for cold-cache measurements.
     pub fn drop_clean(&mut self) {
+        self.last = None;
         let mut keep_slots = Vec::new();
         let mut keep_data = Vec::new();
         self.map.clear();

@@ -372,6 +372,16 @@ pub struct FileServer<D: BlockDevice> {
     limits: Limits,
 }
 
+impl<D: BlockDevice> core::fmt::Debug for FileServer<D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FileServer")
+            .field("open_handles", &self.open_count)
+            .field("clients", &self.per_client.len())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A looked-up node.
 enum Node<'a, D: BlockDevice> {
     Root,

@@ -27,6 +27,11 @@ pub struct FileService<D: BlockDevice> {
     buffers: Vec<(Word, SharedBuffer)>,
     /// Staging for data between a client's buffer and the file system.
     scratch: Vec<u8>,
+    /// Requests dispatched.
+    requests: u64,
+    /// What the component adds to `stats`: (busy cycles, driver cycles,
+    /// heap used, heap free).
+    usage: fn() -> (u64, u64, u64, u64),
 }
 
 impl<D: BlockDevice> FileService<D> {
@@ -37,7 +42,15 @@ impl<D: BlockDevice> FileService<D> {
             fs,
             buffers,
             scratch: vec![0; largest],
+            requests: 0,
+            usage: || (0, 0, 0, 0),
         }
+    }
+
+    /// Sets what `stats` reports of the component itself: (busy cycles,
+    /// driver cycles, heap used, heap free).
+    pub fn set_usage(&mut self, usage: fn() -> (u64, u64, u64, u64)) {
+        self.usage = usage;
     }
 
     /// The file server.
@@ -47,6 +60,7 @@ impl<D: BlockDevice> FileService<D> {
 
     /// Answers one message from the client of `badge`.
     pub fn dispatch(&mut self, badge: Word, label: Word, words: &[Word]) -> Reply {
+        self.requests += 1;
         protocol::dispatch(self, badge, label, words)
     }
 
@@ -280,6 +294,21 @@ impl<D: BlockDevice> protocol::Server for FileService<D> {
     fn fsync(&mut self, badge: Word, r: files::HandleOnly) -> Result<files::Empty, FsError> {
         self.fs.fsync(badge, Handle::from_raw(r.handle))?;
         Ok(files::Empty {})
+    }
+
+    fn stats(&mut self, _badge: Word, _r: files::Empty) -> Result<files::ServerStats, FsError> {
+        let s = self.fs.stats()?;
+        let (busy_cycles, driver_cycles, heap_used, heap_free) = (self.usage)();
+        Ok(files::ServerStats {
+            requests: self.requests,
+            busy_cycles,
+            driver_cycles,
+            cache_hits: s.cache.hits,
+            cache_misses: s.cache.misses,
+            heap_used,
+            heap_free,
+            free_bytes: s.free_bytes,
+        })
     }
 
     fn statfs(&mut self, _badge: Word, _r: files::Empty) -> Result<files::FsInfo, FsError> {

@@ -259,3 +259,30 @@ pub fn check_volume(img: &[u8]) -> Result<VolumeReport, String> {
     report.free_clusters = free;
     Ok(report)
 }
+
+/// Fills the volume with `/fill` (1 MiB writes); returns the bytes placed
+/// and checks that the end came as a short write and then `NoSpace`.
+pub fn fill_volume(s: &mut FileServer<MemDisk>, client: u64) -> u64 {
+    let chunk = pattern(1 << 20, 77);
+    let h = s.open(client, "/fill", CREATE).unwrap();
+    let mut total = 0u64;
+    loop {
+        match s.write(client, h, &chunk) {
+            Ok(n) => {
+                total += n as u64;
+                if n < chunk.len() {
+                    break;
+                }
+            }
+            Err(e) => {
+                assert_eq!(e, cerne_fs::FsError::NoSpace);
+                break;
+            }
+        }
+    }
+    assert_eq!(s.write(client, h, &chunk), Err(cerne_fs::FsError::NoSpace));
+    assert_eq!(s.write(client, h, b"x"), Err(cerne_fs::FsError::NoSpace));
+    s.close(client, h).unwrap();
+    assert_eq!(s.stat(client, "/fill").unwrap().size, total);
+    total
+}
