@@ -12,6 +12,7 @@
 //! | offset | what |
 //! |---|---|
 //! | 0 | [`DeviceInfo`] words: magic, generation, capacity, flags (driver writes) |
+//! | 32 | the driver's busy cycles, for benchmarks (driver writes) |
 //! | [`REQUESTS_AT`] | the request ring (client pushes, driver pops) |
 //! | [`COMPLETIONS_AT`] | the completion ring (driver pushes, client pops) |
 //!
@@ -189,7 +190,7 @@ impl Queues {
     }
 
     fn info_word(&self, i: usize) -> &AtomicU64 {
-        debug_assert!(i < 4);
+        debug_assert!(i < 5);
         // SAFETY: words 0..4 of the region, which `new` checked is at least
         // QUEUE_BYTES long and 64-aligned; accessed only atomically.
         unsafe { &*((self.base + i * 8) as *const AtomicU64) }
@@ -206,6 +207,16 @@ impl Queues {
         let generation = self.info_word(1).load(Ordering::Relaxed).wrapping_add(1);
         self.info_word(1).store(generation, Ordering::Release);
         generation
+    }
+
+    /// Driver: publishes the PMU cycles it has spent busy (benchmarks).
+    pub fn set_driver_cycles(&self, cycles: u64) {
+        self.info_word(4).store(cycles, Ordering::Relaxed);
+    }
+
+    /// The driver's busy cycles as it last published them.
+    pub fn driver_cycles(&self) -> u64 {
+        self.info_word(4).load(Ordering::Relaxed)
     }
 
     /// Client: the device facts, once a driver has published them.

@@ -6,7 +6,7 @@
 //!
 //! Each operation says whether it is idempotent (carrying it out twice has
 //! the effect of once): the positional `read_at` / `write_at`, `stat`,
-//! `fstat`, `read_dir`, `truncate`, `fsync` and `statfs` are; `open`,
+//! `fstat`, `read_dir`, `truncate`, `fsync`, `statfs` and `stats` are; `open`,
 //! `close`, `read`, `write` (which move the handle's position), `seek`,
 //! `mkdir`, `unlink` and `rename` are not.
 //!
@@ -314,6 +314,30 @@ wire! {
         pub reserved: u32,
     }
 
+    /// `stats`: what the server has done and holds, for `mem`-style
+    /// reports and benchmarks. Cycle counts are 0 unless the system was
+    /// built to measure them (the `storage-bench` system).
+    pub struct ServerStats {
+        /// Requests served.
+        pub requests: u64,
+        /// PMU cycles the server spent on requests, not counting its waits
+        /// for the block driver.
+        pub busy_cycles: u64,
+        /// PMU cycles the block driver spent handling requests and
+        /// interrupts (it publishes them in the queue page).
+        pub driver_cycles: u64,
+        /// Block cache hits.
+        pub cache_hits: u64,
+        /// Block cache misses.
+        pub cache_misses: u64,
+        /// Heap bytes in use.
+        pub heap_used: u64,
+        /// Heap bytes free.
+        pub heap_free: u64,
+        /// Bytes free on the volume.
+        pub free_bytes: u64,
+    }
+
     /// `statfs`.
     pub struct FsInfo {
         /// Bytes of the volume.
@@ -406,6 +430,8 @@ crate::interface! {
         15 => Fsync: fn fsync(HandleOnly) -> Empty, idempotent;
         /// The volume's size and free space.
         16 => Statfs: fn statfs(Empty) -> FsInfo, idempotent;
+        /// What the server has done and holds.
+        17 => Stats: fn stats(Empty) -> ServerStats, idempotent;
     }
 }
 
@@ -576,7 +602,7 @@ impl<T: crate::interface::Transport> Files<T> {
             })?;
             let bytes = (listed.bytes as usize).min(want);
             self.buffer.read(out_at, &mut records[..bytes])?;
-            for r in records_of(&records[..bytes]) {
+            for r in self::records(&records[..bytes]) {
                 f(r.name, r.size, r.is_dir);
             }
             start += listed.entries;
@@ -590,10 +616,11 @@ impl<T: crate::interface::Transport> Files<T> {
     pub fn statfs(&self) -> Result<FsInfo, FilesError> {
         self.client.statfs(Empty {})
     }
-}
 
-fn records_of(bytes: &[u8]) -> impl Iterator<Item = Record<'_>> {
-    records(bytes)
+    /// The server's statistics.
+    pub fn stats(&self) -> Result<ServerStats, FilesError> {
+        self.client.stats(Empty {})
+    }
 }
 
 /// The file server of the component being built, from its generated

@@ -16,6 +16,7 @@ pub mod files;
 #[cfg(feature = "heap")]
 pub mod heap;
 pub mod interface;
+pub mod pmu;
 pub mod ring;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;

@@ -37,6 +37,130 @@ pub fn run() -> Result<()> {
     for (system, what) in IPC_SYSTEMS {
         ipc(system, what)?;
     }
+    storage()?;
+    Ok(())
+}
+
+/// The storage benchmark's system.
+const STORAGE_SYSTEM: &str = "storage-bench";
+/// Its phases.
+const STORAGE_PHASES: [&str; 3] = ["seq-write", "seq-read", "rand-read-4k"];
+/// A phase's figures: bytes, requests, instructions in all, in the file
+/// server, in the driver, and the rest.
+const STORAGE_DONE: &str = " done: {} bytes in {} requests; instructions total {} fs {} driver {} client+kernel {}; cache hits {} misses {}";
+/// The benchmark's last line.
+const STORAGE_END: &str = "[fsbench] done: {} failures";
+
+/// One boot of the storage benchmark on a fresh disk: its console, and
+/// when (host time) each phase started and ended.
+fn storage_run(
+    icount: bool,
+) -> Result<(
+    Vec<String>,
+    std::collections::HashMap<String, std::time::Instant>,
+)> {
+    let system = systems::find(STORAGE_SYSTEM)?;
+    let image = image::build(system)?;
+    let (disk, _) = crate::disk::fresh_image(STORAGE_SYSTEM, "default")?;
+    let marks = std::cell::RefCell::new(std::collections::HashMap::new());
+    let stop = |line: &str| {
+        if let Some(rest) = line.strip_prefix("[fsbench] ") {
+            let key = rest.split(':').next().unwrap_or(rest).to_string();
+            marks.borrow_mut().insert(key, std::time::Instant::now());
+        }
+        expect::match_numbers(line, STORAGE_END).is_some()
+    };
+    let run = runner::run(
+        &image.path,
+        &Options {
+            machine: Machine {
+                icount,
+                disk: Some(disk),
+                ..Machine::default()
+            },
+            timeout: Some(Duration::from_secs(600)),
+            interactive: false,
+            echo: false,
+            log: Some(image::images_dir().join(if icount {
+                "storage-bench.log"
+            } else {
+                "storage-bench-wall.log"
+            })),
+            stop_when: Some(&stop),
+            input: None,
+        },
+    )?;
+    if !run
+        .transcript
+        .console
+        .iter()
+        .any(|l| expect::match_numbers(l, STORAGE_END) == Some(vec![0]))
+    {
+        return Err(Error::new(format!(
+            "the storage benchmark did not finish cleanly ({}); see target/images/storage-bench*.log",
+            run.outcome.describe()
+        )));
+    }
+    Ok((run.transcript.console, marks.into_inner()))
+}
+
+/// Runs the storage benchmark twice (under icount for instructions, then
+/// without for wall-clock time) and prints its figures.
+fn storage() -> Result<()> {
+    let (counted, _) = storage_run(true)?;
+    let (_, marks) = storage_run(false)?;
+    println!();
+    println!("== storage (virtio-blk driver, file server on FAT32, fs-check as client; 64 KiB requests, 2 MiB cache)");
+    println!(
+        "{:<13} {:>9} {:>8} {:>12} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "phase",
+        "KiB",
+        "requests",
+        "instr/KiB",
+        "instr/req",
+        "MiB/s",
+        "fs %",
+        "driver %",
+        "rest %",
+        "misses"
+    );
+    for phase in STORAGE_PHASES {
+        let pattern = format!("[fsbench] {phase}{STORAGE_DONE}");
+        let Some(n) = counted
+            .iter()
+            .find_map(|l| expect::match_numbers(l, &pattern))
+        else {
+            return Err(Error::new(format!(
+                "the storage benchmark printed no `{phase}` figures"
+            )));
+        };
+        let [bytes, requests, total, fs, driver, rest, _hits, misses] = n[..] else {
+            continue;
+        };
+        let seconds = match (
+            marks.get(&format!("{phase} start")),
+            marks.get(&format!("{phase} done")),
+        ) {
+            (Some(a), Some(b)) => b.duration_since(*a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let mib = bytes as f64 / (1 << 20) as f64;
+        let pct = |x: u64| 100.0 * x as f64 / total.max(1) as f64;
+        println!(
+            "{:<13} {:>9} {:>8} {:>12} {:>10} {:>10.1} {:>7.1}% {:>7.1}% {:>7.1}% {:>8}",
+            phase,
+            bytes / 1024,
+            requests,
+            total / (bytes / 1024).max(1),
+            total / requests.max(1),
+            if seconds > 0.0 { mib / seconds } else { 0.0 },
+            pct(fs),
+            pct(driver),
+            pct(rest),
+            misses
+        );
+    }
+    println!("(instructions under -icount shift=0; MiB/s from a second run without icount, timed on the host between the phase's lines; fs and driver count their own busy cycles, the rest is fs-check and the kernel)");
     Ok(())
 }
 

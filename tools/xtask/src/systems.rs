@@ -100,6 +100,16 @@ pub const SYSTEMS: &[System] = &[
         disk: Some("default"),
     },
     System {
+        name: "storage-bench",
+        about: "the default system with fs-check running the storage benchmark (16 MiB sequential, 4 KiB random) and counting cycles per component (run under icount)",
+        kernel_features: &["pmu-user"],
+        kernel_env: &[],
+        root_task: ROOT_TASK,
+        description: Some("systems/default.toml"),
+        component_features: &["system-components/storage-bench"],
+        disk: Some("default"),
+    },
+    System {
         name: "capdl-boot-error",
         about: "a description the tools accept but an EL2 boot cannot build (a device at the GIC's hypervisor interface): the root task names the object",
         kernel_features: &[],

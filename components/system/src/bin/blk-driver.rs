@@ -546,8 +546,12 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
     );
     let _ = irq.ack();
     done.signal();
+    // Busy cycles, measured in the benchmark build only (pmu-user kernel).
+    let measure = cfg!(feature = "storage-bench");
+    let mut busy = 0u64;
     loop {
         let word = wake.wait();
+        let woke = if measure { libcerne::pmu::cycles() } else { 0 };
         if word & badges::VIRTIO_IRQ != 0 {
             driver.transport.ack_interrupt();
             driver.reap();
@@ -561,6 +565,10 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
         // Completions from reap, and any refused outright by take_requests.
         if driver.completed != before || word & badges::VIRTIO_IRQ != 0 {
             done.signal();
+        }
+        if measure {
+            busy += libcerne::pmu::cycles().wrapping_sub(woke);
+            queues.set_driver_cycles(busy);
         }
     }
 }

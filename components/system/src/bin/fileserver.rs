@@ -16,6 +16,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use cerne_fs::{BlockDevice, FileServer, FileService, IoError};
 use libcerne::blk::{self, BlkError, Doorbell, Queues};
@@ -26,6 +27,34 @@ include!(concat!(env!("OUT_DIR"), "/fileserver.rs"));
 
 /// Pages of 4 KiB the block cache keeps.
 const CACHE_PAGES: usize = 512;
+
+/// Cycles are measured in the benchmark build only (pmu-user kernel).
+const MEASURE: bool = cfg!(feature = "storage-bench");
+/// Cycles spent on requests, waits for the driver not counted.
+static BUSY: AtomicU64 = AtomicU64::new(0);
+/// Cycles spent waiting for the driver.
+static WAITED: AtomicU64 = AtomicU64::new(0);
+/// The driver's busy cycles, as last read from the queue page.
+static DRIVER: AtomicU64 = AtomicU64::new(0);
+
+fn now() -> u64 {
+    if MEASURE {
+        libcerne::pmu::cycles()
+    } else {
+        0
+    }
+}
+
+/// What `stats` reports of this component.
+fn usage() -> (u64, u64, u64, u64) {
+    let (used, free) = libcerne::heap::usage();
+    (
+        BUSY.load(Ordering::Relaxed),
+        DRIVER.load(Ordering::Relaxed),
+        used as u64,
+        free as u64,
+    )
+}
 
 /// The driver's notifications.
 struct Bell {
@@ -40,7 +69,9 @@ impl Doorbell for Bell {
     fn wait_for_driver(&self) {
         // The bound notification carries only blk_done: any wake-up is the
         // driver's.
+        let start = now();
         let _ = self.own.wait();
+        WAITED.fetch_add(now().wrapping_sub(start), Ordering::Relaxed);
     }
 }
 
@@ -110,6 +141,7 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
         .collect();
     let clients = buffers.len();
     let mut service = FileService::new(fs, buffers);
+    service.set_usage(usage);
     let free = service.fs().stats().map(|s| s.free_bytes).unwrap_or(0);
     let _ = writeln!(
         console,
@@ -127,10 +159,17 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
             message = endpoint.recv();
             continue;
         }
+        let (start, waited) = (now(), WAITED.load(Ordering::Relaxed));
+        if MEASURE {
+            DRIVER.store(queues.driver_cycles(), Ordering::Relaxed);
+        }
         let reply = match message_words(&message, &mut words) {
             Ok(len) => service.dispatch(message.badge, message.label(), &words[..len]),
             Err(e) => libcerne::interface::Reply::error(e.code()),
         };
+        let spent = now().wrapping_sub(start);
+        let waits = WAITED.load(Ordering::Relaxed).wrapping_sub(waited);
+        BUSY.fetch_add(spent.saturating_sub(waits), Ordering::Relaxed);
         message = endpoint.reply_recv(reply.label, reply.message(), &[]);
     }
 }

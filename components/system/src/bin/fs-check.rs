@@ -14,8 +14,8 @@
 use core::fmt::Write;
 
 use libcerne::console::Console;
-use libcerne::files::{flags, FilesError, FsError};
-use libcerne::interface::Error;
+use libcerne::files::{self, flags, FilesError, FsError};
+use libcerne::interface::{BufRange, Error};
 use libcerne::sel4::{Cap, Notification, Tcb};
 
 include!(concat!(env!("OUT_DIR"), "/fs-check.rs"));
@@ -244,6 +244,133 @@ impl Checker {
     }
 }
 
+/// The storage benchmark (the `storage-bench` build): 16 MiB written and
+/// read back sequentially in requests as large as the shared buffer, then
+/// 4 KiB reads at random places; for each phase the guest instructions in
+/// all, in the file server and in the block driver (their own counts),
+/// and the rest (this client and the kernel's IPC). `cargo xtask bench`
+/// reads the lines and times the phases on the host.
+mod bench {
+    use super::*;
+    use libcerne::files::ServerStats;
+    use libcerne::pmu::cycles;
+
+    /// Bytes of the sequential phases.
+    const TOTAL: usize = 16 << 20;
+    /// Random 4 KiB reads.
+    const RANDOM_READS: usize = 1024;
+    /// Bytes of a random read.
+    const PAGE: usize = 4096;
+
+    fn stats(c: &Checker) -> ServerStats {
+        c.fs.stats().unwrap_or_default()
+    }
+
+    fn phase(
+        c: &mut Checker,
+        name: &str,
+        requests: usize,
+        bytes: usize,
+        f: impl FnOnce(&mut Checker),
+    ) {
+        let _ = writeln!(c.console, "[fsbench] {name} start");
+        let before = stats(c);
+        let start = cycles();
+        f(c);
+        let total = cycles().wrapping_sub(start);
+        let after = stats(c);
+        let fs = after.busy_cycles.wrapping_sub(before.busy_cycles);
+        let driver = after.driver_cycles.wrapping_sub(before.driver_cycles);
+        let rest = total.saturating_sub(fs).saturating_sub(driver);
+        let _ = writeln!(
+            c.console,
+            "[fsbench] {name} done: {bytes} bytes in {requests} requests; instructions total {total} fs {fs} driver {driver} client+kernel {rest}; cache hits {} misses {}",
+            after.cache_hits.wrapping_sub(before.cache_hits),
+            after.cache_misses.wrapping_sub(before.cache_misses),
+        );
+    }
+
+    pub fn run(c: &mut Checker) {
+        let _ = c.fs.mkdir("/bench");
+        let handle = c.fs.open(
+            "/bench/seq.bin",
+            flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE,
+        );
+        let Ok(h) = handle else {
+            c.fail(format_args!("cannot create /bench/seq.bin: {handle:?}"));
+            return;
+        };
+        let chunk_len = addrs::FILES_BUFFER_SIZE;
+        let mut chunk = [0u8; 8192];
+        for (i, b) in chunk.iter_mut().enumerate() {
+            *b = pattern(TOTAL, i);
+        }
+        let requests = TOTAL / chunk_len;
+        phase(c, "seq-write", requests, TOTAL, |c| {
+            let mut at = 0;
+            while at < TOTAL {
+                // The client's buffer is filled 8 KiB at a time, then sent
+                // as one request of the buffer's size.
+                let n = chunk_len.min(TOTAL - at);
+                let mut filled = 0;
+                while filled < n {
+                    let k = chunk.len().min(n - filled);
+                    let _ = c.fs.buffer().write(filled, &chunk[..k]);
+                    filled += k;
+                }
+                let r = c.fs.raw().write(files::Transfer {
+                    handle: h,
+                    buf: BufRange::new(0, n as u32),
+                });
+                if r.is_err() {
+                    c.fail(format_args!("bench write at {at}: {r:?}"));
+                    return;
+                }
+                at += n;
+            }
+            if let Err(e) = c.fs.fsync(h) {
+                c.fail(format_args!("bench fsync: {e:?}"));
+            }
+        });
+        let _ = c.fs.seek(h, 0, libcerne::files::whence::START);
+        phase(c, "seq-read", requests, TOTAL, |c| {
+            let mut at = 0;
+            while at < TOTAL {
+                let n = chunk_len.min(TOTAL - at);
+                let r = c.fs.raw().read(files::Transfer {
+                    handle: h,
+                    buf: BufRange::new(0, n as u32),
+                });
+                if !matches!(r, Ok(got) if got.bytes as usize == n) {
+                    c.fail(format_args!("bench read at {at}: {r:?}"));
+                    return;
+                }
+                at += n;
+            }
+        });
+        phase(c, "rand-read-4k", RANDOM_READS, RANDOM_READS * PAGE, |c| {
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            let pages = (TOTAL / PAGE) as u64;
+            for _ in 0..RANDOM_READS {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let r = c.fs.raw().read_at(files::TransferAt {
+                    handle: h,
+                    position: (x % pages) * PAGE as u64,
+                    buf: BufRange::new(0, PAGE as u32),
+                });
+                if r.is_err() {
+                    c.fail(format_args!("bench random read: {r:?}"));
+                    return;
+                }
+            }
+        });
+        let _ = c.fs.close(h);
+        let _ = c.fs.unlink("/bench/seq.bin");
+    }
+}
+
 /// A `fmt::Write` into a byte array.
 struct Cursor<'a> {
     buf: &'a mut [u8],
@@ -267,6 +394,15 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
         failures: 0,
     };
     let _ = writeln!(checker.console, "[fscheck] start");
+    if cfg!(feature = "storage-bench") {
+        bench::run(&mut checker);
+        let _ = writeln!(
+            checker.console,
+            "[fsbench] done: {} failures",
+            checker.failures
+        );
+        libcerne::syscalls::debug_halt();
+    }
     // Hold a file open while fs-abuse tries to use other clients' handles.
     let held = checker
         .fs
