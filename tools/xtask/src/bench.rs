@@ -209,7 +209,9 @@ pub const SYSTEM_BENCH: &str = "default-bench";
 /// What each component prints with `boot-bench`: its name, then the count.
 const FIRST_INSTRUCTION: &str = "] first instruction at cycle {}";
 /// The default system's components.
-const COMPONENTS: [&str; 4] = ["console", "echo", "pong", "ping"];
+const COMPONENTS: [&str; 8] = [
+    "console", "blk", "fs", "echo", "pong", "ping", "fsabuse", "fscheck",
+];
 
 /// Boots the default system under icount and reports its size and the
 /// instructions from reset until every component has run its first
@@ -234,11 +236,13 @@ fn system_boot() -> Result<()> {
         }
         seen.get() == COMPONENTS.len()
     };
+    let (disk, _) = crate::disk::fresh_image(SYSTEM_BENCH, "default")?;
     let run = runner::run(
         &image.path,
         &Options {
             machine: Machine {
                 icount: true,
+                disk: Some(disk),
                 ..Machine::default()
             },
             timeout: Some(TIMEOUT),

@@ -490,7 +490,7 @@ impl Driver {
     }
 }
 
-fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let irq: Cap<IrqHandler> = Cap::from_cptr(caps::VIRTIO_IRQ);
     let wake: Cap<Notification> = Cap::from_cptr(caps::NOTIFICATION);
     let done: Cap<Notification> = Cap::from_cptr(caps::BLK_DONE);
@@ -544,6 +544,12 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
         regions().own.pages,
         regions().data.pages,
     );
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(
+            driver.console,
+            "[blk] first instruction at cycle {cycles_at_entry}"
+        );
+    }
     let _ = irq.ack();
     done.signal();
     // Busy cycles, measured in the benchmark build only (pmu-user kernel).

@@ -101,11 +101,14 @@ impl BlockDevice for Disk {
     }
 }
 
-fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     // SAFETY: the description gives this component its heap region, mapped
     // read-write and used by nothing else; this is the one call.
     unsafe { libcerne::heap::init(addrs::HEAP, addrs::HEAP_SIZE) };
     let mut console = libcerne::console!();
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(console, "[fs] first instruction at cycle {cycles_at_entry}");
+    }
     let bell = Bell {
         driver: Cap::from_cptr(caps::BLK_REQUEST),
         own: Cap::from_cptr(caps::NOTIFICATION),

@@ -257,13 +257,19 @@ fn decode(label: u64) -> Error<FsError> {
     }
 }
 
-fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let mut abuse = Abuse {
         fs: libcerne::files!(),
         console: libcerne::console!(),
         expected: 0,
         unexpected: 0,
     };
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(
+            abuse.console,
+            "[fsabuse] first instruction at cycle {cycles_at_entry}"
+        );
+    }
     // Wait until fs-check holds a handle open.
     let _ = Cap::<Notification>::from_cptr(caps::NOTIFICATION).wait();
     abuse.garbage();

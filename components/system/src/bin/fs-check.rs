@@ -387,12 +387,18 @@ impl Write for Cursor<'_> {
     }
 }
 
-fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let mut checker = Checker {
         fs: libcerne::files!(),
         console: libcerne::console!(),
         failures: 0,
     };
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(
+            checker.console,
+            "[fscheck] first instruction at cycle {cycles_at_entry}"
+        );
+    }
     let _ = writeln!(checker.console, "[fscheck] start");
     if cfg!(feature = "storage-bench") {
         bench::run(&mut checker);
