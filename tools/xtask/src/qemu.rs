@@ -197,4 +197,19 @@ mod tests {
              -icount shift=0,align=off,sleep=off -s"
         );
     }
+
+    #[test]
+    fn a_disk_is_the_first_virtio_blk_device_on_the_modern_transport() {
+        let machine = Machine {
+            disk: Some("d.img".into()),
+            extra: vec!["-s".into()],
+            ..Machine::default()
+        };
+        assert_eq!(
+            args(Path::new("x.elf"), &machine).join(" "),
+            "-M virt -cpu cortex-a53 -m 512M -nographic -kernel x.elf \
+             -global virtio-mmio.force-legacy=false \
+             -drive file=d.img,if=none,format=raw,id=disk0 -device virtio-blk-device,drive=disk0 -s"
+        );
+    }
 }
