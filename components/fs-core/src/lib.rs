@@ -15,6 +15,7 @@
 //! `docs/file-server.md` explains the design as a whole.
 #![no_std]
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 extern crate alloc;
 
