@@ -4,8 +4,9 @@
 //! compared after every step, the volume is checked, and after a remount
 //! the tree is compared again.
 //!
-//! `CERNE_PROOF_CASES` sets the number of sequences (default 48), like the
-//! refinement tests in `proofs/`.
+//! The number of sequences is `common::cases()`: 48 by default,
+//! `CERNE_FS_CASES` exactly, or `CERNE_PROOF_CASES` / 40 (so the knob of the
+//! refinement tests in `proofs/` scales this test too).
 
 mod common;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,13 +21,6 @@ const STEPS: usize = 40;
 
 /// The server's default handle limit per client.
 const PER_CLIENT: usize = 32;
-
-fn cases() -> u32 {
-    std::env::var("CERNE_PROOF_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
-}
 
 /// Every path the operations use; any of them may become a file or a
 /// directory.

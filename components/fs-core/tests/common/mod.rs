@@ -286,3 +286,17 @@ pub fn fill_volume(s: &mut FileServer<MemDisk>, client: u64) -> u64 {
     assert_eq!(s.stat(client, "/fill").unwrap().size, total);
     total
 }
+
+/// Random cases for the property-style tests. `CERNE_FS_CASES` gives the
+/// number exactly; otherwise `CERNE_PROOF_CASES` (the knob of `proofs/`,
+/// 2000 by default there, 200000 for `cargo xtask test --long`) is divided
+/// by 40, because one file-server sequence (a fresh 32.5 MiB volume and
+/// dozens of requests) costs about as much as forty refinement sequences;
+/// with neither set, 48.
+pub fn cases() -> u32 {
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+    if let Some(n) = var("CERNE_FS_CASES") {
+        return n;
+    }
+    var("CERNE_PROOF_CASES").map_or(48, |n| (n / 40).max(1))
+}

@@ -1,0 +1,84 @@
+//! Damaged volumes: mounting or using one gives errors, never a panic.
+
+mod common;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use cerne_fs::{FileServer, MemDisk, OpenFlags};
+use common::*;
+
+/// A small populated volume image.
+fn image() -> Vec<u8> {
+    let mut s = fresh_server();
+    s.mkdir(1, "/dir").unwrap();
+    for i in 0..20 {
+        put(
+            &mut s,
+            1,
+            &format!("/dir/file {i}.txt"),
+            &pattern(i * 700, i as u64),
+        );
+    }
+    put(&mut s, 1, "/top", &pattern(10_000, 99));
+    s.unmount().unwrap().into_bytes()
+}
+
+/// Mounts `img` and runs a little of everything, ignoring errors.
+fn exercise(img: Vec<u8>) {
+    let Ok(mut s) = FileServer::mount(MemDisk::from_bytes(img), 32) else {
+        return;
+    };
+    let _ = s.read_dir(1, "/", 0, 50);
+    let _ = s.read_dir(1, "/dir", 0, 50);
+    let mut buf = vec![0u8; 20_000];
+    for path in ["/top", "/dir/file 3.txt", "/dir/file 19.txt"] {
+        let _ = s.stat(1, path);
+        if let Ok(h) = s.open(1, path, OpenFlags::READ | OpenFlags::WRITE) {
+            let _ = s.read(1, h, &mut buf);
+            let _ = s.write(1, h, b"more");
+            let _ = s.truncate(1, h, 100);
+            let _ = s.close(1, h);
+        }
+    }
+    let _ = s.mkdir(1, "/new");
+    if let Ok(h) = s.open(1, "/dir/created", CREATE) {
+        let _ = s.write(1, h, &buf);
+        let _ = s.close(1, h);
+    }
+    let _ = s.rename(1, "/top", "/dir/top");
+    let _ = s.unlink(1, "/dir/file 5.txt");
+    let _ = s.sync();
+}
+
+#[test]
+fn damaged_volumes_do_not_panic() {
+    let img = image();
+    let fat = usize::from(u16::from_le_bytes([img[14], img[15]])) * 512;
+    let spf = u32::from_le_bytes(img[36..40].try_into().unwrap()) as usize * 512;
+    let data = fat + 2 * spf;
+    // Regions worth damaging: boot sector, FSInfo, the start of both FATs,
+    // the root directory and the start of the data area.
+    let regions = [
+        (0, 512),
+        (512, 1024),
+        (fat, fat + 4096),
+        (fat + spf, fat + spf + 4096),
+        (data, data + 16384),
+    ];
+    let cases = u64::from(cases());
+    let mut panics = Vec::new();
+    for case in 0..cases {
+        let mut bad = img.clone();
+        let noise = pattern(64, case + 1000);
+        let (lo, hi) = regions[(case as usize) % regions.len()];
+        for k in 0..1 + (noise[0] as usize % 8) {
+            let at = lo
+                + (u32::from_le_bytes(noise[4 * k + 4..4 * k + 8].try_into().unwrap()) as usize)
+                    % (hi - lo);
+            bad[at] = noise[40 + k];
+        }
+        if catch_unwind(AssertUnwindSafe(|| exercise(bad))).is_err() {
+            panics.push(case);
+        }
+    }
+    assert!(panics.is_empty(), "panicked in cases {panics:?}");
+}
