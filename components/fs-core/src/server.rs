@@ -392,12 +392,30 @@ fn is_dot<D: BlockDevice>(e: &FsEntry<'_, D>) -> bool {
     matches!(e.short_file_name_as_bytes(), b"." | b"..")
 }
 
+/// A FAT directory holds at most 65,536 entries; iterating more means its
+/// cluster chain loops (a damaged volume), so iteration stops there.
+const MAX_DIR_ENTRIES: usize = 65_536;
+
+/// The entries of `dir`, at most [`MAX_DIR_ENTRIES`] of them (then
+/// `Corrupt`).
+fn entries<'a, D: BlockDevice>(
+    dir: &FsDir<'a, D>,
+) -> impl Iterator<Item = Result<FsEntry<'a, D>, FsError>> + 'a {
+    dir.iter().enumerate().map(|(i, r)| {
+        if i >= MAX_DIR_ENTRIES {
+            Err(FsError::Corrupt)
+        } else {
+            r.map_err(FsError::from)
+        }
+    })
+}
+
 /// The entry called `name` in `dir`, if any.
 fn find_in<'a, D: BlockDevice>(
     dir: &FsDir<'a, D>,
     name: &str,
 ) -> Result<Option<FsEntry<'a, D>>, FsError> {
-    for r in dir.iter() {
+    for r in entries(dir) {
         let e = r?;
         if !is_dot(&e) && e.eq_name(name) {
             return Ok(Some(e));
@@ -1032,7 +1050,7 @@ impl<D: BlockDevice> FileServer<D> {
         if max == 0 {
             return Ok(out);
         }
-        for r in dir.iter() {
+        for r in entries(&dir) {
             let e = r?;
             if is_dot(&e) {
                 continue;

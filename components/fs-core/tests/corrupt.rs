@@ -82,3 +82,49 @@ fn damaged_volumes_do_not_panic() {
     }
     assert!(panics.is_empty(), "panicked in cases {panics:?}");
 }
+
+#[test]
+fn looping_directory_is_corrupt_not_a_hang() {
+    // /d with '.', '..' and 15 short names (each a long-name entry and a
+    // short entry) fills exactly two 512-byte clusters, with no end marker.
+    let mut s = fresh_server();
+    s.mkdir(1, "/d").unwrap();
+    for i in 0..15 {
+        put(&mut s, 1, &format!("/d/f{i:02}"), b"x");
+    }
+    put(&mut s, 1, "/outside", b"fine");
+    let mut img = s.unmount().unwrap().into_bytes();
+    let fat = usize::from(u16::from_le_bytes([img[14], img[15]])) * 512;
+    let spf = u32::from_le_bytes(img[36..40].try_into().unwrap()) as usize * 512;
+    let data = fat + 2 * spf;
+    let at = (data..img.len())
+        .step_by(512)
+        .find(|&at| &img[at..at + 11] == b".          ")
+        .unwrap();
+    let first = u32::from(u16::from_le_bytes([img[at + 26], img[at + 27]])) as usize;
+    let second = u32::from_le_bytes(
+        img[fat + 4 * first..fat + 4 * first + 4]
+            .try_into()
+            .unwrap(),
+    ) as usize;
+    assert!(second >= 2 && second < 0x0FFF_FFF8, "two clusters");
+    let end = u32::from_le_bytes(
+        img[fat + 4 * second..fat + 4 * second + 4]
+            .try_into()
+            .unwrap(),
+    );
+    assert!(end >= 0x0FFF_FFF8, "exactly two");
+    for copy in [fat, fat + spf] {
+        img[copy + 4 * second..copy + 4 * second + 4]
+            .copy_from_slice(&(first as u32).to_le_bytes());
+    }
+    let mut s = FileServer::mount(MemDisk::from_bytes(img), 64).unwrap();
+    assert_eq!(s.stat(1, "/d/missing"), Err(cerne_fs::FsError::Corrupt));
+    assert_eq!(s.read_dir(1, "/d", 0, 10).unwrap().len(), 10);
+    assert_eq!(
+        s.read_dir(1, "/d", 70_000, 10),
+        Err(cerne_fs::FsError::Corrupt)
+    );
+    assert_eq!(s.open(1, "/d/new", CREATE), Err(cerne_fs::FsError::Corrupt));
+    assert_eq!(get(&mut s, 2, "/outside"), b"fine");
+}
