@@ -107,7 +107,7 @@ fn looping_directory_is_corrupt_not_a_hang() {
             .try_into()
             .unwrap(),
     ) as usize;
-    assert!(second >= 2 && second < 0x0FFF_FFF8, "two clusters");
+    assert!((2..0x0FFF_FFF8).contains(&second), "two clusters");
     let end = u32::from_le_bytes(
         img[fat + 4 * second..fat + 4 * second + 4]
             .try_into()
