@@ -488,6 +488,21 @@ fn file_size<D: BlockDevice>(f: &FsFile<'_, D>) -> u64 {
     u64::from(f.size().unwrap_or(0))
 }
 
+/// Fails with `Corrupt` if the file's cluster chain has more clusters than
+/// the volume (it loops), which fatfs would follow forever when freeing it.
+fn check_chain<D: BlockDevice>(fs: &Fs<D>, f: &mut FsFile<'_, D>) -> Result<(), FsError> {
+    let total = usize::try_from(fs.stats()?.total_clusters()).unwrap_or(usize::MAX);
+    let mut n = 0usize;
+    for r in f.extents().take(total.saturating_add(1)) {
+        r?;
+        n += 1;
+    }
+    if n > total {
+        return Err(FsError::Corrupt);
+    }
+    Ok(())
+}
+
 /// Writes `len` zero bytes at the file's current position.
 fn write_zeros<D: BlockDevice>(f: &mut FsFile<'_, D>, mut len: u64) -> Result<(), FsError> {
     while len > 0 {
@@ -767,6 +782,7 @@ impl<D: BlockDevice> FileServer<D> {
                 }
                 if flags.contains(OpenFlags::TRUNCATE) {
                     let mut f = e.to_file();
+                    check_chain(&self.fs, &mut f)?;
                     f.truncate()?;
                     f.flush()?;
                 }
@@ -975,6 +991,7 @@ impl<D: BlockDevice> FileServer<D> {
         let mut f = open_file_at(&self.fs, &o.path)?;
         let size = file_size(&f);
         if len < size {
+            check_chain(&self.fs, &mut f)?;
             f.seek(fatfs::SeekFrom::Start(len))?;
             f.truncate()?;
             f.flush()?;
@@ -1103,6 +1120,17 @@ impl<D: BlockDevice> FileServer<D> {
         let (parent, mut canon) = open_dir_at(&self.fs, parents)?;
         let e = find_in(&parent, last)?.ok_or(FsError::NotFound)?;
         canon.push(e.file_name());
+        // fatfs frees chains and scans directories without a bound: check
+        // first that neither loops.
+        if e.is_dir() {
+            for r in entries(&e.to_dir()) {
+                if !is_dot(&r?) {
+                    return Err(FsError::DirectoryNotEmpty);
+                }
+            }
+        } else {
+            check_chain(&self.fs, &mut e.to_file())?;
+        }
         drop(e);
         parent.remove(last)?;
         drop(parent);

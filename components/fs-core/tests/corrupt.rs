@@ -128,3 +128,41 @@ fn looping_directory_is_corrupt_not_a_hang() {
     assert_eq!(s.open(1, "/d/new", CREATE), Err(cerne_fs::FsError::Corrupt));
     assert_eq!(get(&mut s, 2, "/outside"), b"fine");
 }
+
+#[test]
+fn looping_file_chain_is_corrupt_not_a_hang() {
+    let mut s = fresh_server();
+    put(&mut s, 1, "/loop", &pattern(2000, 1));
+    put(&mut s, 1, "/outside", b"fine");
+    let mut img = s.unmount().unwrap().into_bytes();
+    let fat = usize::from(u16::from_le_bytes([img[14], img[15]])) * 512;
+    let spf = u32::from_le_bytes(img[36..40].try_into().unwrap()) as usize * 512;
+    // Find /loop's entry in the root directory (cluster 2, the data area's
+    // first cluster) and its first cluster; point its last cluster back.
+    let root = fat + 2 * spf;
+    let at = (root..root + 512)
+        .step_by(32)
+        .find(|&at| &img[at..at + 4] == b"LOOP")
+        .unwrap();
+    let first = usize::from(u16::from_le_bytes([img[at + 26], img[at + 27]]));
+    let mut last = first;
+    for _ in 0..3 {
+        last = u32::from_le_bytes(img[fat + 4 * last..fat + 4 * last + 4].try_into().unwrap())
+            as usize;
+    }
+    for copy in [fat, fat + spf] {
+        img[copy + 4 * last..copy + 4 * last + 4].copy_from_slice(&(first as u32).to_le_bytes());
+    }
+    let mut s = FileServer::mount(MemDisk::from_bytes(img), 64).unwrap();
+    // Reading is bounded by the size; freeing would not be.
+    assert_eq!(get(&mut s, 1, "/loop"), pattern(2000, 1));
+    assert_eq!(s.unlink(1, "/loop"), Err(cerne_fs::FsError::Corrupt));
+    let h = s.open(1, "/loop", RW).unwrap();
+    assert_eq!(s.truncate(1, h, 10), Err(cerne_fs::FsError::Corrupt));
+    s.close(1, h).unwrap();
+    assert_eq!(
+        s.open(1, "/loop", RW | OpenFlags::TRUNCATE),
+        Err(cerne_fs::FsError::Corrupt)
+    );
+    assert_eq!(get(&mut s, 2, "/outside"), b"fine");
+}
