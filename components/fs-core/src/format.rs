@@ -18,6 +18,7 @@
 
 use crate::cache::BlockCache;
 use crate::device::BlockDevice;
+use crate::error::Fat;
 use crate::FsError;
 
 /// Cluster sizes [`format`] tries, largest first.
@@ -109,7 +110,7 @@ pub fn format_with_cluster_size(
             }
             // The layout does not fit this cluster size: nothing was written.
             Err(fatfs::Error::InvalidInput) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(FsError::from(Fat(e))),
         }
     }
     Err(FsError::InvalidArgument)

@@ -67,6 +67,7 @@ use fatfs::{Read, Seek, Write};
 
 use crate::cache::{BlockCache, CacheStats, SharedCache};
 use crate::device::BlockDevice;
+use crate::error::Fat;
 use crate::path::{has_prefix, parse_path, same_path};
 use crate::FsError;
 
@@ -405,7 +406,7 @@ fn entries<'a, D: BlockDevice>(
         if i >= MAX_DIR_ENTRIES {
             Err(FsError::Corrupt)
         } else {
-            r.map_err(FsError::from)
+            r.map_err(|e| FsError::from(Fat(e)))
         }
     })
 }
@@ -491,10 +492,10 @@ fn file_size<D: BlockDevice>(f: &FsFile<'_, D>) -> u64 {
 /// Fails with `Corrupt` if the file's cluster chain has more clusters than
 /// the volume (it loops), which fatfs would follow forever when freeing it.
 fn check_chain<D: BlockDevice>(fs: &Fs<D>, f: &mut FsFile<'_, D>) -> Result<(), FsError> {
-    let total = usize::try_from(fs.stats()?.total_clusters()).unwrap_or(usize::MAX);
+    let total = usize::try_from(fs.stats().map_err(Fat)?.total_clusters()).unwrap_or(usize::MAX);
     let mut n = 0usize;
     for r in f.extents().take(total.saturating_add(1)) {
-        r?;
+        r.map_err(Fat)?;
         n += 1;
     }
     if n > total {
@@ -507,7 +508,7 @@ fn check_chain<D: BlockDevice>(fs: &Fs<D>, f: &mut FsFile<'_, D>) -> Result<(), 
 fn write_zeros<D: BlockDevice>(f: &mut FsFile<'_, D>, mut len: u64) -> Result<(), FsError> {
     while len > 0 {
         let n = usize::try_from(len.min(ZEROS.len() as u64)).unwrap_or(ZEROS.len());
-        f.write_all(&ZEROS[..n])?;
+        f.write_all(&ZEROS[..n]).map_err(Fat)?;
         len -= n as u64;
     }
     Ok(())
@@ -516,10 +517,10 @@ fn write_zeros<D: BlockDevice>(f: &mut FsFile<'_, D>, mut len: u64) -> Result<()
 /// Cuts the file back to `size` bytes (used to undo growth); best effort.
 fn shrink_to<D: BlockDevice>(f: &mut FsFile<'_, D>, size: u64) -> Result<(), FsError> {
     if file_size(f) > size {
-        f.seek(fatfs::SeekFrom::Start(size))?;
-        f.truncate()?;
+        f.seek(fatfs::SeekFrom::Start(size)).map_err(Fat)?;
+        f.truncate().map_err(Fat)?;
     }
-    f.flush()?;
+    f.flush().map_err(Fat)?;
     Ok(())
 }
 
@@ -554,12 +555,12 @@ impl<D: BlockDevice> FileServer<D> {
         let options = fatfs::FsOptions::new()
             .update_accessed_date(false)
             .time_provider(Clock(Rc::clone(&clock)));
-        let fs = fatfs::FileSystem::new(cache.clone(), options)?;
+        let fs = fatfs::FileSystem::new(cache.clone(), options).map_err(Fat)?;
         if fs.fat_type() != fatfs::FatType::Fat32 {
             return Err(FsError::Corrupt);
         }
         // Count the free clusters now, so that later checks are cheap.
-        fs.stats()?;
+        fs.stats().map_err(Fat)?;
         let limits = Limits {
             max_handles: limits.max_handles.min((1 << SLOT_BITS) - 1),
             ..limits
@@ -583,7 +584,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// is then dropped).
     pub fn unmount(self) -> Result<D, FsError> {
         let FileServer { fs, cache, .. } = self;
-        fs.unmount()?;
+        fs.unmount().map_err(Fat)?;
         let mut c = cache.try_into_inner().ok_or(FsError::Io)?;
         c.sync()?;
         Ok(c.into_device())
@@ -610,7 +611,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// [`FsError::Io`] if the free cluster count had to be read and could
     /// not be.
     pub fn stats(&self) -> Result<FsStats, FsError> {
-        let s = self.fs.stats()?;
+        let s = self.fs.stats().map_err(Fat)?;
         let cs = u64::from(s.cluster_size());
         let cache = self.cache.with(|c| c.stats())?;
         Ok(FsStats {
@@ -727,7 +728,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// Checks that enough free clusters remain to add an entry `name`
     /// (plus `extra` clusters).
     fn reserve(&self, name: &str, extra: u64) -> Result<(), FsError> {
-        let s = self.fs.stats()?;
+        let s = self.fs.stats().map_err(Fat)?;
         let need = entry_clusters(name, s.cluster_size().into()) + extra;
         if u64::from(s.free_clusters()) < need {
             return Err(FsError::NoSpace);
@@ -783,8 +784,8 @@ impl<D: BlockDevice> FileServer<D> {
                 if flags.contains(OpenFlags::TRUNCATE) {
                     let mut f = e.to_file();
                     check_chain(&self.fs, &mut f)?;
-                    f.truncate()?;
-                    f.flush()?;
+                    f.truncate().map_err(Fat)?;
+                    f.flush().map_err(Fat)?;
                 }
                 canon.push(e.file_name());
             }
@@ -793,8 +794,8 @@ impl<D: BlockDevice> FileServer<D> {
                     return Err(FsError::NotFound);
                 }
                 self.reserve(last, 0)?;
-                let mut f = parent.create_file(last)?;
-                f.flush()?;
+                let mut f = parent.create_file(last).map_err(Fat)?;
+                f.flush().map_err(Fat)?;
                 canon.push(last.clone());
             }
         }
@@ -925,7 +926,7 @@ impl<D: BlockDevice> FileServer<D> {
         let result = write_file(&mut f, size, pos, data);
         match result {
             Ok(n) => {
-                f.flush()?;
+                f.flush().map_err(Fat)?;
                 o.pos = pos + n as u64;
                 Ok(n)
             }
@@ -992,12 +993,14 @@ impl<D: BlockDevice> FileServer<D> {
         let size = file_size(&f);
         if len < size {
             check_chain(&self.fs, &mut f)?;
-            f.seek(fatfs::SeekFrom::Start(len))?;
-            f.truncate()?;
-            f.flush()?;
+            f.seek(fatfs::SeekFrom::Start(len)).map_err(Fat)?;
+            f.truncate().map_err(Fat)?;
+            f.flush().map_err(Fat)?;
         } else if len > size {
-            f.seek(fatfs::SeekFrom::End(0))?;
-            if let Err(e) = write_zeros(&mut f, len - size).and_then(|()| Ok(f.flush()?)) {
+            f.seek(fatfs::SeekFrom::End(0)).map_err(Fat)?;
+            if let Err(e) =
+                write_zeros(&mut f, len - size).and_then(|()| Ok(f.flush().map_err(Fat)?))
+            {
                 let _ = shrink_to(&mut f, size);
                 return Err(e);
             }
@@ -1102,7 +1105,7 @@ impl<D: BlockDevice> FileServer<D> {
             return Err(FsError::AlreadyExists);
         }
         self.reserve(last, 1)?;
-        parent.create_dir(last)?;
+        parent.create_dir(last).map_err(Fat)?;
         Ok(())
     }
 
@@ -1132,7 +1135,7 @@ impl<D: BlockDevice> FileServer<D> {
             check_chain(&self.fs, &mut e.to_file())?;
         }
         drop(e);
-        parent.remove(last)?;
+        parent.remove(last).map_err(Fat)?;
         drop(parent);
         for o in self.slots.iter_mut().filter_map(|s| s.open.as_mut()) {
             if same_path(&o.path, &canon) {
@@ -1176,7 +1179,7 @@ impl<D: BlockDevice> FileServer<D> {
             return Err(FsError::AlreadyExists);
         }
         self.reserve(dst_last, 0)?;
-        src_dir.rename(src_last, &dst_dir, dst_last)?;
+        src_dir.rename(src_last, &dst_dir, dst_last).map_err(Fat)?;
         let mut dst_canon = dst_parent_canon;
         dst_canon.push(dst_last.clone());
         if moving_dir
@@ -1220,8 +1223,8 @@ fn fix_dotdot<D: BlockDevice>(
     } else {
         let mut p = parent.as_file().ok_or(FsError::Corrupt)?.clone();
         let mut dot = [0u8; 32];
-        p.seek(fatfs::SeekFrom::Start(0))?;
-        p.read_exact(&mut dot)?;
+        p.seek(fatfs::SeekFrom::Start(0)).map_err(Fat)?;
+        p.read_exact(&mut dot).map_err(Fat)?;
         if &dot[..11] != b".          " {
             return Err(FsError::Corrupt);
         }
@@ -1230,8 +1233,8 @@ fn fix_dotdot<D: BlockDevice>(
     let (dir, _) = open_dir_at(fs, moved)?;
     let mut f = dir.as_file().ok_or(FsError::Corrupt)?.clone();
     let mut dotdot = [0u8; 32];
-    f.seek(fatfs::SeekFrom::Start(DIR_ENTRY))?;
-    f.read_exact(&mut dotdot)?;
+    f.seek(fatfs::SeekFrom::Start(DIR_ENTRY)).map_err(Fat)?;
+    f.read_exact(&mut dotdot).map_err(Fat)?;
     if &dotdot[..11] != b"..         " {
         return Err(FsError::Corrupt);
     }
@@ -1240,9 +1243,9 @@ fn fix_dotdot<D: BlockDevice>(
     dotdot[21] = hi1;
     dotdot[26] = lo0;
     dotdot[27] = lo1;
-    f.seek(fatfs::SeekFrom::Start(DIR_ENTRY))?;
-    f.write_all(&dotdot)?;
-    f.flush()?;
+    f.seek(fatfs::SeekFrom::Start(DIR_ENTRY)).map_err(Fat)?;
+    f.write_all(&dotdot).map_err(Fat)?;
+    f.flush().map_err(Fat)?;
     Ok(())
 }
 
@@ -1273,10 +1276,10 @@ fn read_file<D: BlockDevice>(
     if want == 0 {
         return Ok(0);
     }
-    f.seek(fatfs::SeekFrom::Start(pos))?;
+    f.seek(fatfs::SeekFrom::Start(pos)).map_err(Fat)?;
     let mut done = 0;
     while done < want {
-        let n = f.read(&mut buf[done..want])?;
+        let n = f.read(&mut buf[done..want]).map_err(Fat)?;
         if n == 0 {
             break;
         }
@@ -1295,10 +1298,10 @@ fn write_file<D: BlockDevice>(
     data: &[u8],
 ) -> Result<usize, FsError> {
     if pos > size {
-        f.seek(fatfs::SeekFrom::End(0))?;
+        f.seek(fatfs::SeekFrom::End(0)).map_err(Fat)?;
         write_zeros(f, pos - size)?;
     } else {
-        f.seek(fatfs::SeekFrom::Start(pos))?;
+        f.seek(fatfs::SeekFrom::Start(pos)).map_err(Fat)?;
     }
     let mut done = 0;
     while done < data.len() {
@@ -1306,7 +1309,7 @@ fn write_file<D: BlockDevice>(
             Ok(0) => return Err(FsError::Corrupt),
             Ok(n) => done += n,
             Err(e) => {
-                let e = FsError::from(e);
+                let e = FsError::from(Fat(e));
                 if e == FsError::NoSpace && done > 0 {
                     return Ok(done);
                 }

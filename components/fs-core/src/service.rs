@@ -13,12 +13,8 @@ use libcerne::files::{self, protocol, FsError, MAX_PATH};
 use libcerne::interface::{BufRange, Reply, SharedBuffer, Word};
 
 use crate::device::BlockDevice;
-use crate::path::path_from_bytes as core_path;
+use crate::path::path_from_bytes;
 use crate::server::{FileServer, Handle, OpenFlags, SeekFrom};
-
-fn path_from_bytes(bytes: &[u8]) -> Result<&str, FsError> {
-    Ok(core_path(bytes)?)
-}
 
 /// The file server with its clients' buffers.
 pub struct FileService<D: BlockDevice> {
@@ -77,7 +73,7 @@ impl<D: BlockDevice> FileService<D> {
         &mut self,
         badge: Word,
         range: BufRange,
-        f: impl FnOnce(&mut FileServer<D>, &str) -> Result<R, crate::error::FsError>,
+        f: impl FnOnce(&mut FileServer<D>, &str) -> Result<R, FsError>,
     ) -> Result<R, FsError> {
         let buffer = self.buffer(badge)?;
         let range = buffer.check(range).map_err(|_| FsError::BadBuffer)?;
@@ -90,7 +86,7 @@ impl<D: BlockDevice> FileService<D> {
             .read(range.start, bytes)
             .map_err(|_| FsError::BadBuffer)?;
         let path = path_from_bytes(bytes)?;
-        Ok(f(&mut self.fs, path)?)
+        f(&mut self.fs, path)
     }
 
     /// Checks `range` of the client's buffer for a transfer.
@@ -148,13 +144,6 @@ impl<D: BlockDevice> FileService<D> {
             }
         };
         Ok(files::Count { bytes: n as u64 })
-    }
-}
-
-/// The protocol's error for the core's: the same code.
-impl From<crate::error::FsError> for FsError {
-    fn from(e: crate::error::FsError) -> Self {
-        FsError::from_code(e.code()).unwrap_or(FsError::Io)
     }
 }
 

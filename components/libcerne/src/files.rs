@@ -138,6 +138,12 @@ impl FsError {
     }
 }
 
+impl core::fmt::Display for FsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ServerError for FsError {
     fn code(self) -> Word {
         FIRST_SERVER_CODE - 1 + Word::from(FsError::code(self))
