@@ -16,6 +16,21 @@ const PROGRAMS: [&str; 8] = [
     "fs-abuse",
 ];
 
+/// Channels whose protocols carry bytes in the shared buffer
+/// (libcerne::console, libcerne::files).
+const BUFFERED_CHANNELS: [&str; 2] = ["console", "files"];
+
+/// A buffered channel that `component` uses but the description gives no
+/// `buffer`.
+fn unbuffered<'a>(system: &'a sysdesc::System, component: &str) -> Option<&'a str> {
+    system
+        .channels
+        .iter()
+        .filter(|ch| BUFFERED_CHANNELS.contains(&ch.name.as_str()) && ch.buffer == 0)
+        .find(|ch| ch.server == component || ch.clients.iter().any(|k| k.component == component))
+        .map(|ch| ch.name.as_str())
+}
+
 fn main() {
     if std::env::var("TARGET").is_ok_and(|t| t.ends_with("-none")) {
         println!("cargo:rustc-link-arg-bins=-Tcerne-user.ld");
@@ -40,7 +55,14 @@ fn main() {
     for program in PROGRAMS {
         let component = system.components.iter().find(|c| c.program == program);
         let text = match component {
-            Some(c) => sysdesc::caps_module(&system, &c.name).unwrap_or_else(|d| panic!("{d}")),
+            Some(c) => match unbuffered(&system, &c.name) {
+                Some(channel) => format!(
+                    "compile_error!(\"{}: channel '{channel}' needs a `buffer`: component '{}' (program '{program}') moves its bytes through the buffer it shares with the other side\");",
+                    path.display(),
+                    c.name
+                ),
+                None => sysdesc::caps_module(&system, &c.name).unwrap_or_else(|d| panic!("{d}")),
+            },
             None => format!(
                 "compile_error!(\"{} runs no component with program '{program}'\");",
                 path.display()

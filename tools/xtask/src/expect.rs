@@ -632,7 +632,7 @@ pub const FSCHECK_FAIL: &str = "[fscheck] FAIL";
 pub const FSABUSE_DONE: &str = "[fsabuse] done: {} refused as expected, {} unexpected";
 /// Cases fs-abuse must report refused as expected: every error a client
 /// can provoke, and garbage (`[fsabuse] <case>: refused with ...`).
-pub const FSABUSE_CASES: [&str; 20] = [
+pub const FSABUSE_CASES: [&str; 22] = [
     "an unknown label",
     "label 0",
     "a request too short",
@@ -653,6 +653,8 @@ pub const FSABUSE_CASES: [&str; 20] = [
     "a path range outside the buffer",
     "too many open handles",
     "other clients' handles",
+    "disk full",
+    "space after the full disk",
 ];
 /// The file fs-abuse leaves, and its bytes.
 pub const FSABUSE_FILE: (&str, &[u8]) = ("/abuse/five.txt", b"12345");
@@ -1006,7 +1008,7 @@ mod tests {
                 "[fsabuse] {case}: refused with Server(X), as expected"
             ));
         }
-        t.push("[fsabuse] done: 20 refused as expected, 0 unexpected".into());
+        t.push("[fsabuse] done: 22 refused as expected, 0 unexpected".into());
         t.push("[fscheck] file /check/one.bin 1 bytes crc32 0xa505df1b".into());
         t.push("[fscheck] file /check/empty.bin 0 bytes crc32 0x00000000".into());
         t.push("[fscheck] done: 0 failures, 63488 KiB free".into());
@@ -1026,7 +1028,7 @@ mod tests {
             ]
         );
         assert_eq!(run.previous, None);
-        assert_eq!(run.refused, 20);
+        assert_eq!(run.refused, 22);
         assert_eq!(
             run.manifest(),
             b"/check/one.bin 1 0xa505df1b\n/check/empty.bin 0 0x00000000\n"

@@ -169,7 +169,54 @@ impl Abuse {
         }
         self.expect("too many open handles", S(FsError::TooManyHandles), got);
 
-        let _ = whence::START;
+        self.disk_full();
+    }
+
+    /// Fills the disk: a write far past the end of a new file makes the
+    /// server fill the gap with zeros until no cluster is left. The write
+    /// must be refused with NoSpace, and removing the file must give every
+    /// byte back.
+    fn disk_full(&mut self) {
+        let path = "/abuse/full.bin";
+        let before = self.fs.statfs().map(|i| i.free_bytes);
+        let Ok(free) = before else {
+            self.unexpected += 1;
+            let _ = writeln!(self.console, "[fsabuse] UNEXPECTED statfs: {before:?}");
+            return;
+        };
+        let got = self
+            .fs
+            .open(
+                path,
+                flags::READ | flags::WRITE | flags::CREATE | flags::TRUNCATE,
+            )
+            .and_then(|h| {
+                let past = i64::try_from(free + (1 << 20)).unwrap_or(i64::MAX);
+                let r = self.fs.seek(h, past, whence::START).and_then(|_| {
+                    self.fs.raw().write(files::Transfer {
+                        handle: h,
+                        buf: BufRange::new(0, 1),
+                    })
+                });
+                let _ = self.fs.close(h);
+                r
+            });
+        self.expect("disk full", Error::Server(FsError::NoSpace), got);
+        let removed = self.fs.unlink(path);
+        let after = self.fs.statfs().map(|i| i.free_bytes);
+        if removed.is_ok() && after == Ok(free) {
+            self.expected += 1;
+            let _ = writeln!(
+                self.console,
+                "[fsabuse] space after the full disk: all {free} bytes free again, as expected"
+            );
+        } else {
+            self.unexpected += 1;
+            let _ = writeln!(
+                self.console,
+                "[fsabuse] UNEXPECTED space after the full disk: unlink {removed:?}, {after:?} bytes free, {free} before"
+            );
+        }
     }
 
     /// Opens the raw bytes `path` (which need not be UTF-8 or short).
