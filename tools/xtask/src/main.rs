@@ -18,6 +18,7 @@ mod qemu;
 mod runner;
 mod setup;
 mod suite;
+mod symbolize;
 mod sysimage;
 mod systems;
 
@@ -88,9 +89,12 @@ fn run(args: RunArgs) -> Result<bool> {
         return Err(Error::new(format!("no such file: {}", path.display())));
     }
     setup::ensure_qemu()?;
-    let image = match &args.image {
-        Some(path) => path.clone(),
-        None => image::build(system)?.path,
+    let (image, sources) = match &args.image {
+        Some(path) => (path.clone(), None),
+        None => {
+            let built = image::build(system)?;
+            (built.path.clone(), Some(symbolize::Sources::of(&built)))
+        }
     };
     let disk = match (system.disk, &args.image) {
         (Some(files), None) => Some(disk::image_of(system.name, files)?),
@@ -118,6 +122,11 @@ fn run(args: RunArgs) -> Result<bool> {
         None => eprintln!("[xtask] booting; Ctrl-A X quits QEMU"),
     }
     let run = runner::run(&image, &options)?;
+    if let Some(sources) = &sources {
+        for line in symbolize::annotate(&run.transcript.console, sources) {
+            eprintln!("{line}");
+        }
+    }
     eprintln!("\n[xtask] {}", run.outcome.describe());
     Ok(run.outcome.is_ok())
 }

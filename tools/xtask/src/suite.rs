@@ -133,7 +133,7 @@ fn checks() -> Vec<Check> {
         v.push(Check::new(
             &name.clone(),
             &format!(
-                "deliberate EL0 data abort at {}: decoded report, thread suspended, kernel goes on",
+                "deliberate EL0 data abort at {}: decoded report, thread suspended, kernel goes on; the host names the faulting function and line",
                 el.to_uppercase()
             ),
             move |ctx| el0_fault(ctx, &name, el2),
@@ -859,8 +859,24 @@ fn kernel_fault(ctx: &mut Ctx) -> Verdict {
     if let Err(more) = expect::kernel_fault(&transcript) {
         problems.extend(more);
     }
+    // `run` names the kernel's faulting instruction from the kernel ELF:
+    // the read in kernel/src/boot.rs.
+    let named = transcript
+        .stderr
+        .iter()
+        .find(|l| l.starts_with("[xtask] kernel PC "));
+    if !named.is_some_and(|l| l.contains("kernel/src/boot.rs:")) {
+        problems.push(format!(
+            "`run` should name the kernel's PC in kernel/src/boot.rs; it printed {named:?}"
+        ));
+    }
     if problems.is_empty() {
-        Ok(format!("report printed, `run` ended with {status}"))
+        Ok(format!(
+            "report printed, `run` ended with {status}; {}",
+            named
+                .map(|l| l.trim_start_matches("[xtask] "))
+                .unwrap_or_default()
+        ))
     } else {
         let again = run_command(SYSTEM, &Machine::default());
         Err(report(&problems, &transcript, ctx, "kernel-fault", &again))
@@ -878,8 +894,36 @@ fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
     if let Err(more) = expect::el0_fault(&run.transcript) {
         problems.extend(more);
     }
+    // The host names the faulting instruction from the image's ELFs: the
+    // write in el0-fault.rs's main, at its line.
+    let image = ctx.image("el0-fault")?;
+    let named = crate::symbolize::annotate(
+        &run.transcript.console,
+        &crate::symbolize::Sources::of(&image),
+    );
+    let source = "components/boot-tests/src/bin/el0-fault.rs";
+    let line = std::fs::read_to_string(cargo::workspace_root().join(source))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .position(|l| l.contains("write_volatile(UNMAPPED"))
+        })
+        .map(|i| i + 1);
+    let want = line.map(|l| format!("el0_fault::main at {source}:{l}"));
+    let pc = named.iter().find(|l| l.contains(" PC "));
+    match (&want, pc) {
+        (Some(want), Some(pc)) if pc.contains(want.as_str()) => {}
+        _ => problems.push(format!(
+            "the fault's PC should be named `{}`; the host printed {named:?}",
+            want.as_deref().unwrap_or("(the write in el0-fault.rs)")
+        )),
+    }
     if problems.is_empty() {
-        Ok("fault reported, thread suspended, clean halt".into())
+        Ok(format!(
+            "fault reported, thread suspended, clean halt; {}",
+            pc.map(|l| l.trim_start_matches("[xtask] "))
+                .unwrap_or_default()
+        ))
     } else {
         Err(report(&problems, &run.transcript, ctx, name, &again))
     }

@@ -267,6 +267,9 @@ fn root_cnode_free_slots(reserved: u64) -> u64 {
     (1u64 << ROOT_CNODE_BITS).saturating_sub(16 + image_pages + 16 + 230)
 }
 
+/// The directory of an image's parts that keeps its programs unstripped.
+pub const PROGRAMS_DIR: &str = "programs";
+
 /// Everything from description to bundle, into `out_dir`; `kernel_bytes` is
 /// the kernel's loaded size (for the simulation's reservation).
 pub fn build(
@@ -285,6 +288,17 @@ pub fn build(
     let totals = simulate(description, &system, &expanded.spec, &encoded, reserved)?;
 
     std::fs::create_dir_all(out_dir).context(|| format!("cannot create {}", out_dir.display()))?;
+    // Keep each program as built (with its symbols), for naming the
+    // addresses of fault reports of this image (crate::symbolize).
+    let programs = out_dir.join(PROGRAMS_DIR);
+    std::fs::create_dir_all(&programs)
+        .context(|| format!("cannot create {}", programs.display()))?;
+    for c in &system.components {
+        let from = cargo::aarch64_release_dir().join(&c.program);
+        let to = programs.join(&c.program);
+        std::fs::copy(&from, &to)
+            .context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    }
     let capdl_path = out_dir.join("system.cdl");
     std::fs::write(&capdl_path, capdl::print(&expanded.spec))
         .context(|| format!("cannot write {}", capdl_path.display()))?;
