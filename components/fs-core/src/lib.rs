@@ -20,6 +20,7 @@
 extern crate alloc;
 
 pub mod cache;
+mod chain;
 pub mod device;
 pub mod error;
 pub mod format;

@@ -13,9 +13,10 @@
 //!
 //! So a handle holds no fatfs object. It records the file's normalised path
 //! (in the spelling stored on disk), its own position and its open flags;
-//! every operation looks the path up again, opens a fresh `File`, seeks to
-//! the handle's position, does its work and flushes the directory entry
-//! into the cache before returning. Consequences:
+//! every operation looks the path up again through fatfs (a read or write
+//! goes straight to the file's directory entry once the handle knows where
+//! it is, see below) and finishes by writing the directory entry into the
+//! cache before returning. Consequences:
 //! * two handles on one file always see each other's completed writes and
 //!   size changes, and never overwrite each other's metadata;
 //! * `rename` rewrites the path of every open handle on or under the
@@ -23,8 +24,24 @@
 //! * `unlink` marks the handles on the removed entry as gone: they then
 //!   fail with [`FsError::NotFound`] (until closed), even if a new file is
 //!   created under the same name;
-//! * the price is a path lookup and a walk of the cluster chain up to the
-//!   position for each request, both served from the block cache.
+//! * the price is a path lookup, served from the block cache.
+//!
+//! # Reaching a position
+//!
+//! fatfs's `File::seek` walks the cluster chain from the file's first
+//! cluster on every call, so a fresh `File` per request would make a
+//! request's cost grow with its position (quadratic for sequential I/O).
+//! Reads and writes of file data therefore bypass fatfs (`chain`): each
+//! handle keeps a cursor into its file's cluster chain (a known cluster
+//! every 64 and the last one visited), the data is read and written
+//! through the cache directly, clusters for growth are allocated there,
+//! and the directory entry is rewritten there. The cursor is a cache of
+//! the FAT: it is checked against the file's first cluster and size on
+//! every use, and cut for every handle on a file that shrinks. The entry's
+//! place is remembered per handle with its short name (checked on every
+//! use) and forgotten on `rename` and `unlink`, the only operations that
+//! move or remove an entry. Namespace operations, shrinking and freeing
+//! stay with fatfs.
 //!
 //! # Sessions and handles
 //!
@@ -66,6 +83,7 @@ use core::cell::Cell;
 use fatfs::{Read, Seek, Write};
 
 use crate::cache::{BlockCache, CacheStats, SharedCache};
+use crate::chain::{self, Alloc, Cursor, Geometry};
 use crate::device::BlockDevice;
 use crate::error::Fat;
 use crate::path::{has_prefix, parse_path, same_path};
@@ -79,9 +97,6 @@ const DIR_ENTRY: u64 = 32;
 
 /// UTF-16 units of a long name held by one directory entry.
 const LFN_UNITS: u64 = 13;
-
-/// Zeros for growing files.
-const ZEROS: [u8; 4096] = [0; 4096];
 
 type Fs<D> = fatfs::FileSystem<SharedCache<D>, Clock, fatfs::LossyOemCpConverter>;
 type FsDir<'a, D> = fatfs::Dir<'a, SharedCache<D>, Clock, fatfs::LossyOemCpConverter>;
@@ -346,6 +361,13 @@ struct Open {
     flags: OpenFlags,
     /// The entry was removed: every use but close fails with `NotFound`.
     gone: bool,
+    /// Where the file's directory entry is on the volume and its short
+    /// name, once found: later requests go there without a path lookup
+    /// (the name is checked every time; forgotten on rename and unlink,
+    /// the only operations that move or remove an entry).
+    entry: Option<(u64, chain::RawName)>,
+    /// What the handle knows of the file's cluster chain.
+    chain: Option<Cursor>,
 }
 
 /// A handle table slot.
@@ -367,6 +389,10 @@ pub struct FileServer<D: BlockDevice> {
     fs: Fs<D>,
     cache: SharedCache<D>,
     clock: Rc<Cell<fatfs::DateTime>>,
+    /// The volume's layout, for the data path.
+    geo: Geometry,
+    /// The data path's allocator.
+    alloc: Alloc,
     slots: Vec<Slot>,
     per_client: BTreeMap<u64, usize>,
     open_count: usize,
@@ -470,6 +496,100 @@ fn open_file_at<'a, D: BlockDevice>(
     }
 }
 
+/// Walks `path` as directories, like [`open_dir_at`] but without the
+/// canonical spelling.
+fn dir_at<'a, D: BlockDevice>(fs: &'a Fs<D>, path: &[String]) -> Result<FsDir<'a, D>, FsError> {
+    let mut dir = fs.root_dir();
+    for comp in path {
+        let e = find_in(&dir, comp)?.ok_or(FsError::NotFound)?;
+        if !e.is_dir() {
+            return Err(FsError::NotADirectory);
+        }
+        dir = e.to_dir();
+    }
+    Ok(dir)
+}
+
+/// Looks up the file (not directory) at `path`; returns its entry and its
+/// parent directory.
+fn lookup_file<'a, D: BlockDevice>(
+    fs: &'a Fs<D>,
+    path: &[String],
+) -> Result<(FsEntry<'a, D>, FsDir<'a, D>), FsError> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err(FsError::IsADirectory);
+    };
+    let dir = dir_at(fs, parents)?;
+    let e = find_in(&dir, last)?.ok_or(FsError::NotFound)?;
+    if e.is_dir() {
+        return Err(FsError::IsADirectory);
+    }
+    Ok((e, dir))
+}
+
+/// The first cluster of `dir` (not the root), from its `.` entry: fatfs
+/// shows no cluster of a directory.
+fn dir_cluster<D: BlockDevice>(dir: &FsDir<'_, D>) -> Result<u32, FsError> {
+    let mut p = dir.as_file().ok_or(FsError::Corrupt)?.clone();
+    let mut dot = [0u8; 32];
+    p.seek(fatfs::SeekFrom::Start(0)).map_err(Fat)?;
+    p.read_exact(&mut dot).map_err(Fat)?;
+    if &dot[..11] != b".          " {
+        return Err(FsError::Corrupt);
+    }
+    Ok(entry_cluster(&dot))
+}
+
+/// The directory entry of the file `o` is open on, as it is now: where
+/// `o` found it last time if it is still there, else looked up through
+/// fatfs and then found on the volume by scanning the parent directory.
+fn target<D: BlockDevice>(
+    fs: &Fs<D>,
+    cache: &SharedCache<D>,
+    geo: &Geometry,
+    o: &mut Open,
+) -> Result<chain::Entry, FsError> {
+    if let Some((at, name)) = o.entry {
+        if let Some(found) = cache.with(|c| chain::Entry::read(c, at, &name))?? {
+            return Ok(found);
+        }
+        o.entry = None;
+    }
+    let (e, dir) = lookup_file(fs, &o.path)?;
+    let name = e.short_file_name_as_bytes();
+    let size = e.len();
+    let parent = if o.path.len() == 1 {
+        geo.root
+    } else {
+        dir_cluster(&dir)?
+    };
+    let found = cache.with(|c| chain::find_entry(c, geo, parent, name, size))??;
+    o.entry = Some((found.at(), found.name()));
+    Ok(found)
+}
+
+/// After the file at `path` was cut to `size` bytes: every handle on it
+/// forgets the clusters past the new end.
+fn cut(slots: &mut [Slot], geo: &Geometry, path: &[String], size: u64) {
+    let keep = geo.clusters(size);
+    for o in slots.iter_mut().filter_map(|s| s.open.as_mut()) {
+        if same_path(&o.path, path) && !o.chain.as_mut().is_some_and(|c| c.trim(keep)) {
+            o.chain = None;
+        }
+    }
+}
+
+/// Free clusters: fatfs's count less the clusters the data path took
+/// (see `chain`), and the total.
+fn free_clusters<D: BlockDevice>(fs: &Fs<D>, alloc: &Alloc) -> Result<(u32, u32), FsError> {
+    let s = fs.stats().map_err(Fat)?;
+    let total = s.total_clusters();
+    Ok((
+        s.free_clusters().wrapping_sub(alloc.taken).min(total),
+        total,
+    ))
+}
+
 fn stat_of<D: BlockDevice>(node: &Node<'_, D>) -> Stat {
     match node {
         Node::Root => Stat {
@@ -500,16 +620,6 @@ fn check_chain<D: BlockDevice>(fs: &Fs<D>, f: &mut FsFile<'_, D>) -> Result<(), 
     }
     if n > total {
         return Err(FsError::Corrupt);
-    }
-    Ok(())
-}
-
-/// Writes `len` zero bytes at the file's current position.
-fn write_zeros<D: BlockDevice>(f: &mut FsFile<'_, D>, mut len: u64) -> Result<(), FsError> {
-    while len > 0 {
-        let n = usize::try_from(len.min(ZEROS.len() as u64)).unwrap_or(ZEROS.len());
-        f.write_all(&ZEROS[..n]).map_err(Fat)?;
-        len -= n as u64;
     }
     Ok(())
 }
@@ -550,7 +660,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// As [`FileServer::mount`].
     pub fn mount_with(device: D, cache_pages: usize, limits: Limits) -> Result<Self, FsError> {
         let cache = SharedCache::new(BlockCache::new(device, cache_pages));
-        check_boot_sector(&cache)?;
+        let boot = check_boot_sector(&cache)?;
         let clock = Rc::new(Cell::new(Timestamp::EPOCH.to_fat()?));
         let options = fatfs::FsOptions::new()
             .update_accessed_date(false)
@@ -561,6 +671,7 @@ impl<D: BlockDevice> FileServer<D> {
         }
         // Count the free clusters now, so that later checks are cheap.
         fs.stats().map_err(Fat)?;
+        let geo = Geometry::parse(&boot)?;
         let limits = Limits {
             max_handles: limits.max_handles.min((1 << SLOT_BITS) - 1),
             ..limits
@@ -569,6 +680,8 @@ impl<D: BlockDevice> FileServer<D> {
             fs,
             cache,
             clock,
+            geo,
+            alloc: Alloc::default(),
             slots: Vec::new(),
             per_client: BTreeMap::new(),
             open_count: 0,
@@ -583,9 +696,17 @@ impl<D: BlockDevice> FileServer<D> {
     /// [`FsError::Io`] if the final writes or the flush failed (the device
     /// is then dropped).
     pub fn unmount(self) -> Result<D, FsError> {
-        let FileServer { fs, cache, .. } = self;
+        let FileServer {
+            fs,
+            cache,
+            geo,
+            alloc,
+            ..
+        } = self;
+        let (free, _) = free_clusters(&fs, &alloc)?;
         fs.unmount().map_err(Fat)?;
         let mut c = cache.try_into_inner().ok_or(FsError::Io)?;
+        alloc.unmount(&mut c, &geo, free)?;
         c.sync()?;
         Ok(c.into_device())
     }
@@ -611,15 +732,15 @@ impl<D: BlockDevice> FileServer<D> {
     /// [`FsError::Io`] if the free cluster count had to be read and could
     /// not be.
     pub fn stats(&self) -> Result<FsStats, FsError> {
-        let s = self.fs.stats().map_err(Fat)?;
-        let cs = u64::from(s.cluster_size());
+        let (free, total) = free_clusters(&self.fs, &self.alloc)?;
+        let cs = self.geo.cluster_size();
         let cache = self.cache.with(|c| c.stats())?;
         Ok(FsStats {
             cluster_size: cs,
-            total_clusters: s.total_clusters().into(),
-            free_clusters: s.free_clusters().into(),
-            total_bytes: u64::from(s.total_clusters()) * cs,
-            free_bytes: u64::from(s.free_clusters()) * cs,
+            total_clusters: total.into(),
+            free_clusters: free.into(),
+            total_bytes: u64::from(total) * cs,
+            free_bytes: u64::from(free) * cs,
             open_handles: self.open_count as u64,
             cache,
         })
@@ -650,6 +771,11 @@ impl<D: BlockDevice> FileServer<D> {
     }
 
     // ----- handles -----
+
+    /// The slot index in a handle value.
+    fn slot_index(h: Handle) -> usize {
+        usize::try_from(h.0 & ((1 << SLOT_BITS) - 1)).unwrap_or(usize::MAX)
+    }
 
     /// The open state of `h` if `client` owns it.
     fn get(slots: &mut [Slot], client: u64, h: Handle) -> Result<&mut Open, FsError> {
@@ -728,9 +854,9 @@ impl<D: BlockDevice> FileServer<D> {
     /// Checks that enough free clusters remain to add an entry `name`
     /// (plus `extra` clusters).
     fn reserve(&self, name: &str, extra: u64) -> Result<(), FsError> {
-        let s = self.fs.stats().map_err(Fat)?;
-        let need = entry_clusters(name, s.cluster_size().into()) + extra;
-        if u64::from(s.free_clusters()) < need {
+        let (free, _) = free_clusters(&self.fs, &self.alloc)?;
+        let need = entry_clusters(name, self.geo.cluster_size()) + extra;
+        if u64::from(free) < need {
             return Err(FsError::NoSpace);
         }
         Ok(())
@@ -766,9 +892,12 @@ impl<D: BlockDevice> FileServer<D> {
                 pos: 0,
                 flags,
                 gone: false,
+                entry: None,
+                chain: None,
             });
         };
         let (parent, mut canon) = open_dir_at(&self.fs, parents)?;
+        let mut truncated = false;
         match find_in(&parent, last)? {
             Some(e) => {
                 if flags.contains(OpenFlags::CREATE) && flags.contains(OpenFlags::EXCLUSIVE) {
@@ -786,6 +915,7 @@ impl<D: BlockDevice> FileServer<D> {
                     check_chain(&self.fs, &mut f)?;
                     f.truncate().map_err(Fat)?;
                     f.flush().map_err(Fat)?;
+                    truncated = true;
                 }
                 canon.push(e.file_name());
             }
@@ -800,6 +930,9 @@ impl<D: BlockDevice> FileServer<D> {
             }
         }
         drop(parent);
+        if truncated {
+            cut(&mut self.slots, &self.geo, &canon, 0);
+        }
         self.insert(Open {
             owner: client,
             path: canon,
@@ -807,6 +940,8 @@ impl<D: BlockDevice> FileServer<D> {
             pos: 0,
             flags,
             gone: false,
+            entry: None,
+            chain: None,
         })
     }
 
@@ -867,10 +1002,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// `UnknownHandle`, `IsADirectory`, `NotReadable`, `NotFound`
     /// (removed), `PastEnd` (position beyond the end), `Io`.
     pub fn read(&mut self, client: u64, h: Handle, buf: &mut [u8]) -> Result<usize, FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
-        let n = read_file(&self.fs, o, o.pos, buf)?;
-        o.pos += n as u64;
-        Ok(n)
+        self.read_file(client, h, None, buf)
     }
 
     /// Reads at `pos` without using or moving `h`'s position.
@@ -884,8 +1016,87 @@ impl<D: BlockDevice> FileServer<D> {
         pos: u64,
         buf: &mut [u8],
     ) -> Result<usize, FsError> {
+        self.read_file(client, h, Some(pos), buf)
+    }
+
+    /// Reads `h`'s file at `pos`, or at and then past its position.
+    fn read_file(
+        &mut self,
+        client: u64,
+        h: Handle,
+        pos: Option<u64>,
+        buf: &mut [u8],
+    ) -> Result<usize, FsError> {
         let o = Self::get(&mut self.slots, client, h)?;
-        read_file(&self.fs, o, pos, buf)
+        if o.is_dir {
+            return Err(FsError::IsADirectory);
+        }
+        if !o.flags.contains(OpenFlags::READ) {
+            return Err(FsError::NotReadable);
+        }
+        if o.gone {
+            return Err(FsError::NotFound);
+        }
+        let entry = target(&self.fs, &self.cache, &self.geo, o)?;
+        let at = pos.unwrap_or(o.pos);
+        let size = entry.size();
+        if at > size {
+            return Err(FsError::PastEnd);
+        }
+        let want = usize::try_from(size - at)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let geo = &self.geo;
+        let chain = &mut o.chain;
+        let out = &mut buf[..want];
+        self.cache
+            .with(|c| chain::read(c, geo, chain, &entry, at, out))??;
+        if pos.is_none() {
+            o.pos = at + want as u64;
+        }
+        Ok(want)
+    }
+
+    /// Writes `data` at `pos` of the file of `o` (whose entry is `entry`)
+    /// through the data path (an empty `data` grows the file to `pos`). On
+    /// an error the file gets its old size back.
+    fn write_entry(
+        &mut self,
+        slot: usize,
+        mut entry: chain::Entry,
+        pos: u64,
+        data: &[u8],
+    ) -> Result<usize, FsError> {
+        let (free, _) = free_clusters(&self.fs, &self.alloc)?;
+        let ctx = chain::WriteCtx {
+            geo: &self.geo,
+            alloc: &mut self.alloc,
+            free,
+            now: self.clock.get(),
+        };
+        let o = self
+            .slots
+            .get_mut(slot)
+            .and_then(|s| s.open.as_mut())
+            .ok_or(FsError::UnknownHandle)?;
+        let chain = &mut o.chain;
+        let size = entry.size();
+        let result = self
+            .cache
+            .with(|c| chain::write(c, ctx, chain, &mut entry, pos, data))?;
+        if result.is_err() {
+            // Give the file its old size back; the original error is the
+            // one to report even if this fails too.
+            let path = o.path.clone();
+            if let Ok(mut f) = open_file_at(&self.fs, &path) {
+                let _ = shrink_to(&mut f, size);
+            }
+            cut(&mut self.slots, &self.geo, &path, size);
+        }
+        result
     }
 
     /// Writes `data` at `h`'s position (at the end with `APPEND`), first
@@ -907,10 +1118,9 @@ impl<D: BlockDevice> FileServer<D> {
         if o.gone {
             return Err(FsError::NotFound);
         }
-        let mut f = open_file_at(&self.fs, &o.path)?;
-        let size = file_size(&f);
+        let entry = target(&self.fs, &self.cache, &self.geo, o)?;
         let pos = if o.flags.contains(OpenFlags::APPEND) {
-            size
+            entry.size()
         } else {
             o.pos
         };
@@ -923,20 +1133,12 @@ impl<D: BlockDevice> FileServer<D> {
         if end > MAX_FILE_SIZE {
             return Err(FsError::FileTooLarge);
         }
-        let result = write_file(&mut f, size, pos, data);
-        match result {
-            Ok(n) => {
-                f.flush().map_err(Fat)?;
-                o.pos = pos + n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                // Give the file its old size back; the original error is
-                // the one to report even if this fails too.
-                let _ = shrink_to(&mut f, size);
-                Err(e)
-            }
+        let slot = Self::slot_index(h);
+        let n = self.write_entry(slot, entry, pos, data)?;
+        if let Some(o) = self.slots.get_mut(slot).and_then(|s| s.open.as_mut()) {
+            o.pos = pos + n as u64;
         }
+        Ok(n)
     }
 
     /// Moves `h`'s position; returns the new position. Positions past the
@@ -989,21 +1191,20 @@ impl<D: BlockDevice> FileServer<D> {
         if len > MAX_FILE_SIZE {
             return Err(FsError::FileTooLarge);
         }
-        let mut f = open_file_at(&self.fs, &o.path)?;
-        let size = file_size(&f);
+        let entry = target(&self.fs, &self.cache, &self.geo, o)?;
+        let size = entry.size();
         if len < size {
+            let path = o.path.clone();
+            let mut f = open_file_at(&self.fs, &path)?;
             check_chain(&self.fs, &mut f)?;
             f.seek(fatfs::SeekFrom::Start(len)).map_err(Fat)?;
-            f.truncate().map_err(Fat)?;
+            let cut_result = f.truncate().map_err(Fat);
+            // Whatever fatfs freed is gone from every handle's cursor.
+            cut(&mut self.slots, &self.geo, &path, len);
+            cut_result?;
             f.flush().map_err(Fat)?;
         } else if len > size {
-            f.seek(fatfs::SeekFrom::End(0)).map_err(Fat)?;
-            if let Err(e) =
-                write_zeros(&mut f, len - size).and_then(|()| Ok(f.flush().map_err(Fat)?))
-            {
-                let _ = shrink_to(&mut f, size);
-                return Err(e);
-            }
+            self.write_entry(Self::slot_index(h), entry, len, &[])?;
         }
         Ok(())
     }
@@ -1140,6 +1341,8 @@ impl<D: BlockDevice> FileServer<D> {
         for o in self.slots.iter_mut().filter_map(|s| s.open.as_mut()) {
             if same_path(&o.path, &canon) {
                 o.gone = true;
+                o.entry = None;
+                o.chain = None;
             }
         }
         Ok(())
@@ -1197,6 +1400,8 @@ impl<D: BlockDevice> FileServer<D> {
                 let mut path = dst_canon.clone();
                 path.extend(o.path.drain(src_canon.len()..));
                 o.path = path;
+                // The entry moved; the clusters did not.
+                o.entry = None;
             }
         }
         Ok(())
@@ -1221,14 +1426,7 @@ fn fix_dotdot<D: BlockDevice>(
     let parent_cluster = if moved.len() <= 1 {
         0
     } else {
-        let mut p = parent.as_file().ok_or(FsError::Corrupt)?.clone();
-        let mut dot = [0u8; 32];
-        p.seek(fatfs::SeekFrom::Start(0)).map_err(Fat)?;
-        p.read_exact(&mut dot).map_err(Fat)?;
-        if &dot[..11] != b".          " {
-            return Err(FsError::Corrupt);
-        }
-        entry_cluster(&dot)
+        dir_cluster(parent)?
     };
     let (dir, _) = open_dir_at(fs, moved)?;
     let mut f = dir.as_file().ok_or(FsError::Corrupt)?.clone();
@@ -1249,80 +1447,9 @@ fn fix_dotdot<D: BlockDevice>(
     Ok(())
 }
 
-/// Reads the file of `o` at `pos` into `buf`.
-fn read_file<D: BlockDevice>(
-    fs: &Fs<D>,
-    o: &Open,
-    pos: u64,
-    buf: &mut [u8],
-) -> Result<usize, FsError> {
-    if o.is_dir {
-        return Err(FsError::IsADirectory);
-    }
-    if !o.flags.contains(OpenFlags::READ) {
-        return Err(FsError::NotReadable);
-    }
-    if o.gone {
-        return Err(FsError::NotFound);
-    }
-    let mut f = open_file_at(fs, &o.path)?;
-    let size = file_size(&f);
-    if pos > size {
-        return Err(FsError::PastEnd);
-    }
-    let want = usize::try_from(size - pos)
-        .unwrap_or(usize::MAX)
-        .min(buf.len());
-    if want == 0 {
-        return Ok(0);
-    }
-    f.seek(fatfs::SeekFrom::Start(pos)).map_err(Fat)?;
-    let mut done = 0;
-    while done < want {
-        let n = f.read(&mut buf[done..want]).map_err(Fat)?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
-    Ok(done)
-}
-
-/// Writes `data` at `pos` of a file of `size` bytes, zero-filling a gap.
-/// Returns the bytes of `data` written; a short count only when the volume
-/// filled up after at least one byte of `data` was placed.
-fn write_file<D: BlockDevice>(
-    f: &mut FsFile<'_, D>,
-    size: u64,
-    pos: u64,
-    data: &[u8],
-) -> Result<usize, FsError> {
-    if pos > size {
-        f.seek(fatfs::SeekFrom::End(0)).map_err(Fat)?;
-        write_zeros(f, pos - size)?;
-    } else {
-        f.seek(fatfs::SeekFrom::Start(pos)).map_err(Fat)?;
-    }
-    let mut done = 0;
-    while done < data.len() {
-        match f.write(&data[done..]) {
-            Ok(0) => return Err(FsError::Corrupt),
-            Ok(n) => done += n,
-            Err(e) => {
-                let e = FsError::from(Fat(e));
-                if e == FsError::NoSpace && done > 0 {
-                    return Ok(done);
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(done)
-}
-
 /// Checks the boot sector enough that fatfs gets a sane volume: a FAT boot
-/// signature and a volume no larger than the device.
-fn check_boot_sector<D: BlockDevice>(cache: &SharedCache<D>) -> Result<(), FsError> {
+/// signature and a volume no larger than the device. Returns it.
+fn check_boot_sector<D: BlockDevice>(cache: &SharedCache<D>) -> Result<[u8; 512], FsError> {
     let mut boot = [0u8; 512];
     let (n, dev_bytes) = cache.with(|c| (c.read_at(0, &mut boot), c.len_bytes()))?;
     if n? != boot.len() {
@@ -1338,5 +1465,5 @@ fn check_boot_sector<D: BlockDevice>(cache: &SharedCache<D>) -> Result<(), FsErr
     if bytes_per_sector == 0 || sectors.saturating_mul(bytes_per_sector) > dev_bytes {
         return Err(FsError::Corrupt);
     }
-    Ok(())
+    Ok(boot)
 }
