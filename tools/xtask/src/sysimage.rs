@@ -71,7 +71,18 @@ pub fn build_programs(
         .map(|c| c.program.as_str())
         .collect();
     let mut cmd = cargo::cargo();
-    cmd.args(["build", "--release", "--target", TARGET, "--workspace"]);
+    // The components' package only: with `--workspace`, cargo would unify
+    // the programs' dependencies' features with the host tools' (xtask's
+    // addr2line turns on crc32fast's `std`, which no_std programs cannot
+    // build).
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        "-p",
+        crate::systems::COMPONENTS_PACKAGE,
+    ]);
     for p in &programs {
         cmd.args(["--bin", p]);
     }
