@@ -30,16 +30,20 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
                     esr::EC_SVC64 => {
                         let x7 = k.user_context_mut(t).x[7];
                         if config::FASTPATH && k.fastpath(x7) {
+                            // The fast path changes no mapping: no TLB work.
                             cerne_objects::syscall::Event::None
                         } else {
                             let event = k.handle_syscall(x7);
+                            events::flush_tlb(k.take_tlb_flushes());
                             console_bound = Some(console::driver_bound(k));
                             event
                         }
                     }
                     class => {
                         let elr = k.user_context_mut(t).elr_el1;
-                        k.handle_user_fault(decode_fault(class, esr, far, elr))
+                        let event = k.handle_user_fault(decode_fault(class, esr, far, elr));
+                        events::flush_tlb(k.take_tlb_flushes());
+                        event
                     }
                 }
             });

@@ -411,6 +411,8 @@ impl World {
                     let mut k = self.kernel();
                     set(k.user_context_mut(t));
                     k.handle_syscall(sys.word());
+                    // The spec has no TLB; the kernel would carry these out.
+                    k.take_tlb_flushes();
                     k.schedule_and_activate();
                 }
                 let th = self
@@ -447,6 +449,7 @@ impl World {
         {
             let mut k = self.kernel();
             k.handle_user_fault(f);
+            k.take_tlb_flushes();
             k.schedule_and_activate();
         }
         self.spec.user_fault(f);

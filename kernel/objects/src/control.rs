@@ -165,10 +165,10 @@ impl Kernel<'_> {
         self.ensure_empty(dest)?;
         self.restart_current();
         if let Some(edge) = trigger {
-            self.state.event = Event::SetIrqTrigger {
+            self.request(Event::SetIrqTrigger {
                 irq: irq as u16,
                 edge,
-            };
+            });
         }
         self.state.irq_state[irq as usize] = IrqState::Signal;
         cdt::insert(
@@ -192,7 +192,7 @@ impl Kernel<'_> {
         match L::from_word(label) {
             Some(L::IrqAckIrq) => {
                 self.restart_current();
-                self.state.event = Event::UnmaskIrq(irq);
+                self.request(Event::UnmaskIrq(irq));
             }
             Some(L::IrqSetIrqHandler) => {
                 let Some(c) = extra.first() else {

@@ -4,8 +4,11 @@
 //! When the last cap to an object goes, the object is finalised: queued
 //! threads are restarted (endpoint, notification), bound threads unbound,
 //! a thread is suspended, an IRQ handler is cleared, an ASID or ASID pool is
-//! invalidated. CNodes and TCBs hold slots, so their destruction deletes
-//! every cap inside them. That is done without recursion: the slot being
+//! invalidated (with the TLB entries of its ASIDs). Every unmapping and
+//! every freed ASID adds to the entry's TLB invalidation set, so a Revoke
+//! or Delete that reaches several address spaces invalidates all of them.
+//! CNodes and TCBs hold slots, so their destruction deletes every cap
+//! inside them. That is done without recursion: the slot being
 //! deleted holds a Zombie cap that counts the object's slots still to
 //! empty, and a zombie found inside a dying object's slots continues the
 //! chain, so the kernel stack stays flat however deep CNodes nest.
@@ -90,12 +93,7 @@ impl Kernel<'_> {
                 mapping: Some(m),
                 ..
             } => self.unmap_page(size, m.asid, m.vaddr, paddr),
-            Cap::AsidPool { paddr, asid_base } if fin => {
-                let i = asid_base as usize / ASID_POOL_SIZE % NUM_ASID_POOLS;
-                if self.state.asid_table[i] == paddr {
-                    self.state.asid_table[i] = 0;
-                }
-            }
+            Cap::AsidPool { paddr, asid_base } if fin => self.delete_asid_pool(asid_base, paddr),
             _ => {}
         }
         Finalised::Done(None)
@@ -107,15 +105,38 @@ impl Kernel<'_> {
             .then(|| cnode_slot(self.state.irq_node, irq as u64))
     }
 
-    /// seL4 `deleteASID`: forgets `asid` if it still names `vspace`.
+    /// seL4 `deleteASID`: forgets `asid` if it still names `vspace`, and
+    /// has its TLB entries invalidated: the pool hands the lowest free ASID
+    /// out again, and a VSpace assigned it later must not meet translations
+    /// of this one.
     pub fn delete_asid(&mut self, asid: u16, vspace: u64) {
         let pool = self.state.asid_table[asid as usize / ASID_POOL_SIZE % NUM_ASID_POOLS];
         if pool != 0 {
             let e = pool + (asid as u64 % ASID_POOL_SIZE as u64) * ASID_POOL_ENTRY_BYTES;
             if self.mem.read_word(e) == vspace {
                 self.mem.write_word(e, 0);
+                self.flush_asid(asid);
             }
         }
+    }
+
+    /// seL4 `deleteASIDPool`: unregisters the pool at `paddr` (ASIDs from
+    /// `asid_base`) if it is still registered, invalidating the TLB entries
+    /// of every ASID it had assigned (a new pool reuses the same ASIDs).
+    fn delete_asid_pool(&mut self, asid_base: u16, paddr: u64) {
+        let i = asid_base as usize / ASID_POOL_SIZE % NUM_ASID_POOLS;
+        if self.state.asid_table[i] != paddr {
+            return;
+        }
+        for n in 0..ASID_POOL_SIZE as u64 {
+            if self.state.tlb_flushes.is_all() {
+                break;
+            }
+            if self.mem.read_word(paddr + n * ASID_POOL_ENTRY_BYTES) != 0 {
+                self.flush_asid(asid_base + n as u16);
+            }
+        }
+        self.state.asid_table[i] = 0;
     }
 
     /// seL4 `emptySlot` + `postCapDeletion`.

@@ -270,6 +270,7 @@ mod tests {
         let took = fast && k.fastpath(sys.word());
         if !took {
             k.handle_syscall(sys.word());
+            k.take_tlb_flushes();
         }
         k.schedule_and_activate();
         took

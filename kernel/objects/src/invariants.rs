@@ -135,6 +135,14 @@ fn kind(c: &Cap) -> u64 {
 /// Runs every check; `roots` are slots from which all caps are reachable
 /// (e.g. the root CNode's slots). Returns the first violation found.
 pub fn check(k: &Kernel<'_>, roots: &[u64]) -> Result<(), String> {
+    // Between entries nothing is left recorded: every effect an entry
+    // recorded went to the kernel binary with the entry's result.
+    if k.state.event != crate::Event::None || !k.state.tlb_flushes.is_empty() {
+        return Err(format!(
+            "hardware effects left behind: {:?}, {:?}",
+            k.state.event, k.state.tlb_flushes
+        ));
+    }
     let slots = reachable_slots(k, roots);
     // Derivation list links.
     for &s in &slots {

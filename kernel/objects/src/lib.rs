@@ -48,6 +48,7 @@ pub mod cnode;
 pub mod control;
 pub mod cspace;
 pub mod delete;
+pub mod effects;
 pub mod error;
 pub mod fastpath;
 #[cfg(any(test, feature = "invariants"))]
@@ -74,6 +75,7 @@ mod tests;
 
 pub use boot::BootThreadConfig;
 pub use cap::Cap;
+pub use effects::{Event, TlbFlushes};
 pub use error::{SysResult, SyscallError};
 pub use ipc::Fault;
 pub use layout::UserContext;

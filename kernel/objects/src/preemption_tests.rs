@@ -45,6 +45,7 @@ fn reenter(k: &mut Kernel<'_>) -> u64 {
     let t = k.current_thread().unwrap();
     k.user_context_mut(t).elr_el1 += 4;
     k.handle_syscall(Syscall::Call.word());
+    k.take_tlb_flushes();
     k.schedule_and_activate();
     MessageInfo::from_word(k.user_context_mut(t).x[1]).label()
 }

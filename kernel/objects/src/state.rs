@@ -90,8 +90,12 @@ pub struct KernelState {
     pub domain_time: u64,
     /// Slot of the cap being invoked (set for the duration of a decode).
     pub invoked_slot: u64,
-    /// Hardware work an invocation left for the kernel binary.
-    pub event: crate::syscall::Event,
+    /// Hardware work an invocation left for the kernel binary (handed over
+    /// by `handle_syscall`).
+    pub event: crate::effects::Event,
+    /// TLB invalidations the current entry recorded (handed over by
+    /// `take_tlb_flushes`).
+    pub tlb_flushes: crate::effects::TlbFlushes,
 }
 
 impl KernelState {
@@ -121,7 +125,8 @@ impl KernelState {
             domain_schedule_start: 0,
             domain_time: (1 << 56) - 1,
             invoked_slot: 0,
-            event: crate::syscall::Event::None,
+            event: crate::effects::Event::None,
+            tlb_flushes: crate::effects::TlbFlushes::NONE,
         }
     }
 }

@@ -17,49 +17,7 @@ use cerne_abi::lookup::LookupFailure;
 use cerne_abi::message::{MessageInfo, FAST_MESSAGE_REGISTERS, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH};
 use cerne_abi::syscall::{Syscall, DEBUG_NAME_THREAD_MAX};
 
-/// What the kernel binary must do after a kernel entry, beyond scheduling.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// Nothing.
-    None,
-    /// DebugPutChar: print this byte.
-    PutChar(u8),
-    /// DebugDumpScheduler: print the thread list.
-    DumpScheduler,
-    /// DebugHalt, or a DebugNameThread misuse: halt the machine.
-    Halt,
-    /// DebugSnapshot: print a capDL dump.
-    Snapshot,
-    /// IRQHandler_Ack: unmask this IRQ in the interrupt controller.
-    UnmaskIrq(u16),
-    /// IRQControl_GetTrigger: set the IRQ's trigger mode (true = edge).
-    SetIrqTrigger {
-        /// The IRQ.
-        irq: u16,
-        /// Edge (true) or level (false).
-        edge: bool,
-    },
-    /// The TLB entries of this ASID must be invalidated (mappings changed).
-    FlushAsid(u16),
-    /// Cache maintenance (label = the Page/VSpace cache invocation) over a
-    /// physical range.
-    CacheOp {
-        /// The invocation label naming the operation.
-        label: u64,
-        /// First physical byte.
-        paddr: u64,
-        /// Length in bytes.
-        len: u64,
-    },
-    /// The thread faulted and has no usable handler: print the fault (the
-    /// thread is already Inactive).
-    DoubleFault {
-        /// The thread.
-        tcb: u64,
-        /// Its fault.
-        fault: Fault,
-    },
-}
+pub use crate::effects::Event;
 
 /// Result of a decoded invocation: either done, or done with reply words.
 #[allow(clippy::large_enum_variant)]
@@ -73,17 +31,15 @@ pub(crate) enum Reply {
 impl Kernel<'_> {
     /// Handles `svc #0` of the current thread, whose registers are saved in
     /// its [`crate::UserContext`] (ELR = the instruction after the `svc`).
-    /// Call [`Kernel::schedule_and_activate`] afterwards.
+    /// Call [`Kernel::schedule_and_activate`] afterwards. Returns the
+    /// call's event; its TLB invalidations are taken with
+    /// [`Kernel::take_tlb_flushes`]. The kernel carries out both before
+    /// user code runs again.
     pub fn handle_syscall(&mut self, x7: u64) -> Event {
         self.preemption.preempted = false;
         self.preemption.units = 0;
         let e = self.syscall_inner(x7);
-        let pending = core::mem::replace(&mut self.state.event, Event::None);
-        if e == Event::None {
-            pending
-        } else {
-            e
-        }
+        self.take_event(e)
     }
 
     fn syscall_inner(&mut self, x7: u64) -> Event {
@@ -170,15 +126,17 @@ impl Kernel<'_> {
 
     /// Handles a synchronous exception of the current thread other than
     /// `svc` (VM faults, undefined instructions, …). `fault_ip` is the
-    /// address of the faulting instruction.
+    /// address of the faulting instruction. Returns the entry's event;
+    /// TLB invalidations as for [`Kernel::handle_syscall`].
     pub fn handle_user_fault(&mut self, fault: Fault) -> Event {
         let t = self.state.current;
         if t == 0 {
-            return Event::None;
+            return self.take_event(Event::None);
         }
         let elr = tcb::context(&self.mem, t).elr_el1;
         tcb::update(&self.mem, t, |f| f.fault_ip = elr);
-        self.raise(t, fault)
+        let e = self.raise(t, fault);
+        self.take_event(e)
     }
 
     /// An IRQ fired: signals its notification (badge of the cap in the IRQ

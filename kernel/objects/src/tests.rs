@@ -47,6 +47,7 @@ fn check(k: &Kernel<'_>, l: &BootLayout) {
 #[allow(dead_code)]
 struct Out {
     event: crate::syscall::Event,
+    tlb: crate::TlbFlushes,
     badge: u64,
     info: MessageInfo,
     mrs: Vec<u64>,
@@ -76,6 +77,7 @@ fn syscall(
         ctx.elr_el1 += 4;
     }
     let event = k.handle_syscall(sys.word());
+    let tlb = k.take_tlb_flushes();
     k.schedule_and_activate();
     let ctx = *k.user_context_mut(t);
     let info = MessageInfo::from_word(ctx.x[1]);
@@ -85,6 +87,7 @@ fn syscall(
         .collect();
     Out {
         event,
+        tlb,
         badge: ctx.x[0],
         info,
         mrs,
@@ -1166,6 +1169,237 @@ fn configure_refuses_to_drop_a_last_cspace_cap() {
         assert_eq!(err(&o).0, Some(Error::IllegalOperation));
         let o = call(k, d + 1, L::TcbConfigure, &[0, 0, 0, 0], &[root, vs, 0]);
         assert_eq!(err(&o).0, Some(Error::IllegalOperation));
+        check(k, l);
+    });
+}
+
+/// Retypes from the untyped cap in root-CNode slot `ut`.
+fn retype_from(k: &mut Kernel<'_>, ut: u64, ty: ObjectType, bits: u64, dest: u64, n: u64) -> Out {
+    call(
+        k,
+        ut,
+        L::UntypedRetype,
+        &[ty.word(), bits, 0, 0, dest, n],
+        &[CAP_INIT_THREAD_CNODE as u64],
+    )
+}
+
+/// Retypes `n` VSpaces into slots `d..d + n` and assigns each an ASID from
+/// `pool`; returns the ASIDs.
+fn assigned_vspaces(k: &mut Kernel<'_>, l: &BootLayout, pool: u64, d: u64, n: u64) -> Vec<u16> {
+    ok(&retype(k, l, big(l), ObjectType::VSpace, 0, d, n));
+    (d..d + n)
+        .map(|s| {
+            ok(&call(k, pool, L::ArmAsidPoolAssign, &[], &[s]));
+            match k.slot_cap(cnode_slot(l.root_cnode, s)) {
+                Cap::VSpace { asid: Some(a), .. } => a,
+                c => panic!("{c:?}"),
+            }
+        })
+        .collect()
+}
+
+/// Copies the cap in slot `src` to slot `dest` with all rights.
+fn copy_cap(k: &mut Kernel<'_>, dest: u64, src: u64) {
+    let root = CAP_INIT_THREAD_CNODE as u64;
+    ok(&call(
+        k,
+        root,
+        L::CNodeCopy,
+        &[dest, 64, src, 64, 0xf],
+        &[root],
+    ));
+}
+
+/// A frame-mapping vaddr whose level-0 entry the root VSpace does not use.
+const EFFECTS_VA: u64 = 0x100_0000_0000;
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn revoke_that_unmaps_in_two_asids_flushes_both() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let pool = CAP_INIT_THREAD_ASID_POOL as u64;
+        let asids = assigned_vspaces(k, l, pool, d, 2);
+        let (a, b) = (asids[0], asids[1]);
+        assert_ne!(a, b);
+        // Three tables each, then a copy of one frame in each VSpace.
+        ok(&retype(k, l, big(l), ObjectType::PageTable, 0, d + 2, 6));
+        for (i, vs) in [(0, d), (3, d + 1)] {
+            for j in 0..3 {
+                ok(&call(
+                    k,
+                    d + 2 + i + j,
+                    L::ArmPageTableMap,
+                    &[EFFECTS_VA, 3],
+                    &[vs],
+                ));
+            }
+        }
+        ok(&retype(k, l, big(l), ObjectType::SmallPage, 0, d + 8, 1));
+        copy_cap(k, d + 9, d + 8);
+        copy_cap(k, d + 10, d + 8);
+        let o = call(k, d + 9, L::ArmPageMap, &[EFFECTS_VA, 0xf, 3], &[d]);
+        ok(&o);
+        assert!(o.tlb.is_empty(), "a new mapping needs no invalidation");
+        ok(&call(
+            k,
+            d + 10,
+            L::ArmPageMap,
+            &[EFFECTS_VA, 0xf, 3],
+            &[d + 1],
+        ));
+        // Remapping over a valid entry invalidates that ASID alone.
+        let o = call(k, d + 10, L::ArmPageMap, &[EFFECTS_VA, 0x2, 3], &[d + 1]);
+        ok(&o);
+        assert_eq!(o.tlb.asids(), &[b]);
+        // Revoking the frame unmaps both copies: both ASIDs are invalidated.
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let o = call(k, root, L::CNodeRevoke, &[d + 8, 64], &[]);
+        ok(&o);
+        assert!(!o.tlb.is_all());
+        let mut got = o.tlb.asids().to_vec();
+        got.sort_unstable();
+        assert_eq!(got, vec![a.min(b), a.max(b)], "{:?}", o.tlb);
+        assert!(k.slot_cap(cnode_slot(l.root_cnode, d + 9)).is_null());
+        assert!(k.slot_cap(cnode_slot(l.root_cnode, d + 10)).is_null());
+        // Deleting a frame cap that maps nothing: nothing to invalidate.
+        let o = call(k, root, L::CNodeDelete, &[d + 8, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.is_empty());
+        // Revoking the untyped the tables and VSpaces came from unlinks the
+        // tables and frees both ASIDs: both are invalidated.
+        let ut = (l.untypeds[big(l)].0 - l.root_cnode) >> 5;
+        let o = call(k, root, L::CNodeRevoke, &[ut, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.covers(a) && o.tlb.covers(b), "{:?}", o.tlb);
+        assert_eq!(k.find_vspace_for_asid(a), None);
+        assert_eq!(k.find_vspace_for_asid(b), None);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn deleting_a_vspace_flushes_its_asid_before_reuse() {
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let pool = CAP_INIT_THREAD_ASID_POOL as u64;
+        let a = assigned_vspaces(k, l, pool, d, 1)[0];
+        // A copy is not the last cap: nothing is freed, nothing flushed.
+        copy_cap(k, d + 1, d);
+        let o = call(k, root, L::CNodeDelete, &[d + 1, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.is_empty());
+        // The last cap: the ASID is freed and its TLB entries invalidated.
+        let o = call(k, root, L::CNodeDelete, &[d, 64], &[]);
+        ok(&o);
+        assert_eq!(o.tlb.asids(), &[a]);
+        assert_eq!(k.find_vspace_for_asid(a), None);
+        // The pool hands the same ASID to the next VSpace.
+        assert_eq!(assigned_vspaces(k, l, pool, d + 2, 1)[0], a);
+        // An unassigned VSpace has no ASID to invalidate.
+        ok(&retype(k, l, big(l), ObjectType::VSpace, 0, d + 3, 1));
+        let o = call(k, root, L::CNodeDelete, &[d + 3, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.is_empty());
+        check(k, l);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn deleting_an_asid_pool_flushes_every_asid_it_assigned() {
+    use crate::effects::TLB_FLUSH_CAPACITY;
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let ctl = CAP_ASID_CONTROL as u64;
+        ok(&retype(k, l, big(l), ObjectType::Untyped, 12, d, 2));
+        ok(&call(
+            k,
+            ctl,
+            L::ArmAsidControlMakePool,
+            &[d + 2, 64],
+            &[d, root],
+        ));
+        let asids = assigned_vspaces(k, l, d + 2, d + 3, 2);
+        assert_eq!(asids, vec![512, 513]);
+        let o = call(k, root, L::CNodeDelete, &[d + 2, 64], &[]);
+        ok(&o);
+        assert_eq!(o.tlb.asids(), &[512, 513]);
+        assert_eq!(k.find_vspace_for_asid(512), None);
+        // A new pool takes the same ASIDs; with more live VSpaces than the
+        // set holds, deleting it invalidates every ASID.
+        ok(&call(
+            k,
+            ctl,
+            L::ArmAsidControlMakePool,
+            &[d + 5, 64],
+            &[d + 1, root],
+        ));
+        let n = TLB_FLUSH_CAPACITY as u64 + 1;
+        let asids = assigned_vspaces(k, l, d + 5, d + 6, n);
+        assert_eq!(asids[0], 512, "ASIDs are reused");
+        let o = call(k, root, L::CNodeDelete, &[d + 5, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.is_all(), "{:?}", o.tlb);
+        // The VSpaces' own caps then find their ASIDs gone: no more work.
+        let o = call(k, root, L::CNodeDelete, &[d + 6, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.is_empty());
+        check(k, l);
+    });
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn revoke_reaching_more_asids_than_the_set_holds_flushes_all() {
+    use crate::effects::TLB_FLUSH_CAPACITY;
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        let pool = CAP_INIT_THREAD_ASID_POOL as u64;
+        let n = TLB_FLUSH_CAPACITY as u64 + 1;
+        // One level-1 table per VSpace, all from one untyped (2^15 bytes:
+        // eight tables).
+        let ut = d + n;
+        ok(&retype(k, l, big(l), ObjectType::Untyped, 15, ut, 1));
+        let asids = assigned_vspaces(k, l, pool, d, n);
+        let pts = ut + 1;
+        ok(&retype_from(k, ut, ObjectType::PageTable, 0, pts, n));
+        for i in 0..n {
+            ok(&call(
+                k,
+                pts + i,
+                L::ArmPageTableMap,
+                &[EFFECTS_VA, 3],
+                &[d + i],
+            ));
+        }
+        let o = call(k, root, L::CNodeRevoke, &[ut, 64], &[]);
+        ok(&o);
+        assert!(o.tlb.is_all(), "{:?}", o.tlb);
+        for (i, a) in asids.iter().enumerate() {
+            let vs = k.find_vspace_for_asid(*a).unwrap();
+            assert_eq!(
+                k.mem.read_word(vs + ((EFFECTS_VA >> 39) & 511) * 8),
+                0,
+                "VSpace {i}"
+            );
+        }
         check(k, l);
     });
 }

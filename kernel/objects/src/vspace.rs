@@ -2,10 +2,10 @@
 //!
 //! Translation tables are real AArch64 stage-1 tables (4 KiB granule, four
 //! levels, 9 index bits per level): the object model writes descriptors
-//! into the VSpace and PageTable objects, and reports through
-//! [`Event::FlushAsid`] when the kernel must invalidate TLB entries. Cache
-//! maintenance is requested with [`Event::CacheOp`]. No instruction is
-//! executed here.
+//! into the VSpace and PageTable objects, and adds to the entry's TLB
+//! invalidation set ([`crate::effects::TlbFlushes`]) every ASID whose
+//! mappings it changes. Cache maintenance is requested with
+//! [`Event::CacheOp`]. No instruction is executed here.
 #![forbid(unsafe_code)]
 
 use crate::cap::{Cap, FrameSize, Mapping};
@@ -123,7 +123,7 @@ impl Kernel<'_> {
         };
         if pte & 0b11 == expected && pte & PTE_ADDR_MASK == paddr & PTE_ADDR_MASK {
             self.mem.write_word(s.slot, 0);
-            self.state.event = Event::FlushAsid(asid);
+            self.flush_asid(asid);
         }
     }
 
@@ -142,7 +142,7 @@ impl Kernel<'_> {
             }
             if pte & PTE_ADDR_MASK == pt {
                 self.mem.write_word(slot, 0);
-                self.state.event = Event::FlushAsid(asid);
+                self.flush_asid(asid);
                 return;
             }
             table = pte & PTE_ADDR_MASK;
@@ -274,7 +274,7 @@ impl Kernel<'_> {
                         self.mem
                             .write_word(s.slot, make_user_pte(paddr, vm, attr, size));
                         if flush {
-                            self.state.event = Event::FlushAsid(asid);
+                            self.flush_asid(asid);
                         }
                         cdt::set_cap(
                             &self.mem,
@@ -339,11 +339,11 @@ impl Kernel<'_> {
                             return Err(SyscallError::IllegalOperation);
                         }
                         self.set_thread_state(cur, crate::ThreadState::Restart);
-                        self.state.event = Event::CacheOp {
+                        self.request(Event::CacheOp {
                             label: op.word(),
                             paddr: paddr + start,
                             len: end - start,
-                        };
+                        });
                         Ok(Reply::Empty)
                     }
                     Some(L::ArmPageGetAddress) => {
@@ -400,11 +400,11 @@ impl Kernel<'_> {
                     return Err(SyscallError::IllegalOperation);
                 }
                 self.set_thread_state(cur, crate::ThreadState::Restart);
-                self.state.event = Event::CacheOp {
+                self.request(Event::CacheOp {
                     label: op.word(),
                     paddr: (pte & PTE_ADDR_MASK & !page_mask) + (start & page_mask),
                     len: end - start,
-                };
+                });
                 Ok(Reply::Empty)
             }
             _ => Err(SyscallError::IllegalOperation),

@@ -899,6 +899,87 @@ fn vspace_of_deleted_pool(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+/// Reads `addr` (its translation is now in the TLB), deletes (shared 12
+/// = 1) or revokes (0) root-CNode slot shared(11) through the root CNode
+/// cap shared(10), then reads `addr` again, which must fault: shared 0 =
+/// the first value, 2 = 1 if the operation succeeded, 3 = the second.
+fn read_unmap_read(addr: Word) {
+    set_shared(0, peek(addr));
+    let root = Cap::<CNode>::from_cptr(shared(10));
+    let r = if shared(12) == 1 {
+        root.delete(shared(11), 64)
+    } else {
+        root.revoke(shared(11), 64)
+    };
+    set_shared(2, if r.is_ok() { 1 } else { 2 });
+    set_shared(3, peek(addr));
+    set_shared(1, 1);
+}
+
+/// One operation unmaps copies of one frame from `va` of two VSpaces: A
+/// (ASID a, where the thread doing it runs) and B (ASID b), A's first. The
+/// thread's next read of `va` must fault: the kernel invalidates every
+/// ASID it unmapped from, not only the last one. (The thread itself does
+/// the operation, so no switch of TTBR0's ASID — which QEMU answers with a
+/// full TLB flush — comes between its two reads.)
+fn unmap_in_two_asids(env: &mut Env, delete_cnode: bool) -> TestResult {
+    const MARK: Word = 0x0a5e_0a5e;
+    let va = env.va();
+    let f = env.frame()?;
+    env.map(f, va + PAGE, RW, ATTR)?;
+    poke(va + PAGE, MARK);
+    let vs_b = env.vspace()?;
+    let vs_a = env.image_vspace()?;
+    // B's copy first: the newest child comes first in the derivation
+    // list, so a Revoke of `f` unmaps A's copy, then B's.
+    let c_b = env.copy(f, CapRights::ALL)?;
+    env.map_in(vs_b, c_b, va, RW, ATTR)?;
+    let c_a = env.copy(f, CapRights::ALL)?;
+    env.map_in(vs_a, c_a, va, RW, ATTR)?;
+    let target = if delete_cnode {
+        // A CNode holding both (A's in the higher slot, which its deletion
+        // empties first), deleted with its only cap.
+        let cn = env.cnode(1)?;
+        check_ok!(cn.move_(0, 1, env.root(), c_b.cptr(), 64));
+        check_ok!(cn.move_(1, 1, env.root(), c_a.cptr(), 64));
+        cn.cptr()
+    } else {
+        f.cptr()
+    };
+    set_shared(10, env.root().cptr());
+    set_shared(11, target);
+    set_shared(12, Word::from(delete_cnode));
+    let (_t, ep) = faulter_in(env, vs_a, read_unmap_read, va)?;
+    // It runs at once (above the driver): it faulted or ran to the end.
+    check_eq!(shared(0), MARK);
+    check_eq!(shared(2), 1);
+    check!(
+        shared(1) == 0,
+        "stale translation: after the unmap the thread still read {:#x} at {va:#x}",
+        shared(3)
+    );
+    let m = ep.recv();
+    check_eq!(m.label(), FaultType::VmFault.word());
+    check_eq!(m.mr(1), va);
+    check_eq!(exception_class(m.mr(3)), EC_DABT_LOWER);
+    // B's mapping went too: its copy is gone, or unmapped in the CNode.
+    if !delete_cnode {
+        check_eq!(
+            Cap::<Unknown>::from_cptr(c_b.cptr()).identify(),
+            CapTag::Null.word()
+        );
+    }
+    Ok(())
+}
+
+fn revoke_in_two_asids_flushes_both(env: &mut Env) -> TestResult {
+    unmap_in_two_asids(env, false)
+}
+
+fn delete_in_two_asids_flushes_both(env: &mut Env) -> TestResult {
+    unmap_in_two_asids(env, true)
+}
+
 fn large_page_cache_ranges(env: &mut Env) -> TestResult {
     let va = env.va();
     let l: Cap<Frame> = env.alloc(ObjectType::LargePage, 0)?;
@@ -1002,4 +1083,6 @@ tests![
     large_page_cache_ranges,
     remap_uncached,
     map_over_existing_mapping,
+    revoke_in_two_asids_flushes_both,
+    delete_in_two_asids_flushes_both,
 ];

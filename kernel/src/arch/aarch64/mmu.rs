@@ -75,12 +75,30 @@ pub fn kernel_phys(vaddr: u64) -> u64 {
     vaddr - image.virt_start + image.phys_start
 }
 
-/// Invalidates every TLB entry tagged with `asid`.
-pub fn flush_asid(asid: u16) {
-    let operand = u64::from(asid) << 48;
-    // SAFETY: TLB maintenance cannot break memory safety; the barriers make
-    // the page-table writes before it visible to the walker first.
-    unsafe { core::arch::asm!("dsb ishst", "tlbi aside1, {0}", "dsb ish", "isb", in(reg) operand) };
+/// Invalidates every TLB entry tagged with one of `asids`.
+pub fn flush_asids(asids: &[u16]) {
+    // SAFETY: a barrier only orders memory accesses: the page-table writes
+    // before it become visible to the table walker before the TLBIs.
+    unsafe { core::arch::asm!("dsb ishst") };
+    for &asid in asids {
+        let operand = u64::from(asid) << 48;
+        // SAFETY: TLB maintenance cannot break memory safety; the kernel
+        // runs from TTBR1, whose entries are global and not ASID-tagged.
+        unsafe { core::arch::asm!("tlbi aside1, {0}", in(reg) operand) };
+    }
+    // SAFETY: barriers only: the invalidations complete before the next
+    // instruction, and so before any return to user level.
+    unsafe { core::arch::asm!("dsb ish", "isb") };
+}
+
+/// Invalidates every EL1&0 TLB entry, of every ASID and the kernel's (the
+/// kernel's are walked again from TTBR1, whose tables do not change).
+pub fn flush_all() {
+    // SAFETY: TLB maintenance cannot break memory safety: every kernel
+    // translation is still in TTBR1's tables and is refilled on use; the
+    // barriers order it after the page-table writes and complete it before
+    // the next instruction.
+    unsafe { core::arch::asm!("dsb ishst", "tlbi vmalle1", "dsb ish", "isb") };
 }
 
 /// True if `vaddr` lies in the unmapped guard page below the kernel stack.
