@@ -1,7 +1,9 @@
 //! A bad client of the file server: it provokes every error the server can
 //! be made to give from outside, sends requests the interface cannot
-//! decode, and tries other clients' handles, checking each answer; then it
-//! checks that the server still serves it. One line per case; the storage
+//! decode, and tries other clients' handles, checking each answer; once
+//! fs-check has finished (its second signal of `check_holds`) it fills the
+//! disk and checks every byte comes back; then it checks that the server
+//! still serves it. One line per case; the storage
 //! check of `cargo xtask test` reads them (docs/testing.md).
 #![no_std]
 #![no_main]
@@ -17,6 +19,8 @@ include!(concat!(env!("OUT_DIR"), "/fs-abuse.rs"));
 
 /// Where this client plays.
 const DIR: &str = "/abuse";
+/// The file it leaves there.
+const FIVE: &str = "/abuse/five.txt";
 
 type Fs = libcerne::files::Files<Cap<Endpoint>>;
 
@@ -168,8 +172,6 @@ impl Abuse {
             let _ = self.fs.close(*h);
         }
         self.expect("too many open handles", S(FsError::TooManyHandles), got);
-
-        self.disk_full();
     }
 
     /// Fills the disk: a write far past the end of a new file makes the
@@ -203,6 +205,19 @@ impl Abuse {
             });
         self.expect("disk full", Error::Server(FsError::NoSpace), got);
         let removed = self.fs.unlink(path);
+        // Make the removal durable (fsync writes back the whole cache), so
+        // that the image holds no trace of the filled disk.
+        let synced = self
+            .fs
+            .open(FIVE, flags::READ)
+            .and_then(|h| self.fs.fsync(h).and_then(|()| self.fs.close(h)));
+        if let Err(e) = synced {
+            self.unexpected += 1;
+            let _ = writeln!(
+                self.console,
+                "[fsabuse] UNEXPECTED fsync after the full disk: {e:?}"
+            );
+        }
         let after = self.fs.statfs().map(|i| i.free_bytes);
         if removed.is_ok() && after == Ok(free) {
             self.expected += 1;
@@ -322,6 +337,10 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     abuse.garbage();
     abuse.foreign_handles();
     abuse.server_errors();
+    // Fill the disk only once fs-check is done: its writes would change the
+    // free space this case compares.
+    let _ = Cap::<Notification>::from_cptr(caps::NOTIFICATION).wait();
+    abuse.disk_full();
     // The server still serves this client properly.
     let still = abuse.fs.stat("/abuse/five.txt");
     match still {

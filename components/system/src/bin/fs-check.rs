@@ -429,6 +429,9 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
         "[fscheck] done: {} failures, {free} KiB free",
         checker.failures
     );
+    // Tell fs-abuse it may fill the disk now: nothing of this client's is
+    // in flight any more.
+    Cap::<Notification>::from_cptr(caps::CHECK_HOLDS).signal();
     if cfg!(feature = "halt-when-done") {
         // fs-abuse signals when it has finished.
         let _ = Cap::<Notification>::from_cptr(caps::NOTIFICATION).wait();
