@@ -17,6 +17,9 @@ pub mod files;
 pub mod heap;
 pub mod interface;
 pub mod pmu;
+pub mod policy;
+pub mod process;
+pub mod procs;
 pub mod ring;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;
