@@ -1,0 +1,1 @@
+//! ELF load plans: placeholder.
