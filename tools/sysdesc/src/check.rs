@@ -188,17 +188,33 @@ impl Checker<'_> {
                     continue;
                 }
                 seen.insert(name, client.origin);
-                if let Some((other, first)) = badges.get(&client.badge) {
+                // A client with sessions takes one badge per session.
+                let count = client.sessions.max(1);
+                if client.badge + count - 1 > u64::from(u32::MAX) {
                     self.error(
                         client.origin,
                         format!(
-                            "client '{name}' of {what} has badge {}, which client '{other}' (at {}) already has; badges are unique per channel",
+                            "client '{name}' of {what}: badges {}..={} of its {count} sessions pass 4294967295",
                             client.badge,
-                            at(*first)
+                            client.badge + count - 1
+                        ),
+                    );
+                    continue;
+                }
+                let clash = (client.badge..client.badge + count)
+                    .find_map(|b| badges.get(&b).map(|&(other, first)| (b, other, first)));
+                if let Some((badge, other, first)) = clash {
+                    self.error(
+                        client.origin,
+                        format!(
+                            "client '{name}' of {what} has badge {badge}, which client '{other}' (at {}) already has; badges are unique per channel",
+                            at(first)
                         ),
                     );
                 } else {
-                    badges.insert(client.badge, (name, client.origin));
+                    for b in client.badge..client.badge + count {
+                        badges.insert(b, (name, client.origin));
+                    }
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use capdl::model::{
     ArmIrq, Cap, CapSlot, Frame, IrqMapping, Object, ObjectKind, ObjectName, Origin,
-    PageTableLevel, Reference, Tcb, TCB_SLOT_BOUND_NOTIFICATION, TCB_SLOT_CSPACE,
+    PageTableLevel, Reference, Tcb, Untyped, TCB_SLOT_BOUND_NOTIFICATION, TCB_SLOT_CSPACE,
     TCB_SLOT_IPC_BUFFER, TCB_SLOT_VSPACE,
 };
 use capdl::{Diagnostic, Limits, Spec};
@@ -396,6 +396,24 @@ impl Builder {
         }
         if has_ntfn {
             self.object(ntfn, ObjectKind::Notification, Vec::new(), origin);
+        }
+        if c.untyped > 0 {
+            self.object(
+                object(me, "untyped"),
+                ObjectKind::Untyped(Untyped {
+                    size_bits: Some(u64::from(c.untyped.trailing_zeros())),
+                    paddr: None,
+                    covers: Vec::new(),
+                }),
+                Vec::new(),
+                c.spans.at("untyped"),
+            );
+            self.object(
+                object(me, "asid_pool"),
+                ObjectKind::AsidPool { asid_high: None },
+                Vec::new(),
+                c.spans.at("untyped"),
+            );
         }
         if sys
             .components

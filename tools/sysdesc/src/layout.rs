@@ -7,7 +7,7 @@
 use capdl::model::{Cap, ObjectName};
 use cerne_abi::rights::CapRights;
 
-use crate::model::{Perms, System};
+use crate::model::{Perms, SharedMemory, System};
 use crate::parse::PAGE_SIZE;
 
 /// One past the highest stack address; the initial `sp`.
@@ -308,17 +308,103 @@ impl Layout {
                     ),
                 ));
                 let mut cap = Cap::to_object(ep);
-                cap.rights = CapRights::READ;
+                cap.rights = if ch.mint {
+                    CapRights::ALL
+                } else {
+                    CapRights::READ
+                };
                 push(&mut l, cap);
                 for client in &ch.clients {
-                    l.badges.push(konst(
-                        format!("{}_{}", constant(&ch.name), constant(&client.component)),
+                    let (doc, name) = if client.sessions > 0 {
+                        (
+                            format!(
+                                "The badge of the first of client '{}''s {} sessions on channel '{}' (the others follow).",
+                                client.component, client.sessions, ch.name
+                            ),
+                            format!(
+                                "{}_{}_SESSIONS",
+                                constant(&ch.name),
+                                constant(&client.component)
+                            ),
+                        )
+                    } else {
+                        (
+                            format!(
+                                "The badge of client '{}' on channel '{}'.",
+                                client.component, ch.name
+                            ),
+                            format!("{}_{}", constant(&ch.name), constant(&client.component)),
+                        )
+                    };
+                    l.badges.push(konst(name, client.badge, doc));
+                }
+            } else if let Some(client) = ch
+                .clients
+                .iter()
+                .find(|k| k.component == me && k.sessions > 0)
+            {
+                // Sessions to hand out: an endpoint cap per session, then
+                // each session's buffer as unmapped frame caps.
+                let name = constant(&ch.name);
+                l.caps.push(konst(
+                    format!("{name}_SESSIONS"),
+                    l.first_free,
+                    format!(
+                        "Channel '{}': the first of {} session endpoint caps to server '{}' (WP, badges {}..={}).",
+                        ch.name,
+                        client.sessions,
+                        ch.server,
                         client.badge,
+                        client.badge + client.sessions - 1
+                    ),
+                ));
+                l.caps.push(konst(
+                    format!("{name}_SESSION_COUNT"),
+                    client.sessions,
+                    format!(
+                        "Channel '{}': how many sessions this component holds.",
+                        ch.name
+                    ),
+                ));
+                for session in 0..client.sessions {
+                    let mut cap = Cap::to_object(ep.clone());
+                    cap.rights = CapRights::from_word(
+                        CapRights::WRITE.word() | CapRights::GRANT_REPLY.word(),
+                    );
+                    cap.badge = client.badge + session;
+                    push(&mut l, cap);
+                }
+                l.badges.push(konst(
+                    format!("{name}_FIRST_SESSION"),
+                    client.badge,
+                    format!(
+                        "The badge of the first session on channel '{}'; session k has this plus k.",
+                        ch.name
+                    ),
+                ));
+                if ch.buffer > 0 {
+                    l.caps.push(konst(
+                        format!("{name}_SESSION_FRAMES"),
+                        l.first_free,
                         format!(
-                            "The badge of client '{}' on channel '{}'.",
-                            client.component, ch.name
+                            "Channel '{}': the frame caps of the sessions' buffers (rw, unmapped), {} per session, session by session.",
+                            ch.name,
+                            pages(ch.buffer)
                         ),
                     ));
+                    l.caps.push(konst(
+                        format!("{name}_SESSION_PAGES"),
+                        pages(ch.buffer),
+                        format!("Channel '{}': the pages of one session's buffer.", ch.name),
+                    ));
+                    for session in 0..client.sessions {
+                        let region = SharedMemory::session_buffer_name(&ch.name, me, session);
+                        for page in 0..pages(ch.buffer) {
+                            let mut cap = Cap::to_object(shared_frame(&region, page));
+                            cap.rights = CapRights::READ_WRITE;
+                            push(&mut l, cap);
+                        }
+                    }
                 }
             } else if let Some(client) = ch.clients.iter().find(|k| k.component == me) {
                 l.caps.push(konst(
@@ -415,6 +501,32 @@ impl Layout {
                 cap.rights = perms_rights(m.perms);
                 push(&mut l, cap);
             }
+        }
+        // Untyped memory to make objects from at run time, and an ASID
+        // pool for the address spaces made of it.
+        if c.untyped > 0 {
+            l.caps.push(konst(
+                "UNTYPED".into(),
+                l.first_free,
+                format!(
+                    "This component's untyped memory ({} bytes, 2^{}).",
+                    c.untyped,
+                    c.untyped.trailing_zeros()
+                ),
+            ));
+            push(&mut l, Cap::to_object(object(me, "untyped")));
+            l.caps.push(konst(
+                "UNTYPED_BITS".into(),
+                u64::from(c.untyped.trailing_zeros()),
+                "log2 of the bytes of `UNTYPED`.".into(),
+            ));
+            l.caps.push(konst(
+                "ASID_POOL".into(),
+                l.first_free,
+                "An ASID pool of this component's own (512 ASIDs), for the VSpaces it makes."
+                    .into(),
+            ));
+            push(&mut l, Cap::to_object(object(me, "asid_pool")));
         }
         // Its fault endpoint.
         if let Some(h) = &c.fault_handler {
@@ -579,7 +691,9 @@ impl Layout {
                     ));
                 }
                 Some(b) => {
-                    l.addrs.push(konst(
+                    // Sessions' buffers are only in the table below.
+                    if b.session.is_none() {
+                        l.addrs.push(konst(
                         format!("{}_BUFFER_{}", constant(&b.channel), constant(&b.client)),
                         vaddr,
                         format!(
@@ -587,6 +701,7 @@ impl Layout {
                             b.channel, b.client, b.badge
                         ),
                     ));
+                    }
                     match l.served.iter_mut().find(|t| t.channel == b.channel) {
                         Some(t) => t.clients.push((b.badge, vaddr)),
                         None => l.served.push(ServedBuffers {

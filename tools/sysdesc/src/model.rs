@@ -80,6 +80,10 @@ pub struct Component {
     pub fault_handler: Option<String>,
     /// log2 of the CNode's slots, 4..=16 (default 8).
     pub cnode_bits: u8,
+    /// `untyped`: bytes of untyped memory (a power of two) the component
+    /// gets to make objects from at run time, with an ASID pool of its own
+    /// for the address spaces it makes (0: none).
+    pub untyped: u64,
     /// Positions.
     pub spans: Spans,
 }
@@ -97,6 +101,10 @@ pub struct Channel {
     /// alone, for bulk data (0: none). Each client's buffer is a
     /// [`SharedMemory`] region of its own, made by [`crate::parse()`].
     pub buffer: u64,
+    /// `mint`: the server gets the endpoint with every right, so that it
+    /// can mint caps for clients it makes at run time (a process manager).
+    /// Otherwise it may only receive.
+    pub mint: bool,
     /// Positions.
     pub spans: Spans,
 }
@@ -108,6 +116,11 @@ pub struct Client {
     pub component: String,
     /// The badge the server sees, 1..2^32-1 (default: the 1-based position).
     pub badge: u64,
+    /// `sessions`: when non-zero the client does not call itself but holds
+    /// this many sessions to hand out (a process manager gives one to each
+    /// process it makes): endpoint caps badged `badge`, `badge + 1`, …, and
+    /// each session's buffer as unmapped frame caps.
+    pub sessions: u64,
     /// Where the client was written.
     pub origin: Origin,
 }
@@ -183,8 +196,11 @@ pub struct ChannelBuffer {
     pub channel: String,
     /// The client component.
     pub client: String,
-    /// The client's badge on the channel.
+    /// The client's badge on the channel (of this session, for one of a
+    /// client's `sessions`).
     pub badge: u64,
+    /// Which of the client's sessions this buffer is, if it has sessions.
+    pub session: Option<u64>,
 }
 
 /// One component's mapping of a shared region.
@@ -221,6 +237,10 @@ impl SharedMemory {
     /// The name of the per-client buffer of `client` on `channel`.
     pub fn buffer_name(channel: &str, client: &str) -> String {
         format!("{channel}_{client}_buf")
+    }
+    /// The name of session `session`'s buffer of `client` on `channel`.
+    pub fn session_buffer_name(channel: &str, client: &str, session: u64) -> String {
+        format!("{channel}_{client}_s{session}_buf")
     }
 }
 

@@ -55,9 +55,16 @@ const COMPONENT_KEYS: &[&str] = &[
     "heap",
     "fault_handler",
     "cnode_bits",
+    "untyped",
 ];
-const CHANNEL_KEYS: &[&str] = &["name", "server", "clients", "buffer"];
-const CLIENT_KEYS: &[&str] = &["component", "badge"];
+const CHANNEL_KEYS: &[&str] = &["name", "server", "clients", "buffer", "mint"];
+const CLIENT_KEYS: &[&str] = &["component", "badge", "sessions"];
+/// The most sessions one client may hold.
+pub const MAX_SESSIONS: u64 = 256;
+/// The smallest `untyped`.
+pub const MIN_UNTYPED: u64 = 64 << 10;
+/// The largest `untyped`.
+pub const MAX_UNTYPED: u64 = 1 << 30;
 const NOTIFICATION_KEYS: &[&str] = &["name", "waiter", "signallers"];
 const IRQ_KEYS: &[&str] = &["name", "component", "irq", "trigger"];
 const DEVICE_KEYS: &[&str] = &["name", "component", "paddr", "size"];
@@ -123,15 +130,44 @@ fn channel_buffers(channels: &[Channel]) -> Vec<SharedMemory> {
     for ch in channels.iter().filter(|c| c.buffer > 0) {
         let at = ch.spans.at("buffer");
         for client in &ch.clients {
+            let server = SharedMapping {
+                component: ch.server.clone(),
+                perms: Perms::ReadWrite,
+                origin: at,
+            };
+            let spans = Spans {
+                header: at,
+                keys: Default::default(),
+            };
+            if client.sessions > 0 {
+                // Mapped by the server only: the client holds the frame
+                // caps and maps each session's buffer where it hands it.
+                for session in 0..client.sessions {
+                    out.push(SharedMemory {
+                        name: SharedMemory::session_buffer_name(
+                            &ch.name,
+                            &client.component,
+                            session,
+                        ),
+                        size: ch.buffer,
+                        mappings: vec![server.clone()],
+                        dma: None,
+                        buffer_of: Some(ChannelBuffer {
+                            channel: ch.name.clone(),
+                            client: client.component.clone(),
+                            badge: client.badge.saturating_add(session),
+                            session: Some(session),
+                        }),
+                        spans: spans.clone(),
+                    });
+                }
+                continue;
+            }
             out.push(SharedMemory {
                 name: SharedMemory::buffer_name(&ch.name, &client.component),
                 size: ch.buffer,
                 mappings: vec![
-                    SharedMapping {
-                        component: ch.server.clone(),
-                        perms: Perms::ReadWrite,
-                        origin: at,
-                    },
+                    server,
                     SharedMapping {
                         component: client.component.clone(),
                         perms: Perms::ReadWrite,
@@ -143,11 +179,9 @@ fn channel_buffers(channels: &[Channel]) -> Vec<SharedMemory> {
                     channel: ch.name.clone(),
                     client: client.component.clone(),
                     badge: client.badge,
+                    session: None,
                 }),
-                spans: Spans {
-                    header: at,
-                    keys: Default::default(),
-                },
+                spans,
             });
         }
     }
@@ -584,6 +618,18 @@ impl<'t> Cx<'t> {
                 MAX_CNODE_BITS,
             )
         });
+        let untyped = t.get("untyped").map(|v| {
+            let size = self.size(v, "an untyped size", MIN_UNTYPED, MAX_UNTYPED)?;
+            if !size.is_power_of_two() {
+                let found = self.found(v);
+                self.error_span(
+                    &v.span(),
+                    format!("expected an untyped size that is a power of two (seL4 untyped memory comes in 2^n bytes, e.g. \"64M\"), found {found}"),
+                );
+                return None;
+            }
+            Some(size)
+        });
         let priority = priority? as u8;
         Some(Component {
             name: name?,
@@ -600,6 +646,7 @@ impl<'t> Cx<'t> {
                 None => None,
             },
             cnode_bits: cnode_bits.unwrap_or(Some(u64::from(DEFAULT_CNODE_BITS)))? as u8,
+            untyped: untyped.unwrap_or(Some(0))?,
             spans: item.spans,
         })
     }
@@ -619,11 +666,23 @@ impl<'t> Cx<'t> {
             Some(v) => self.size(v, "a per-client buffer size", PAGE_SIZE, MAX_REGION),
             None => Some(0),
         };
+        let mint = match item.table.get("mint") {
+            Some(v) => match v.get_ref() {
+                DeValue::Boolean(b) => Some(*b),
+                _ => {
+                    let found = self.found(v);
+                    self.error_span(&v.span(), format!("expected true or false, found {found}"));
+                    None
+                }
+            },
+            None => Some(false),
+        };
         Some(Channel {
             name: name?,
             server: server?,
             clients: clients?,
             buffer: buffer?,
+            mint: mint?,
             spans: item.spans,
         })
     }
@@ -647,6 +706,7 @@ impl<'t> Cx<'t> {
                         .map(|component| Client {
                             component,
                             badge: position,
+                            sessions: 0,
                             origin,
                         })
                 }
@@ -660,11 +720,24 @@ impl<'t> Cx<'t> {
                         Some(b) => self.integer(b, "a badge 1..=4294967295", 1, u32::MAX.into()),
                         None => Some(position),
                     };
-                    component.zip(badge).map(|(component, badge)| Client {
-                        component,
-                        badge,
-                        origin,
-                    })
+                    let sessions = match t.get("sessions") {
+                        Some(s) => self.integer(
+                            s,
+                            &format!("a number of sessions 1..={MAX_SESSIONS}"),
+                            1,
+                            MAX_SESSIONS,
+                        ),
+                        None => Some(0),
+                    };
+                    match (component, badge, sessions) {
+                        (Some(component), Some(badge), Some(sessions)) => Some(Client {
+                            component,
+                            badge,
+                            sessions,
+                            origin,
+                        }),
+                        _ => None,
+                    }
                 }
                 _ => {
                     let found = self.found(client);

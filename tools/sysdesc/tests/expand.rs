@@ -547,3 +547,99 @@ fn load_failures_and_clashes() {
         got[0]
     );
 }
+
+/// A process manager's description: `untyped` gives an untyped object and
+/// an ASID pool in its CNode; `sessions` give it badged endpoint caps and
+/// unmapped buffer frames to hand out, which the server maps and lists by
+/// badge; `mint` gives the server every right on its endpoint.
+#[test]
+fn untyped_sessions_and_mint() {
+    let text = r#"
+[system]
+name = "procs"
+[[component]]
+name = "srv"
+program = "p"
+priority = 1
+[[component]]
+name = "mgr"
+program = "p"
+priority = 1
+untyped = "1M"
+[[channel]]
+name = "files"
+server = "srv"
+clients = [{ component = "mgr", badge = 100, sessions = 3 }]
+buffer = "8K"
+[[channel]]
+name = "procs"
+server = "mgr"
+clients = ["srv"]
+mint = true
+"#;
+    let sys = parse("procs.toml", text).unwrap();
+    let mut asked = Vec::new();
+    let e = expand(&sys, &mut loader(&mut asked)).unwrap_or_else(|d| panic!("{d:?}"));
+    let spec = &e.spec;
+    assert!(matches!(
+        &obj(spec, "mgr_untyped").kind,
+        ObjectKind::Untyped(u) if u.size_bits == Some(20)
+    ));
+    assert!(matches!(
+        obj(spec, "mgr_asid_pool").kind,
+        ObjectKind::AsidPool { .. }
+    ));
+    let mgr = caps(spec, "mgr_cnode");
+    let wp = CapRights::WRITE.word() | CapRights::GRANT_REPLY.word();
+    // Three session endpoints, badges 100..=102, then 3 x 2 frames (rw),
+    // then the manager's own endpoint (all rights), untyped, ASID pool.
+    let sessions: Vec<_> = mgr.iter().filter(|c| c.1 == "files_ep").collect();
+    assert_eq!(
+        sessions.iter().map(|c| (c.2, c.3)).collect::<Vec<_>>(),
+        vec![(wp, 100), (wp, 101), (wp, 102)]
+    );
+    let frames: Vec<_> = mgr
+        .iter()
+        .filter(|c| c.1.starts_with("files_mgr_s"))
+        .map(|c| (c.1.as_str(), c.2))
+        .collect();
+    assert_eq!(frames.len(), 6);
+    assert_eq!(
+        frames[0],
+        ("files_mgr_s0_buf[0]", CapRights::READ_WRITE.word())
+    );
+    assert_eq!(frames[5].0, "files_mgr_s2_buf[1]");
+    assert!(mgr
+        .iter()
+        .any(|c| c.1 == "procs_ep" && c.2 == CapRights::ALL.word()));
+    assert!(mgr.iter().any(|c| c.1 == "mgr_untyped"));
+    assert!(mgr.iter().any(|c| c.1 == "mgr_asid_pool"));
+    // The manager maps none of the session buffers; the server maps all.
+    assert!(mappings(spec, "mgr")
+        .iter()
+        .all(|m| !m.1.starts_with("files_mgr_s")));
+    let srv_maps: Vec<_> = mappings(spec, "srv")
+        .into_iter()
+        .filter(|m| m.1.starts_with("files_mgr_s"))
+        .collect();
+    assert_eq!(srv_maps.len(), 6);
+
+    let m = sysdesc::caps_module(&sys, "mgr").unwrap();
+    for line in [
+        "pub const FILES_SESSION_COUNT: u64 = 3;",
+        "pub const FILES_SESSION_PAGES: u64 = 2;",
+        "pub const FILES_FIRST_SESSION: u64 = 100;",
+        "pub const UNTYPED_BITS: u64 = 20;",
+    ] {
+        assert!(m.contains(line), "{line} not in\n{m}");
+    }
+    let s = sysdesc::caps_module(&sys, "srv").unwrap();
+    assert!(
+        s.contains("pub const FILES: &[(u64, usize)] = &[\n        (100, 0x3000_0000),\n        (101, 0x3000_3000),\n        (102, 0x3000_6000),\n    ];"),
+        "{s}"
+    );
+    assert!(
+        s.contains("pub const FILES_MGR_SESSIONS: u64 = 100;"),
+        "{s}"
+    );
+}
