@@ -25,5 +25,6 @@ pub mod ring;
 pub mod sel4;
 pub mod start;
 pub mod syscalls;
+pub mod time;
 
 pub use cerne_abi as abi;
