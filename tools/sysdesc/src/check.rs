@@ -166,7 +166,7 @@ impl Checker<'_> {
                     format!("{what} has no clients, expected at least one"),
                 );
             }
-            let mut seen: HashMap<&str, Origin> = HashMap::new();
+            let mut seen: HashMap<(&str, bool), Origin> = HashMap::new();
             let mut badges: HashMap<u64, (&str, Origin)> = HashMap::new();
             for client in &ch.clients {
                 let name = client.component.as_str();
@@ -177,7 +177,9 @@ impl Checker<'_> {
                         format!("component '{name}' is both the server and a client of {what}"),
                     );
                 }
-                if let Some(first) = seen.get(name) {
+                // A component may hold sessions besides calling itself.
+                let key = (name, client.sessions > 0);
+                if let Some(first) = seen.get(&key) {
                     self.error(
                         client.origin,
                         format!(
@@ -187,7 +189,7 @@ impl Checker<'_> {
                     );
                     continue;
                 }
-                seen.insert(name, client.origin);
+                seen.insert(key, client.origin);
                 // A client with sessions takes one badge per session.
                 let count = client.sessions.max(1);
                 if client.badge + count - 1 > u64::from(u32::MAX) {

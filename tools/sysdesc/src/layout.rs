@@ -307,7 +307,7 @@ impl Layout {
                         ch.name
                     ),
                 ));
-                let mut cap = Cap::to_object(ep);
+                let mut cap = Cap::to_object(ep.clone());
                 cap.rights = if ch.mint {
                     CapRights::ALL
                 } else {
@@ -338,10 +338,30 @@ impl Layout {
                     };
                     l.badges.push(konst(name, client.badge, doc));
                 }
-            } else if let Some(client) = ch
+            }
+            if let Some(client) = ch
                 .clients
                 .iter()
-                .find(|k| k.component == me && k.sessions > 0)
+                .find(|k| k.component == me && k.sessions == 0 && ch.server != me)
+            {
+                l.caps.push(konst(
+                    constant(&ch.name),
+                    l.first_free,
+                    format!(
+                        "Channel '{}': the endpoint to call server '{}' on (WP, badge {}).",
+                        ch.name, ch.server, client.badge
+                    ),
+                ));
+                let mut cap = Cap::to_object(ep.clone());
+                cap.rights =
+                    CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word());
+                cap.badge = client.badge;
+                push(&mut l, cap);
+            }
+            if let Some(client) = ch
+                .clients
+                .iter()
+                .find(|k| k.component == me && k.sessions > 0 && ch.server != me)
             {
                 // Sessions to hand out: an endpoint cap per session, then
                 // each session's buffer as unmapped frame caps.
@@ -406,20 +426,6 @@ impl Layout {
                         }
                     }
                 }
-            } else if let Some(client) = ch.clients.iter().find(|k| k.component == me) {
-                l.caps.push(konst(
-                    constant(&ch.name),
-                    l.first_free,
-                    format!(
-                        "Channel '{}': the endpoint to call server '{}' on (WP, badge {}).",
-                        ch.name, ch.server, client.badge
-                    ),
-                ));
-                let mut cap = Cap::to_object(ep);
-                cap.rights =
-                    CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word());
-                cap.badge = client.badge;
-                push(&mut l, cap);
             }
         }
         // Notifications it signals: the waiter's bound notification, badged

@@ -569,7 +569,7 @@ untyped = "1M"
 [[channel]]
 name = "files"
 server = "srv"
-clients = [{ component = "mgr", badge = 100, sessions = 3 }]
+clients = ["mgr", { component = "mgr", badge = 100, sessions = 3 }]
 buffer = "8K"
 [[channel]]
 name = "procs"
@@ -593,10 +593,11 @@ mint = true
     let wp = CapRights::WRITE.word() | CapRights::GRANT_REPLY.word();
     // Three session endpoints, badges 100..=102, then 3 x 2 frames (rw),
     // then the manager's own endpoint (all rights), untyped, ASID pool.
+    // The manager also calls the server itself (badge 1).
     let sessions: Vec<_> = mgr.iter().filter(|c| c.1 == "files_ep").collect();
     assert_eq!(
         sessions.iter().map(|c| (c.2, c.3)).collect::<Vec<_>>(),
-        vec![(wp, 100), (wp, 101), (wp, 102)]
+        vec![(wp, 1), (wp, 100), (wp, 101), (wp, 102)]
     );
     let frames: Vec<_> = mgr
         .iter()
@@ -630,12 +631,13 @@ mint = true
         "pub const FILES_SESSION_PAGES: u64 = 2;",
         "pub const FILES_FIRST_SESSION: u64 = 100;",
         "pub const UNTYPED_BITS: u64 = 20;",
+        "pub const FILES_BUFFER: usize = 0x3000_0000;",
     ] {
         assert!(m.contains(line), "{line} not in\n{m}");
     }
     let s = sysdesc::caps_module(&sys, "srv").unwrap();
     assert!(
-        s.contains("pub const FILES: &[(u64, usize)] = &[\n        (100, 0x3000_0000),\n        (101, 0x3000_3000),\n        (102, 0x3000_6000),\n    ];"),
+        s.contains("pub const FILES: &[(u64, usize)] = &[\n        (1, 0x3000_0000),\n        (100, 0x3000_3000),\n        (101, 0x3000_6000),\n        (102, 0x3000_9000),\n    ];"),
         "{s}"
     );
     assert!(
