@@ -20,6 +20,7 @@ pub mod pmu;
 pub mod policy;
 pub mod process;
 pub mod procs;
+pub mod program;
 pub mod ring;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;

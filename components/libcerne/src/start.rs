@@ -61,13 +61,22 @@ cerne_start_common:
 ///
 /// The program gets a static stack of [`STACK_SIZE`] bytes, used when it
 /// starts with SP = 0 (a root task). A component whose spec gives its stack
-/// writes `entry!(main, static_stack = 0)` and carries none.
+/// writes `entry!(main, static_stack = 0)` and carries none. A panic goes
+/// to [`crate::debug::report_panic`], or to the handler named with
+/// `panic = path` (what [`crate::program!`] does).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         $crate::entry!($main, static_stack = $crate::start::STACK_SIZE);
     };
     ($main:path, static_stack = $size:expr) => {
+        $crate::entry!(
+            $main,
+            static_stack = $size,
+            panic = $crate::debug::report_panic
+        );
+    };
+    ($main:path, static_stack = $size:expr, panic = $report:path) => {
         /// The stack `_start` switches to when the program starts with SP = 0.
         #[unsafe(no_mangle)]
         static mut CERNE_USER_STACK: $crate::start::Stack<{ $size }> =
@@ -83,7 +92,7 @@ macro_rules! entry {
 
         #[panic_handler]
         fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-            $crate::debug::report_panic(info)
+            $report(info)
         }
     };
 }
