@@ -21,4 +21,4 @@ pub mod elf;
 
 pub use buddy::{Action, Block, Buddy, OutOfMemory};
 pub use budget::bytes_for;
-// pub use elf::{plan, Limits, LoadError, LoadPlan, Page, Perms, Segment, PAGE_SIZE};
+pub use elf::{plan, Limits, LoadError, LoadPlan, Page, Perms, Segment, PAGE_SIZE};
