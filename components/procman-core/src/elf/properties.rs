@@ -93,6 +93,19 @@ enum Mutation {
         field: (usize, usize),
         value: u64,
     },
+    /// Move a segment to start `delta` bytes after another one ends, so
+    /// that pages are shared or only just not.
+    MoveNextTo {
+        index: usize,
+        other: usize,
+        delta: i64,
+    },
+    /// Move a segment to end `delta` bytes after a reserved range starts.
+    MoveOntoReserved {
+        index: usize,
+        reserved: usize,
+        delta: i64,
+    },
 }
 
 const HEADER_FIELDS: [(usize, usize); 8] = [
@@ -149,6 +162,20 @@ fn mutation() -> impl Strategy<Value = Mutation> {
                 field,
                 value
             }),
+        (0usize..7, 0usize..7, -0x1800i64..0x1800).prop_map(|(index, other, delta)| {
+            Mutation::MoveNextTo {
+                index,
+                other,
+                delta,
+            }
+        }),
+        (0usize..7, 0..RESERVED.len(), -0x1800i64..0x1800).prop_map(|(index, reserved, delta)| {
+            Mutation::MoveOntoReserved {
+                index,
+                reserved,
+                delta,
+            }
+        }),
     ]
 }
 
@@ -156,7 +183,36 @@ fn mutate(file: &mut Vec<u8>, mutation: &Mutation) {
     if file.is_empty() {
         return;
     }
+    let phdr_field = |file: &[u8], index: usize, field: usize| {
+        let at = PHDR_TABLE + index * PHDR_SIZE + field;
+        (at + 8 <= file.len()).then(|| le_u64(file, at, 8))
+    };
     match *mutation {
+        Mutation::MoveNextTo {
+            index,
+            other,
+            delta,
+        } => {
+            let other_end = phdr_field(file, other, phdr::VADDR)
+                .zip(phdr_field(file, other, phdr::MEMSZ))
+                .map(|(vaddr, memsz)| vaddr.wrapping_add(memsz).wrapping_add_signed(delta));
+            if let (Some(vaddr), Some(_)) = (other_end, phdr_field(file, index, phdr::VADDR)) {
+                patch_phdr(file, index, phdr::VADDR, &vaddr.to_le_bytes());
+            }
+        }
+        Mutation::MoveOntoReserved {
+            index,
+            reserved,
+            delta,
+        } => {
+            if let Some(memsz) = phdr_field(file, index, phdr::MEMSZ) {
+                let vaddr = RESERVED[reserved]
+                    .start
+                    .wrapping_sub(memsz)
+                    .wrapping_add_signed(delta);
+                patch_phdr(file, index, phdr::VADDR, &vaddr.to_le_bytes());
+            }
+        }
         Mutation::FlipBit { at, bit } => {
             let at = at % file.len();
             file[at] ^= 1 << bit;
