@@ -142,14 +142,15 @@ impl LoadPlan {
     /// Every page of every segment, in ascending address order.
     pub fn pages(&self) -> impl Iterator<Item = Page> + '_ {
         self.segments.iter().flat_map(|segment| {
-            let page_count =
-                (segment.mapped_range().end - segment.mapped_range().start) / PAGE_SIZE;
+            let pages = segment.mapped_range();
+            let page_count = (pages.end - pages.start) / PAGE_SIZE;
             (0..page_count).map(move |index| {
-                let vaddr = segment.mapped_range().start + index * PAGE_SIZE;
+                let vaddr = pages.start + index * PAGE_SIZE;
+                let copy = file_bytes_in_page(segment, vaddr);
                 Page {
                     vaddr,
                     perms: segment.perms,
-                    copy: file_bytes_in_page(segment, vaddr),
+                    copy,
                 }
             })
         })
@@ -159,7 +160,10 @@ impl LoadPlan {
     pub fn bytes(&self) -> u64 {
         self.segments
             .iter()
-            .map(|segment| segment.mapped_range().end - segment.mapped_range().start)
+            .map(|segment| {
+                let pages = segment.mapped_range();
+                pages.end - pages.start
+            })
             .fold(0, u64::saturating_add)
     }
 }
