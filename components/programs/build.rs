@@ -1,4 +1,5 @@
-//! Links the programs with libcerne's linker script, and writes `big`'s
+//! Links the programs with libcerne's linker script (4 KiB segment
+//! alignment), and writes `big`'s
 //! 1 MiB data (a pattern) with its expected checksum.
 use std::path::PathBuf;
 
@@ -13,6 +14,9 @@ fn pattern(i: usize) -> u8 {
 fn main() {
     if std::env::var("TARGET").is_ok_and(|t| t.ends_with("-none")) {
         println!("cargo:rustc-link-arg-bins=-Tcerne-user.ld");
+        // Segments aligned to pages, not 64 KiB: the files on the disk
+        // carry no padding up to 64 KiB boundaries.
+        println!("cargo:rustc-link-arg-bins=-zmax-page-size=4096");
     }
     println!("cargo:rerun-if-changed=build.rs");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));

@@ -14,7 +14,8 @@
 //! minimum of 65,525, so it is FAT32 by the specification's own count and
 //! not by a forced type; and one cluster is one sector, one virtio-blk
 //! request. It holds every file under `disk/<system>/` of the repository,
-//! plus files the caller adds (programs at `/bin/<name>`). fatfs runs
+//! plus files the caller adds: the images the verbs, runs and checks make
+//! carry the user programs at `/bin/<name>` ([`programs`]). fatfs runs
 //! without a clock, so every timestamp is 1980-01-01 00:00 and the volume
 //! serial number is a checksum of the contents: the same files give the
 //! same image, byte for byte.
@@ -31,6 +32,7 @@
 mod build;
 mod fat;
 mod fixup;
+pub mod programs;
 #[cfg(test)]
 mod tests;
 
@@ -125,27 +127,43 @@ pub fn default_image(system: &str) -> PathBuf {
 }
 
 /// The disk `cargo xtask run` boots `system` with: its image
-/// `target/disk/<system>.img`, made from `disk/<files>/` when there is none
-/// yet, so that what a run writes is still there on the next run
-/// (`cargo xtask disk build --system <system>` starts afresh).
+/// `target/disk/<system>.img`, made from `disk/<files>/` and the programs
+/// when there is none yet, so that what a run writes is still there on the
+/// next run (`cargo xtask disk build --system <system>` starts afresh). An
+/// image whose `/bin` holds other programs than those just built is kept,
+/// with a warning that says how to refresh it.
 pub fn image_of(system: &str, files: &str) -> Result<PathBuf> {
     let path = default_image(system);
+    let programs = programs::disk_files()?;
     if !path.is_file() {
-        let report = build_image(files, &path, &[])?;
+        let report = build_image(files, &path, &programs)?;
         eprintln!(
-            "[xtask] made {} from disk/{files}/ ({} files)",
+            "[xtask] made {} from disk/{files}/ and the programs ({} files)",
             path.display(),
             report.expected().len()
         );
+    } else {
+        let want: Vec<_> = programs
+            .iter()
+            .map(|(p, bytes)| expected_file(p, bytes))
+            .collect();
+        if expect_files(&path, &want).is_err() {
+            eprintln!(
+                "[xtask] warning: {} holds older programs in {}; `cargo xtask disk build --system {system}` makes it afresh (losing what runs wrote)",
+                path.display(),
+                programs::BIN_DIR
+            );
+        }
     }
     Ok(path)
 }
 
-/// A fresh image of `disk/<files>/` at `target/disk/<name>.img` (for the
-/// checks, which must not depend on what an earlier run left).
+/// A fresh image of `disk/<files>/` and the programs at
+/// `target/disk/<name>.img` (for the checks, which must not depend on what
+/// an earlier run left).
 pub fn fresh_image(name: &str, files: &str) -> Result<(PathBuf, ImageReport)> {
     let path = default_image(name);
-    let report = build_image(files, &path, &[])?;
+    let report = build_image(files, &path, &programs::disk_files()?)?;
     Ok((path, report))
 }
 
@@ -513,7 +531,6 @@ pub fn expect_exact(img: &Path, expected: &[(String, u64, u32)]) -> Result<()> {
 
 /// The image holds the files `expected`, with these sizes and checksums;
 /// other files may be there too. The error names every difference.
-#[allow(dead_code, reason = "API of the QEMU disk checks, which come next")]
 pub fn expect_files(img: &Path, expected: &[(String, u64, u32)]) -> Result<()> {
     expect(img, expected, false)
 }
@@ -537,7 +554,7 @@ pub fn command(args: &DiskArgs) -> Result<bool> {
     match args {
         DiskArgs::Build { system, out } => {
             let out = out.clone().unwrap_or_else(|| default_image(system));
-            let report = build_image(system, &out, &[])?;
+            let report = build_image(system, &out, &programs::disk_files()?)?;
             for w in &report.warnings {
                 eprintln!("warning: {w}");
             }

@@ -1,6 +1,7 @@
 //! Building a system's boot image: the kernel and the root task for the
 //! aarch64 target, then the loader that embeds both, copied to
-//! `target/images/<system>.elf`.
+//! `target/images/<system>.elf`; for a system with a disk, also the user
+//! programs its disk carries (kept unstripped with the parts).
 
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,13 @@ pub fn build(system: &'static System) -> Result<Image> {
         }
         None => std::ffi::OsString::new(),
     };
+    // A system with a disk can run the user programs its image carries at
+    // /bin (crate::disk::programs): build them, and keep them as built
+    // beside the component programs for naming fault addresses.
+    if system.disk.is_some() {
+        crate::disk::programs::build()?;
+        crate::disk::programs::keep_unstripped(&parts.join(sysimage::PROGRAMS_DIR))?;
+    }
     let root = &system.root_task;
     let mut root_task = release_build(root.package);
     root_task.args(["--bin", root.bin]);

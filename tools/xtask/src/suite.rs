@@ -327,6 +327,7 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
             }
         }
     }
+    commands.push(lint(crate::disk::programs::PACKAGE, None, &[]));
     let mut failures = Vec::new();
     // The loader's build script embeds the parts, so lint it with the default
     // system's.
