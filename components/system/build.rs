@@ -5,20 +5,22 @@
 use std::path::PathBuf;
 
 /// The programs this crate builds.
-const PROGRAMS: [&str; 8] = [
+const PROGRAMS: [&str; 10] = [
     "console-driver",
-    "echo",
+    "shell",
     "ping",
     "pong",
     "blk-driver",
     "fileserver",
     "fs-check",
     "fs-abuse",
+    "procman",
+    "policy",
 ];
 
 /// Channels whose protocols carry bytes in the shared buffer
 /// (libcerne::console, libcerne::files).
-const BUFFERED_CHANNELS: [&str; 2] = ["console", "files"];
+const BUFFERED_CHANNELS: [&str; 3] = ["console", "files", "procs"];
 
 /// A buffered channel that `component` uses but the description gives no
 /// `buffer`.

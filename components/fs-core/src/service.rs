@@ -300,6 +300,13 @@ impl<D: BlockDevice> protocol::Server for FileService<D> {
         })
     }
 
+    fn close_all(&mut self, badge: Word, _r: files::Empty) -> Result<files::Count, FsError> {
+        let closed = self.fs.close_session(badge);
+        Ok(files::Count {
+            bytes: closed as u64,
+        })
+    }
+
     fn statfs(&mut self, _badge: Word, _r: files::Empty) -> Result<files::FsInfo, FsError> {
         let s = self.fs.stats()?;
         Ok(files::FsInfo {

@@ -88,6 +88,25 @@ fn files_through_the_protocol() {
     assert!(one.stats().unwrap().requests > 10);
 }
 
+/// A session handed to a new process starts clean: `close_all` closes the
+/// caller's handles and no one else's.
+#[test]
+fn close_all_closes_the_callers_handles_only() {
+    let (s, a, b) = service();
+    let one = client(&s, 1, a);
+    let two = client(&s, 2, b);
+    let flags = flags::READ | flags::WRITE | flags::CREATE;
+    let h1 = one.open("/a", flags).unwrap();
+    let h2 = one.open("/b", flags).unwrap();
+    let theirs = two.open("/c", flags).unwrap();
+    assert_eq!(one.close_all().unwrap(), 2);
+    assert_eq!(one.close_all().unwrap(), 0);
+    for h in [h1, h2] {
+        assert_eq!(one.close(h), Err(Error::Server(FsError::UnknownHandle)));
+    }
+    two.close(theirs).unwrap();
+}
+
 #[test]
 fn a_directory_of_many_entries_pages_through_read_dir() {
     let (s, a, _) = service();

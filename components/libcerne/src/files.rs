@@ -438,6 +438,9 @@ crate::interface! {
         16 => Statfs: fn statfs(Empty) -> FsInfo, idempotent;
         /// What the server has done and holds.
         17 => Stats: fn stats(Empty) -> ServerStats, idempotent;
+        /// Closes every handle the caller holds (a session handed to a new
+        /// process starts with none); how many were open.
+        18 => CloseAll: fn close_all(Empty) -> Count, idempotent;
     }
 }
 
@@ -491,6 +494,11 @@ impl<T: crate::interface::Transport> Files<T> {
     /// Closes `handle`.
     pub fn close(&self, handle: u64) -> Result<(), FilesError> {
         self.client.close(HandleOnly { handle }).map(|_| ())
+    }
+
+    /// Closes every handle this client holds; how many were open.
+    pub fn close_all(&self) -> Result<u64, FilesError> {
+        self.client.close_all(Empty {}).map(|c| c.bytes)
     }
 
     /// Writes all of `data` at the handle's position; the bytes written.

@@ -58,6 +58,12 @@ pub const IMAGE_END: u64 = STACK_TOP - STACK_SIZE - 4096;
 /// there, docs/processes.md).
 pub const DEFAULT_PRIORITY: u8 = 60;
 
+// The regions do not overlap: image, guard page, stack, IPC buffer,
+// arguments, the session buffers.
+const _: () = assert!(IMAGE_END < STACK_TOP - STACK_SIZE);
+const _: () = assert!(IPC_BUFFER >= STACK_TOP && ARGS > IPC_BUFFER);
+const _: () = assert!(CONSOLE_BUFFER > ARGS && CONSOLE_BUFFER + CONSOLE_BUFFER_SIZE < FILES_BUFFER);
+
 /// Bytes of the arguments page.
 pub const ARGS_SIZE: usize = 4096;
 /// Most bytes of argument text (NULs included) that fit after the header.
@@ -183,7 +189,11 @@ impl<'a> Args<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let text = self.text;
         // Empty text holds no argument (not even an empty one).
-        let argc = if text.is_empty() { 0 } else { self.header.argc as usize };
+        let argc = if text.is_empty() {
+            0
+        } else {
+            self.header.argc as usize
+        };
         text.split(|&b| b == 0).take(argc)
     }
 }
@@ -220,7 +230,10 @@ mod tests {
         );
         let fits = [b'x'; ARGS_MAX_TEXT - 1];
         assert!(encode_args(1, [&fits[..]], &mut page).is_ok());
-        assert_eq!(Args::decode(&page).get(0).map(<[u8]>::len), Some(fits.len()));
+        assert_eq!(
+            Args::decode(&page).get(0).map(<[u8]>::len),
+            Some(fits.len())
+        );
     }
 
     #[test]
@@ -233,9 +246,6 @@ mod tests {
 
     #[test]
     fn layout_is_consistent() {
-        assert!(IMAGE_END < STACK_TOP - STACK_SIZE);
-        assert!(IPC_BUFFER >= STACK_TOP && ARGS > IPC_BUFFER);
-        assert!(CONSOLE_BUFFER + CONSOLE_BUFFER_SIZE < FILES_BUFFER);
         assert_eq!(core::mem::size_of::<ArgsHeader>(), 16);
     }
 }

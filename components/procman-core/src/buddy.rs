@@ -181,6 +181,20 @@ impl Buddy {
             .map_or(0, |depth| 1u64 << self.bits_at(depth))
     }
 
+    /// Every free block, smallest first.
+    pub fn free_blocks(&self) -> impl Iterator<Item = Block> + '_ {
+        self.free_by_depth
+            .iter()
+            .enumerate()
+            .rev()
+            .flat_map(move |(depth, free)| {
+                free.iter().map(move |&node| Block {
+                    node,
+                    bits: self.bits_at(depth),
+                })
+            })
+    }
+
     /// Whether no node is split: the pool is one untyped, free or allocated.
     pub fn is_whole(&self) -> bool {
         self.nodes.len() == 1

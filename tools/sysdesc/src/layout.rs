@@ -348,13 +348,18 @@ impl Layout {
                     constant(&ch.name),
                     l.first_free,
                     format!(
-                        "Channel '{}': the endpoint to call server '{}' on (WP, badge {}).",
-                        ch.name, ch.server, client.badge
+                        "Channel '{}': the endpoint to call server '{}' on (W{}P, badge {}).",
+                        ch.name,
+                        ch.server,
+                        if ch.grant { "G" } else { "" },
+                        client.badge
                     ),
                 ));
                 let mut cap = Cap::to_object(ep.clone());
-                cap.rights =
-                    CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word());
+                let grant = if ch.grant { CapRights::GRANT.word() } else { 0 };
+                cap.rights = CapRights::from_word(
+                    CapRights::WRITE.word() | CapRights::GRANT_REPLY.word() | grant,
+                );
                 cap.badge = client.badge;
                 push(&mut l, cap);
             }

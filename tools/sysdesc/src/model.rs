@@ -105,6 +105,10 @@ pub struct Channel {
     /// can mint caps for clients it makes at run time (a process manager).
     /// Otherwise it may only receive.
     pub mint: bool,
+    /// `grant`: clients' endpoint caps carry Grant, so that their calls
+    /// may transfer caps to the server (the process manager hands the
+    /// policy server each process's TCB cap). Otherwise they may not.
+    pub grant: bool,
     /// Positions.
     pub spans: Spans,
 }

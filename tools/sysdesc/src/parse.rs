@@ -57,7 +57,7 @@ const COMPONENT_KEYS: &[&str] = &[
     "cnode_bits",
     "untyped",
 ];
-const CHANNEL_KEYS: &[&str] = &["name", "server", "clients", "buffer", "mint"];
+const CHANNEL_KEYS: &[&str] = &["name", "server", "clients", "buffer", "mint", "grant"];
 const CLIENT_KEYS: &[&str] = &["component", "badge", "sessions"];
 /// The most sessions one client may hold.
 pub const MAX_SESSIONS: u64 = 256;
@@ -666,7 +666,22 @@ impl<'t> Cx<'t> {
             Some(v) => self.size(v, "a per-client buffer size", PAGE_SIZE, MAX_REGION),
             None => Some(0),
         };
-        let mint = match item.table.get("mint") {
+        let mint = self.flag(item.table, "mint");
+        let grant = self.flag(item.table, "grant");
+        Some(Channel {
+            name: name?,
+            server: server?,
+            clients: clients?,
+            buffer: buffer?,
+            mint: mint?,
+            grant: grant?,
+            spans: item.spans,
+        })
+    }
+
+    /// A `true` / `false` key (default false).
+    fn flag(&mut self, table: &DeTable<'_>, key: &str) -> Option<bool> {
+        match table.get(key) {
             Some(v) => match v.get_ref() {
                 DeValue::Boolean(b) => Some(*b),
                 _ => {
@@ -676,15 +691,7 @@ impl<'t> Cx<'t> {
                 }
             },
             None => Some(false),
-        };
-        Some(Channel {
-            name: name?,
-            server: server?,
-            clients: clients?,
-            buffer: buffer?,
-            mint: mint?,
-            spans: item.spans,
-        })
+        }
     }
 
     fn clients(&mut self, v: &Value<'_>) -> Option<Vec<Client>> {

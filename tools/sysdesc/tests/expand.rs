@@ -576,6 +576,7 @@ name = "procs"
 server = "mgr"
 clients = ["srv"]
 mint = true
+grant = true
 "#;
     let sys = parse("procs.toml", text).unwrap();
     let mut asked = Vec::new();
@@ -613,6 +614,11 @@ mint = true
     assert!(mgr
         .iter()
         .any(|c| c.1 == "procs_ep" && c.2 == CapRights::ALL.word()));
+    // grant: the client's cap may transfer caps; without it, it may not.
+    assert!(caps(spec, "srv_cnode")
+        .iter()
+        .any(|c| c.1 == "procs_ep" && c.2 == wp | CapRights::GRANT.word()));
+    assert!(mgr.iter().filter(|c| c.1 == "files_ep").all(|c| c.2 == wp));
     assert!(mgr.iter().any(|c| c.1 == "mgr_untyped"));
     assert!(mgr.iter().any(|c| c.1 == "mgr_asid_pool"));
     // The manager maps none of the session buffers; the server maps all.

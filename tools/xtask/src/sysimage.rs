@@ -266,8 +266,9 @@ pub fn simulate(
     Ok(totals)
 }
 
-/// The kernel's default root CNode size (`CERNE_ROOT_CNODE_SIZE_BITS`).
-pub const ROOT_CNODE_BITS: u32 = 12;
+/// The root CNode size described systems are built with
+/// (`CERNE_ROOT_CNODE_SIZE_BITS` in [`crate::systems::DESCRIBED_KERNEL_ENV`]).
+pub const ROOT_CNODE_BITS: u32 = 14;
 
 /// Free root-CNode slots the kernel leaves, estimated from below: the 16
 /// initial caps, the root task's image pages (the bundle and the kernel's

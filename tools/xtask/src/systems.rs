@@ -63,13 +63,20 @@ pub const ROOT_TASK: RootTask = RootTask {
     features: &[],
 };
 
+/// Kernel options of every system built from a description: a root CNode
+/// of 2^[`crate::sysimage::ROOT_CNODE_BITS`] slots, since the initializer
+/// keeps a slot per object (the default system's process sessions alone are
+/// over a thousand frames). seL4 leaves this size to the build too
+/// (sel4test uses 13, sel4bench 15).
+pub const DESCRIBED_KERNEL_ENV: &[(&str, &str)] = &[("CERNE_ROOT_CNODE_SIZE_BITS", "14")];
+
 /// Every system, in the order `build --all` builds them.
 pub const SYSTEMS: &[System] = &[
     System {
         name: "default",
         about: "systems/default.toml through capDL: user-level PL011 console driver, echo client, ping/pong",
         kernel_features: &[],
-        kernel_env: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
         root_task: ROOT_TASK,
         description: Some("systems/default.toml"),
         component_features: &[],
@@ -79,7 +86,7 @@ pub const SYSTEMS: &[System] = &[
         name: "default-bench",
         about: "the default system reporting each component's first instruction (run under icount)",
         kernel_features: &["pmu-user"],
-        kernel_env: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
         root_task: RootTask {
             package: "root-task",
             bin: "root-task",
@@ -93,7 +100,7 @@ pub const SYSTEMS: &[System] = &[
         name: "storage",
         about: "the default system with fs-check halting the machine when the storage checks are done (the storage checks boot it twice on one disk)",
         kernel_features: &[],
-        kernel_env: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
         root_task: ROOT_TASK,
         description: Some("systems/default.toml"),
         component_features: &["system-components/halt-when-done"],
@@ -103,7 +110,7 @@ pub const SYSTEMS: &[System] = &[
         name: "storage-bench",
         about: "the default system with fs-check running the storage benchmark (16 MiB sequential, 4 KiB random) and counting cycles per component (run under icount)",
         kernel_features: &["pmu-user"],
-        kernel_env: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
         root_task: ROOT_TASK,
         description: Some("systems/default.toml"),
         component_features: &["system-components/storage-bench"],
@@ -113,7 +120,7 @@ pub const SYSTEMS: &[System] = &[
         name: "capdl-boot-error",
         about: "a description the tools accept but an EL2 boot cannot build (a device at the GIC's hypervisor interface): the root task names the object",
         kernel_features: &[],
-        kernel_env: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
         root_task: ROOT_TASK,
         description: Some("tools/xtask/testdata/gich-device.toml"),
         component_features: &[],
@@ -350,6 +357,18 @@ pub fn names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn described_systems_get_the_root_cnode_the_checks_assume() {
+        let bits = crate::sysimage::ROOT_CNODE_BITS.to_string();
+        assert_eq!(
+            DESCRIBED_KERNEL_ENV,
+            &[("CERNE_ROOT_CNODE_SIZE_BITS", bits.as_str())]
+        );
+        for s in SYSTEMS.iter().filter(|s| s.description.is_some()) {
+            assert_eq!(s.kernel_env, DESCRIBED_KERNEL_ENV, "{}", s.name);
+        }
+    }
 
     #[test]
     fn names_are_unique() {

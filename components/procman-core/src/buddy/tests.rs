@@ -320,6 +320,16 @@ proptest! {
             let used: u64 = live.iter().map(Block::size).sum();
             prop_assert_eq!(buddy.free_bytes(), pool - used);
             prop_assert_eq!(buddy.largest_free(), caps.largest_unused());
+            // The free blocks are exactly the model's whole, unused caps.
+            let free: Vec<Block> = buddy.free_blocks().collect();
+            prop_assert_eq!(free.iter().map(Block::size).sum::<u64>(), pool - used);
+            for b in &free {
+                prop_assert_eq!(
+                    caps.caps.get(&b.node),
+                    Some(&Cap::Whole { bits: b.bits, used: false })
+                );
+                prop_assert!(live.iter().all(|l| l.node != b.node));
+            }
         }
         for block in live.drain(..) {
             for action in buddy.free(block) {

@@ -176,7 +176,10 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
                     let n = typed.take(&r.buffer, r.range.start, r.range.len());
                     let reply = Reply::ok(&Count { bytes: n as u64 });
                     // The saved reply cap: sending on it answers the reader.
-                    ipc::send(caps::FIRST_FREE, reply.label, reply.message(), &[]);
+                    // Non-blocking: if the reader died meanwhile its reply
+                    // cap is gone and the send is dropped (a blocking send
+                    // to an empty slot would fault this driver).
+                    ipc::nb_send(caps::FIRST_FREE, reply.label, reply.message(), &[]);
                 }
             }
             message = endpoint.recv();
@@ -203,11 +206,12 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
                         let n = typed.take(&buffer, range.start, range.len());
                         Reply::ok(&Count { bytes: n as u64 })
                     }
-                    (protocol::Request::Read(_), Some(_)) if reader.is_some() => {
-                        Reply::error(ConsoleError::Busy.code())
-                    }
                     (protocol::Request::Read(_), Some((buffer, range))) => {
-                        // Answer later, when bytes arrive: keep the reply cap.
+                        // Answer later, when bytes arrive: keep the reply
+                        // cap. The slot is still full while the waiting
+                        // reader lives (Busy); the kernel empties it when
+                        // that reader is destroyed (a killed process), and
+                        // then the new reader takes its place.
                         if cnode.save_caller(caps::FIRST_FREE, 64).is_ok() {
                             reader = Some(Reader { buffer, range });
                             message = endpoint.recv();
