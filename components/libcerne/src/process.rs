@@ -20,8 +20,9 @@ pub mod caps {
     /// The file-server session: the file protocol ([`crate::files`])
     /// through [`super::FILES_BUFFER`].
     pub const FILES: u64 = 2;
-    /// The process manager (an endpoint badged with this process's pid):
-    /// the process protocol ([`crate::procs`]), `exit` among others.
+    /// The process manager (an endpoint badged for this process): the
+    /// process protocol ([`crate::procs`]) through [`super::PROCS_BUFFER`],
+    /// `exit` among others.
     pub const PROCS: u64 = 3;
     /// The fault endpoint the kernel sends this thread's faults through
     /// (to the process manager, badged as a fault of this process). The
@@ -49,6 +50,11 @@ pub const CONSOLE_BUFFER_SIZE: u64 = 4 * 1024;
 pub const FILES_BUFFER: u64 = 0x3001_0000;
 /// Its size in bytes.
 pub const FILES_BUFFER_SIZE: u64 = 64 * 1024;
+/// The process-manager session's buffer (spawn paths and arguments,
+/// listings).
+pub const PROCS_BUFFER: u64 = 0x3003_0000;
+/// Its size in bytes.
+pub const PROCS_BUFFER_SIZE: u64 = 4 * 1024;
 /// The lowest address a program's segments may use.
 pub const IMAGE_BASE: u64 = 0x1000;
 /// One past the highest address a program's segments may use: below the
@@ -63,6 +69,7 @@ pub const DEFAULT_PRIORITY: u8 = 60;
 const _: () = assert!(IMAGE_END < STACK_TOP - STACK_SIZE);
 const _: () = assert!(IPC_BUFFER >= STACK_TOP && ARGS > IPC_BUFFER);
 const _: () = assert!(CONSOLE_BUFFER > ARGS && CONSOLE_BUFFER + CONSOLE_BUFFER_SIZE < FILES_BUFFER);
+const _: () = assert!(FILES_BUFFER + FILES_BUFFER_SIZE < PROCS_BUFFER);
 
 /// Bytes of the arguments page.
 pub const ARGS_SIZE: usize = 4096;

@@ -1,10 +1,9 @@
 //! The process protocol between the process manager and its clients
 //! (docs/processes.md), defined with [`crate::interface!`]. Paths,
 //! arguments and process listings travel through the buffer each client
-//! shares with the process manager (the `procs` channel's `buffer`); a
-//! spawned process has no such buffer and may only call `exit`, `wait`,
-//! `kill`, `stats` and `list`/`spawn` are refused to it with
-//! [`ProcError::BadBuffer`].
+//! shares with the process manager (the `procs` channel's `buffer`; a
+//! spawned process gets one with its session, at
+//! [`crate::process::PROCS_BUFFER`]).
 //!
 //! | label | operation | request | reply |
 //! |---|---|---|---|
@@ -220,6 +219,83 @@ crate::interface! {
         5 => List: fn list(List) -> Listed, idempotent;
         /// The manager's memory.
         6 => Stats: fn stats(Empty) -> MemStats, idempotent;
+    }
+}
+
+/// What a [`Procs`] call ends in besides success.
+pub type ProcsError = crate::interface::Error<ProcError>;
+
+/// A client's handle on the process manager: the typed client and the
+/// buffer shared with it (paths, arguments and listings go through it).
+pub struct Procs<T: crate::interface::Transport> {
+    client: protocol::Client<T>,
+    buffer: crate::interface::SharedBuffer,
+}
+
+impl<T: crate::interface::Transport> Procs<T> {
+    /// The process manager behind `transport`, sharing `buffer`.
+    pub fn new(transport: T, buffer: crate::interface::SharedBuffer) -> Self {
+        Self {
+            client: protocol::Client::new(transport),
+            buffer,
+        }
+    }
+
+    /// The typed client, for requests built by hand.
+    pub fn raw(&self) -> &protocol::Client<T> {
+        &self.client
+    }
+
+    /// Starts the program at `path` with `args` (the program's name first);
+    /// its pid.
+    pub fn spawn<'a>(
+        &self,
+        path: &str,
+        args: impl IntoIterator<Item = &'a str>,
+    ) -> Result<u64, ProcsError> {
+        self.buffer.write(0, path.as_bytes())?;
+        let mut at = path.len();
+        for arg in args {
+            self.buffer.write(at, arg.as_bytes())?;
+            self.buffer.write(at + arg.len(), &[0])?;
+            at += arg.len() + 1;
+        }
+        let r = self.client.spawn(Spawn {
+            path: BufRange::new(0, path.len() as u32),
+            args: BufRange::new(path.len() as u32, (at - path.len()) as u32),
+        })?;
+        Ok(r.pid)
+    }
+
+    /// Waits until process `pid` ended; how.
+    pub fn wait(&self, pid: u64) -> Result<Status, ProcsError> {
+        self.client.wait(PidOnly { pid })
+    }
+
+    /// Ends process `pid`.
+    pub fn kill(&self, pid: u64) -> Result<(), ProcsError> {
+        self.client.kill(PidOnly { pid }).map(|_| ())
+    }
+
+    /// The manager's memory and counts.
+    pub fn stats(&self) -> Result<MemStats, ProcsError> {
+        self.client.stats(Empty {})
+    }
+
+    /// Calls `each` with every live process (as many as the buffer holds).
+    pub fn list(&self, mut each: impl FnMut(&ProcessRecord)) -> Result<(), ProcsError> {
+        let size = core::mem::size_of::<ProcessRecord>();
+        let n = self.client.list(List {
+            out: BufRange::new(0, self.buffer.len() as u32),
+        })?;
+        for i in 0..n.entries as usize {
+            let mut bytes = [0u8; core::mem::size_of::<ProcessRecord>()];
+            self.buffer.read(i * size, &mut bytes)?;
+            if let Ok(r) = ProcessRecord::read_from_bytes(&bytes) {
+                each(&r);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -171,7 +171,10 @@ impl Checker<'_> {
             for client in &ch.clients {
                 let name = client.component.as_str();
                 self.component_ref(client.origin, &what, "client", name);
-                if name == ch.server {
+                // A server may hold sessions of its own channel to hand
+                // out (a process manager gives each process one), but
+                // never call itself.
+                if name == ch.server && client.sessions == 0 {
                     self.error(
                         client.origin,
                         format!("component '{name}' is both the server and a client of {what}"),

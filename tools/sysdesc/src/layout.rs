@@ -366,7 +366,7 @@ impl Layout {
             if let Some(client) = ch
                 .clients
                 .iter()
-                .find(|k| k.component == me && k.sessions > 0 && ch.server != me)
+                .find(|k| k.component == me && k.sessions > 0)
             {
                 // Sessions to hand out: an endpoint cap per session, then
                 // each session's buffer as unmapped frame caps.
@@ -685,7 +685,7 @@ impl Layout {
                         format!("The size of shared memory '{}' in bytes.", s.name),
                     ));
                 }
-                Some(b) if b.client == me => {
+                Some(b) if b.client == me && b.session.is_none() => {
                     l.addrs.push(konst(
                         format!("{}_BUFFER", constant(&b.channel)),
                         vaddr,

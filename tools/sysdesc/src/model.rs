@@ -123,7 +123,8 @@ pub struct Client {
     /// `sessions`: when non-zero the client does not call itself but holds
     /// this many sessions to hand out (a process manager gives one to each
     /// process it makes): endpoint caps badged `badge`, `badge + 1`, …, and
-    /// each session's buffer as unmapped frame caps.
+    /// each session's buffer as unmapped frame caps. The server itself may
+    /// hold sessions of its own channel.
     pub sessions: u64,
     /// Where the client was written.
     pub origin: Origin,

@@ -574,7 +574,8 @@ buffer = "8K"
 [[channel]]
 name = "procs"
 server = "mgr"
-clients = ["srv"]
+clients = ["srv", { component = "mgr", badge = 50, sessions = 2 }]
+buffer = "4K"
 mint = true
 grant = true
 "#;

@@ -43,6 +43,11 @@ include!(concat!(env!("OUT_DIR"), "/procman.rs"));
 
 /// Processes alive at once: one per session of the console and files.
 const MAX_PROCESSES: usize = caps::CONSOLE_SESSION_COUNT as usize;
+const _: () = assert!(
+    caps::FILES_SESSION_COUNT == caps::CONSOLE_SESSION_COUNT
+        && caps::PROCS_SESSION_COUNT == caps::CONSOLE_SESSION_COUNT,
+    "one session of each channel per process slot"
+);
 /// The smallest block a process gets.
 const MIN_BLOCK_BITS: u8 = 16;
 /// The largest program file read.
@@ -306,6 +311,7 @@ impl Manager {
             process::CONSOLE_BUFFER,
             process::FILES_BUFFER,
             process::FILES_BUFFER + process::FILES_BUFFER_SIZE - 1,
+            process::PROCS_BUFFER,
         ] {
             tables.insert(v >> 21);
         }
@@ -614,7 +620,7 @@ impl Manager {
 
     /// (first frame cap, pages, vaddr in the process) of slot `p`'s
     /// session buffers.
-    fn session_frames(&self, p: usize) -> [(Word, Word, Word); 2] {
+    fn session_frames(&self, p: usize) -> [(Word, Word, Word); 3] {
         let p = p as Word;
         [
             (
@@ -626,6 +632,11 @@ impl Manager {
                 caps::FILES_SESSION_FRAMES + p * caps::FILES_SESSION_PAGES,
                 caps::FILES_SESSION_PAGES.min(process::FILES_BUFFER_SIZE >> PAGE_BITS),
                 process::FILES_BUFFER,
+            ),
+            (
+                caps::PROCS_SESSION_FRAMES + p * caps::PROCS_SESSION_PAGES,
+                caps::PROCS_SESSION_PAGES.min(process::PROCS_BUFFER_SIZE >> PAGE_BITS),
+                process::PROCS_BUFFER,
             ),
         ]
     }
@@ -746,8 +757,14 @@ impl Manager {
     }
 }
 
-/// The procs buffer of static client `badge`, if it has one.
+/// The procs buffer of the caller of `badge`: a static client's, or the
+/// session buffer of a process's slot.
 fn buffer_of(badge: Word) -> Option<SharedBuffer> {
+    let badge = if badge & PROCESS_BADGE != 0 {
+        badges::PROCS_FIRST_SESSION + (badge & SLOT_MASK)
+    } else {
+        badge
+    };
     buffers::PROCS
         .iter()
         .find(|(b, _)| *b == badge)
