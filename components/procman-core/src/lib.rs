@@ -6,7 +6,8 @@
 //!   and turning it into a [`LoadPlan`] of pages to map;
 //! * [`buddy`]: which power-of-two block of the untyped pool each process
 //!   gets, and the retype and revoke steps that make and unmake it;
-//! * [`budget`]: how many untyped bytes a set of objects takes.
+//! * [`budget`]: how many untyped bytes a set of objects takes;
+//! * [`policy`]: the priority policy the policy server applies.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ extern crate std;
 pub mod buddy;
 pub mod budget;
 pub mod elf;
+pub mod policy;
 
 pub use buddy::{Action, Block, Buddy, OutOfMemory};
 pub use budget::bytes_for;
