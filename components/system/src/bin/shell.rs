@@ -305,11 +305,12 @@ impl Shell {
             Ok(m) => {
                 let _ = writeln!(
                     self.out,
-                    "procs: {} KiB free of {} KiB, largest {} KiB; {} processes",
+                    "procs: {} KiB free of {} KiB, largest {} KiB; {} process{}",
                     m.free_bytes / KIB,
                     m.total_bytes / KIB,
                     m.largest_free / KIB,
-                    m.processes
+                    m.processes,
+                    if m.processes == 1 { "" } else { "es" }
                 );
             }
             Err(e) => {
