@@ -8,7 +8,7 @@
 //! | 1 | `write` | [`BufRange`] of the client's buffer to print | [`Count`]: bytes printed |
 //! | 2 | `read` | [`BufRange`] to fill with typed bytes | [`Count`]: bytes stored — the reply waits until at least one byte was typed |
 //!
-//! Errors: [`ConsoleError::Busy`] when another client is already waiting
+//! Errors: [`ConsoleError::Busy`] when too many clients are already waiting
 //! to read, [`ConsoleError::BadBuffer`] for a range outside the client's
 //! buffer (or a client with none).
 

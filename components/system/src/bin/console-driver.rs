@@ -4,7 +4,8 @@
 //! this thread), and serves clients over the `console` endpoint with the
 //! protocol of `libcerne::console`: `write` prints a range of the client's
 //! buffer, `read` fills one with typed bytes, waiting (with the reply cap
-//! saved) until some arrive.
+//! saved) until some arrive. Up to [`MAX_READERS`] clients may wait at
+//! once; typed bytes go to the one that has waited longest.
 #![no_std]
 #![no_main]
 
@@ -116,11 +117,76 @@ fn buffer_of(badge: u64) -> Option<SharedBuffer> {
         .map(|&(_, vaddr)| unsafe { SharedBuffer::new(vaddr, buffers::CONSOLE_SIZE) })
 }
 
-/// A read that waits for typed bytes: the client's buffer and range.
+/// A read that waits for typed bytes: the client's buffer and range, and
+/// the slot of its saved reply cap.
 struct Reader {
     buffer: SharedBuffer,
     range: core::ops::Range<usize>,
+    slot: u64,
 }
+
+/// Clients that may wait for input at once.
+const MAX_READERS: usize = 8;
+
+/// The slot of waiting reader `i`'s reply cap.
+const fn reader_slot(i: usize) -> u64 {
+    caps::FIRST_FREE + i as u64
+}
+const _: () = assert!(reader_slot(MAX_READERS) <= 1 << caps::CNODE_BITS);
+
+/// The waiting readers, oldest first.
+struct Readers {
+    queue: [Option<Reader>; MAX_READERS],
+}
+
+impl Readers {
+    /// Saves the caller's reply cap and queues it; false when full.
+    fn wait(&mut self, cnode: Cap<CNode>, buffer: SharedBuffer, range: core::ops::Range<usize>) -> bool {
+        self.forget_dead();
+        let used: [bool; MAX_READERS] =
+            core::array::from_fn(|i| self.queue.iter().flatten().any(|r| r.slot == reader_slot(i)));
+        let Some(i) = (0..MAX_READERS).find(|&i| !used[i]) else {
+            return false;
+        };
+        let Some(place) = self.queue.iter_mut().find(|r| r.is_none()) else {
+            return false;
+        };
+        if cnode.save_caller(reader_slot(i), 64).is_err() {
+            return false;
+        }
+        *place = Some(Reader {
+            buffer,
+            range,
+            slot: reader_slot(i),
+        });
+        true
+    }
+
+    /// Drops readers whose reply cap is gone: the kernel deletes a saved
+    /// reply cap when its caller is destroyed (a killed process), and its
+    /// input must go to the next reader instead.
+    fn forget_dead(&mut self) {
+        // Compact the live ones to the front, the oldest first.
+        let mut kept = 0;
+        for i in 0..MAX_READERS {
+            if let Some(r) = self.queue[i].take() {
+                if libcerne::sel4::syscall::debug_cap_identify(r.slot) != 0 {
+                    self.queue[kept] = Some(r);
+                    kept += 1;
+                }
+            }
+        }
+    }
+
+    /// The oldest live reader, out of the queue.
+    fn next(&mut self) -> Option<Reader> {
+        self.forget_dead();
+        let first = self.queue[0].take();
+        self.queue.rotate_left(1);
+        first
+    }
+}
+
 
 /// Prints `range` of `buffer` to the UART, a chunk at a time.
 fn print(uart: &Uart, buffer: &SharedBuffer, range: core::ops::Range<usize>) {
@@ -164,7 +230,9 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     uart.write(pl011::IMSC, uart.read(pl011::IMSC) | pl011::RX_INTERRUPTS);
     receive(&uart, &mut typed);
     let _ = irq.ack();
-    let mut reader: Option<Reader> = None;
+    let mut readers = Readers {
+        queue: core::array::from_fn(|_| None),
+    };
     let mut words = [0; MAX_WORDS];
     let mut message = endpoint.recv();
     loop {
@@ -172,14 +240,14 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
             receive(&uart, &mut typed);
             let _ = irq.ack();
             if typed.len > 0 {
-                if let Some(r) = reader.take() {
+                if let Some(r) = readers.next() {
                     let n = typed.take(&r.buffer, r.range.start, r.range.len());
                     let reply = Reply::ok(&Count { bytes: n as u64 });
                     // The saved reply cap: sending on it answers the reader.
-                    // Non-blocking: if the reader died meanwhile its reply
-                    // cap is gone and the send is dropped (a blocking send
-                    // to an empty slot would fault this driver).
-                    ipc::nb_send(caps::FIRST_FREE, reply.label, reply.message(), &[]);
+                    // Non-blocking: should the reader have died since, the
+                    // send is dropped (a blocking send to an empty slot
+                    // would fault this driver).
+                    ipc::nb_send(r.slot, reply.label, reply.message(), &[]);
                 }
             }
             message = endpoint.recv();
@@ -208,12 +276,8 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
                     }
                     (protocol::Request::Read(_), Some((buffer, range))) => {
                         // Answer later, when bytes arrive: keep the reply
-                        // cap. The slot is still full while the waiting
-                        // reader lives (Busy); the kernel empties it when
-                        // that reader is destroyed (a killed process), and
-                        // then the new reader takes its place.
-                        if cnode.save_caller(caps::FIRST_FREE, 64).is_ok() {
-                            reader = Some(Reader { buffer, range });
+                        // cap, in the queue.
+                        if readers.wait(cnode, buffer, range) {
                             message = endpoint.recv();
                             continue;
                         }
