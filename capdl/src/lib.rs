@@ -53,6 +53,11 @@ pub use validate::{validate, Limits};
 /// fact rather than an ABI one; [`validate::Limits`] lets a tool use another.
 pub const MAX_IRQ: u64 = 159;
 
+/// The kernel's own timer interrupt on this platform (the EL1 virtual
+/// timer PPI), which IRQControl_Get refuses as seL4 refuses its timer IRQ:
+/// a spec may not map it.
+pub const KERNEL_TIMER_IRQ: u64 = 27;
+
 /// Parses, then validates: the usual entry point for a `.cdl` file.
 #[cfg(feature = "std")]
 pub fn parse_and_validate(file: &str, text: &str) -> Result<Spec, Vec<Diagnostic>> {

@@ -801,6 +801,15 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
+            if line.irq == crate::KERNEL_TIMER_IRQ {
+                self.error(
+                    at,
+                    format!(
+                        "IRQ {} is the kernel's timer and cannot be mapped",
+                        line.irq
+                    ),
+                );
+            }
             if let Some(first) = numbers.insert(line.irq, &line.object.name) {
                 self.error(
                     at,

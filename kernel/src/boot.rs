@@ -50,7 +50,14 @@ extern "C" fn kernel_init(x0: u64, x1: u64, x2: u64, x3: u64, x4: u64, x5: u64) 
         dtb_size: x5,
     };
     arch::vectors::install();
-    arch::configure_cpu(config::PMU_USER);
+    arch::configure_cpu(
+        config::PMU_USER,
+        arch::TimerExport {
+            virtual_counter: config::EXPORT_VCNT_USER,
+            physical_counter: config::EXPORT_PCNT_USER,
+            physical_timer: config::EXPORT_PTMR_USER,
+        },
+    );
 
     let dtb_region = Region {
         base: hand_off.dtb_paddr,

@@ -3,7 +3,8 @@
 //! Numeric options come from environment variables at build time, validated
 //! against the table in `build.rs` (`CERNE_ROOT_CNODE_SIZE_BITS`,
 //! `CERNE_TIMER_TICK_US`); boolean options are cargo features of this crate
-//! (`pmu-user`, `printing`, `fastpath`, `idle-halt`, `boot-panic-test`,
+//! (`pmu-user`, `export-vcnt-user`, `export-pcnt-user`, `export-ptmr-user`,
+//! `printing`, `fastpath`, `idle-halt`, `boot-panic-test`,
 //! `boot-fault-test`, `boot-stack-overflow-test`). The root task
 //! learns what it needs from BootInfo (e.g. `initThreadCNodeSizeBits`).
 
@@ -17,6 +18,16 @@ pub const TIMER_TICK_US: u64 = generated::TIMER_TICK_US;
 pub const ROOT_CNODE_SIZE_BITS: u32 = generated::ROOT_CNODE_SIZE_BITS as u32;
 /// EL0 may read the PMU cycle counter (seL4's KernelArmExportPMUUser).
 pub const PMU_USER: bool = cfg!(feature = "pmu-user");
+/// EL0 may read the virtual counter CNTVCT_EL0 (seL4's
+/// KernelArmExportVCNTUser; default on in Cerne).
+pub const EXPORT_VCNT_USER: bool = cfg!(feature = "export-vcnt-user");
+/// EL0 may read the physical counter CNTPCT_EL0 (seL4's
+/// KernelArmExportPCNTUser; default on in Cerne).
+pub const EXPORT_PCNT_USER: bool = cfg!(feature = "export-pcnt-user");
+/// EL0 may program the EL1 physical timer (seL4's KernelArmExportPTMRUser;
+/// default on in Cerne). The kernel's own tick is the virtual timer, which
+/// stays the kernel's.
+pub const EXPORT_PTMR_USER: bool = cfg!(feature = "export-ptmr-user");
 /// DebugPutChar prints (seL4's PRINTING); without it, the kernel's own
 /// messages still print but user output through the kernel is dropped.
 pub const PRINTING: bool = cfg!(feature = "printing");

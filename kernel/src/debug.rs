@@ -1,6 +1,8 @@
-//! The kernel's answers to DebugDumpScheduler and DebugSnapshot: the
-//! scheduler's view of the threads, and a capDL description of everything
-//! reachable from the calling thread's CSpace, printed on the console.
+//! The kernel's answers to DebugDumpScheduler, DebugSnapshot and
+//! BenchmarkDumpAllThreadsUtilisation: the scheduler's view of the
+//! threads, a capDL description of everything reachable from the calling
+//! thread's CSpace, and the CPU-time counters of the threads it reaches,
+//! printed on the console.
 //!
 //! The kernel keeps no list of all objects (seL4 debug builds keep one of
 //! TCBs), so both start from what is reachable: the current thread, the ready
@@ -99,6 +101,64 @@ pub fn dump_scheduler(k: &Kernel<'_>) {
             t = k.tcb_fields(t).sched_next;
             seen += 1;
         }
+    }
+}
+
+/// One thread's line of a utilisation dump.
+fn print_utilisation(k: &Kernel<'_>, t: u64) {
+    let mut name = [0u8; 64];
+    let n = k.thread_name(t, &mut name);
+    let c = k.utilisation_counters(t);
+    kprintln!(
+        "    tcb {t:#x} '{}': time {} schedules {} kernel time {} kernel entries {}",
+        core::str::from_utf8(&name[..n]).unwrap_or("?"),
+        c.cpu_time,
+        c.schedules,
+        c.kernel_time,
+        c.kernel_entries
+    );
+}
+
+/// BenchmarkDumpAllThreadsUtilisation: the period's totals, the idle
+/// thread, and every thread whose TCB cap `caller`'s CSpace reaches (seL4
+/// walks its list of all TCBs, which Cerne does not keep), in counter
+/// ticks.
+pub fn dump_utilisation(k: &Kernel<'_>, caller: u64) {
+    use cerne_abi::benchmark::*;
+    let mut scratch = SCRATCH.lock();
+    let Scratch { cnodes, listed } = &mut *scratch;
+    let (n, truncated) = reachable_cnodes(k, k.cspace_root(caller), cnodes);
+    let w = k.utilisation_words(caller);
+    kprintln!(
+        "[cerne] utilisation (counter ticks): total {} schedules {} kernel time {} kernel entries {}",
+        w[TOTAL_UTILISATION],
+        w[TOTAL_NUMBER_SCHEDULES],
+        w[TOTAL_KERNEL_UTILISATION],
+        w[TOTAL_NUMBER_KERNEL_ENTRIES]
+    );
+    kprintln!(
+        "    idle: time {} schedules {} kernel time {} kernel entries {}",
+        w[IDLE_LOCALCPU_UTILISATION],
+        w[IDLE_NUMBER_SCHEDULES],
+        w[IDLE_KERNEL_UTILISATION],
+        w[IDLE_NUMBER_KERNEL_ENTRIES]
+    );
+    let mut n_listed = 0;
+    for &(paddr, radix) in &cnodes[..n] {
+        for s in 0..1u64 << radix {
+            let Cap::Thread { tcb } = k.slot_cap(cnode_slot(paddr, s)) else {
+                continue;
+            };
+            if listed[..n_listed].contains(&(tcb, "tcb")) || n_listed == MAX_OBJECTS {
+                continue;
+            }
+            listed[n_listed] = (tcb, "tcb");
+            n_listed += 1;
+            print_utilisation(k, tcb);
+        }
+    }
+    if truncated {
+        kprintln!("-- cut short: more than {MAX_CNODES} CNodes");
     }
 }
 

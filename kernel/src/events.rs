@@ -45,6 +45,11 @@ fn perform(event: Event) {
                 crate::debug::snapshot(k, caller);
             }
         }),
+        Event::DumpUtilisation => sched::with_kernel(|k| {
+            if let Some(caller) = k.current_thread() {
+                crate::debug::dump_utilisation(k, caller);
+            }
+        }),
         Event::UnmaskIrq(n) => irq::unmask(u32::from(n)),
         Event::SetIrqTrigger { irq: n, edge } => irq::set_trigger(u32::from(n), edge),
         Event::CacheOp { label, paddr, len } => mmu::cache_maintenance(label, paddr, len),

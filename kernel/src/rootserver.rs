@@ -287,6 +287,7 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
         entry: hand_off.v_entry,
     });
     mmu::sync_caches_for_execution(mmu::phys_to_window(ui.base), ui.size);
+    sched::start_accounting();
     sched::schedule_and_return()
 }
 

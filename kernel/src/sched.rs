@@ -49,6 +49,17 @@ pub fn with_kernel<R>(f: impl FnOnce(&mut Kernel<'_>) -> R) -> R {
     f(&mut kernel)
 }
 
+/// Stamps the start of a kernel entry for CPU-time accounting (entries
+/// that take the object model's lock anyway stamp it themselves).
+pub fn begin_entry() {
+    with_kernel(|k| k.begin_entry(arch::timer::counter()));
+}
+
+/// Starts CPU-time accounting at boot, once the root thread is current.
+pub fn start_accounting() {
+    with_kernel(|k| k.start_utilisation(arch::timer::counter()));
+}
+
 /// True while the kernel idles waiting for an interrupt.
 pub fn is_idle() -> bool {
     IDLE.load(Ordering::Relaxed)
@@ -72,6 +83,7 @@ pub fn schedule_and_return() -> ! {
     loop {
         let chosen = with_kernel(|k| {
             k.schedule_and_activate();
+            k.end_entry(arch::timer::counter());
             let t = k.current_thread()?;
             // As seL4's setVMRoot: the VSpace cap's ASID must still name that
             // VSpace (its pool may be gone); otherwise the thread runs on an

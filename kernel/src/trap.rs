@@ -23,6 +23,7 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
             // hand-off to `carry_out` as it was.)
             let mut console_bound = None;
             let event = sched::with_kernel(|k| {
+                k.begin_entry(arch::timer::counter());
                 let Some(t) = k.current_thread() else {
                     return cerne_objects::syscall::Event::None;
                 };
@@ -52,7 +53,10 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
                 console::set_driver_owned(bound);
             }
         }
-        ExceptionKind::Irq => crate::irq::handle_pending(),
+        ExceptionKind::Irq => {
+            sched::begin_entry();
+            crate::irq::handle_pending();
+        }
         ExceptionKind::Fiq | ExceptionKind::SError => {
             let (esr, far) = arch::fault_registers();
             console::take_back_for_halt();
@@ -163,6 +167,7 @@ fn print_registers(x: &[u64; 31]) {
 extern "C" fn handle_kernel_entry(source: u64, kind: u64, frame: &mut KernelFrame) {
     let kind = ExceptionKind::from_raw(kind);
     if source == 1 && kind == ExceptionKind::Irq && sched::is_idle() {
+        sched::begin_entry();
         crate::irq::handle_pending();
         return;
     }

@@ -11,7 +11,7 @@
 //! implementation's invariant checkers, and checks authority confinement.
 
 use crate::ops::{call, Op};
-use crate::spec::{self, Action, Node, SEp, SNtfn, SThread, Spec};
+use crate::spec::{self, Action, Node, SClock, SEp, SNtfn, SThread, SUtil, Spec};
 use cerne_abi::invocation::InvocationLabel as L;
 use cerne_abi::message::MessageInfo;
 use cerne_abi::object::ObjectType;
@@ -42,6 +42,8 @@ pub struct World {
     /// Root thread then the three test threads.
     pub threads: Vec<u64>,
     roots: Vec<u64>,
+    /// The clock both models' entries are stamped with.
+    clock: u64,
 }
 
 /// What is compared after each step.
@@ -55,6 +57,9 @@ pub struct Obs {
     pub ntfns: BTreeMap<u64, (NtfnState, Vec<u64>, u64, u64)>,
     pub ready: BTreeMap<usize, Vec<u64>>,
     pub current: u64,
+    /// CPU-time accounting: the idle thread's counters, then the period's
+    /// length so far, switches, kernel time and kernel entries.
+    pub utilisation: ([u64; 4], [u64; 4]),
 }
 
 /// Observable state of one thread.
@@ -72,6 +77,8 @@ pub struct ThreadObs {
     pub queued: bool,
     pub blocking: u64,
     pub send: Option<(u64, bool, bool, bool)>,
+    /// CPU time, schedules, kernel time, kernel entries.
+    pub util: [u64; 4],
 }
 
 fn diff<K: Debug + Ord, V: Debug + PartialEq>(
@@ -112,6 +119,14 @@ fn obs_diff(a: &Obs, b: &Obs) -> Option<String> {
                 format!(
                     "current: implementation {:#x}, spec {:#x}",
                     a.current, b.current
+                )
+            })
+        })
+        .or_else(|| {
+            (a.utilisation != b.utilisation).then(|| {
+                format!(
+                    "utilisation (idle; totals): implementation {:?}, spec {:?}",
+                    a.utilisation, b.utilisation
                 )
             })
         })
@@ -175,6 +190,7 @@ impl World {
             threads: vec![layout.tcb],
             layout,
             roots,
+            clock: 0,
         };
         w.compare()?;
         for op in w.setup() {
@@ -407,13 +423,16 @@ impl World {
                     c.x[7] = sys.word();
                     c.elr_el1 = c.elr_el1.wrapping_add(4);
                 };
+                let (start, end) = self.tick();
                 {
                     let mut k = self.kernel();
+                    k.begin_entry(start);
                     set(k.user_context_mut(t));
                     k.handle_syscall(sys.word());
                     // The spec has no TLB; the kernel would carry these out.
                     k.take_tlb_flushes();
                     k.schedule_and_activate();
+                    k.end_entry(end);
                 }
                 let th = self
                     .spec
@@ -421,8 +440,10 @@ impl World {
                     .get_mut(&t)
                     .ok_or("spec lost the current thread")?;
                 set(&mut th.ctx);
+                self.spec.begin_entry(start);
                 self.spec.handle_syscall(sys.word());
                 self.spec.schedule();
+                self.spec.end_entry(end);
             }
             Op::VmFault { addr, instruction } => {
                 if self.state.current == 0 {
@@ -446,14 +467,28 @@ impl World {
     }
 
     fn fault(&mut self, f: Fault) {
+        let (start, end) = self.tick();
         {
             let mut k = self.kernel();
+            k.begin_entry(start);
             k.handle_user_fault(f);
             k.take_tlb_flushes();
             k.schedule_and_activate();
+            k.end_entry(end);
         }
+        self.spec.begin_entry(start);
         self.spec.user_fault(f);
         self.spec.schedule();
+        self.spec.end_entry(end);
+    }
+
+    /// Advances the clock to the next kernel entry: its start and end
+    /// (entries and the gaps between them of varying length).
+    fn tick(&mut self) -> (u64, u64) {
+        let start = self.clock + 1000 + (self.clock / 1000 % 7) * 131;
+        let end = start + 37 + start % 5;
+        self.clock = end;
+        (start, end)
     }
 
     /// Compares the models and runs the invariant checkers.
@@ -519,6 +554,7 @@ impl World {
                         f.blocking_flags & 2 != 0,
                         f.blocking_flags & 4 != 0,
                     )),
+                    util: util_words(spec_util(k.utilisation_counters(t))),
                 },
             );
             if let Some(b) = k.ipc_buffer(t, false) {
@@ -560,6 +596,18 @@ impl World {
             ntfns,
             ready,
             current: k.state.current,
+            utilisation: {
+                let u = &k.state.utilisation;
+                clock_words(&SClock {
+                    entry: u.entry_time,
+                    in_kernel: u.in_kernel,
+                    period_start: u.period_start,
+                    idle: spec_util(k.utilisation_counters(0)),
+                    schedules: u.total_schedules,
+                    kernel_time: u.total_kernel_time,
+                    kernel_entries: u.total_kernel_entries,
+                })
+            },
         }
     }
 
@@ -676,6 +724,7 @@ pub fn observe_spec(s: &Spec) -> Obs {
                     th.can_grant_reply,
                     th.is_call,
                 )),
+                util: util_words(th.util),
             },
         );
         if let Some(b) = s.buffer(t, false) {
@@ -730,11 +779,39 @@ pub fn observe_spec(s: &Spec) -> Obs {
         ntfns,
         ready,
         current: s.current,
+        utilisation: clock_words(&s.clock),
     }
 }
 
 /// The abstraction function: the spec state a booted implementation
 /// represents.
+fn spec_util(c: cerne_objects::layout::UtilisationCounters) -> SUtil {
+    SUtil {
+        start: c.schedule_start,
+        cpu: c.cpu_time,
+        schedules: c.schedules,
+        kernel_time: c.kernel_time,
+        kernel_entries: c.kernel_entries,
+    }
+}
+
+fn util_words(u: SUtil) -> [u64; 4] {
+    [u.cpu, u.schedules, u.kernel_time, u.kernel_entries]
+}
+
+/// The kernel-wide accounting as [`Obs::utilisation`] holds it.
+fn clock_words(c: &SClock) -> ([u64; 4], [u64; 4]) {
+    (
+        util_words(c.idle),
+        [
+            c.entry.saturating_sub(c.period_start),
+            c.schedules,
+            c.kernel_time,
+            c.kernel_entries,
+        ],
+    )
+}
+
 pub fn abstraction(k: &Kernel<'_>, roots: &[u64]) -> Spec {
     let mut s = Spec::new();
     let slots = invariants::reachable_slots(k, roots);
@@ -782,6 +859,7 @@ pub fn abstraction(k: &Kernel<'_>, roots: &[u64]) -> Spec {
                         queued: f.queued != 0,
                         fault_handler: f.fault_handler,
                         flags: f.flags,
+                        util: spec_util(k.utilisation_counters(t)),
                         ..SThread::new()
                     },
                 );
@@ -810,6 +888,16 @@ pub fn abstraction(k: &Kernel<'_>, roots: &[u64]) -> Spec {
         k.for_each_ready(p, |t| s.ready[p].push_back(t));
     }
     s.current = k.state.current;
+    let u = &k.state.utilisation;
+    s.clock = SClock {
+        entry: u.entry_time,
+        in_kernel: u.in_kernel,
+        period_start: u.period_start,
+        idle: spec_util(k.utilisation_counters(0)),
+        schedules: u.total_schedules,
+        kernel_time: u.total_kernel_time,
+        kernel_entries: u.total_kernel_entries,
+    };
     s.action = match k.state.action {
         SchedulerAction::ResumeCurrent => Action::Resume,
         SchedulerAction::ChooseNew => Action::Choose,

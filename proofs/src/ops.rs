@@ -302,6 +302,11 @@ fn intent() -> impl Strategy<Value = (SysKind, u64, u64)> {
         4 => (prop_oneof![Just(SysKind::Known(Recv)), Just(SysKind::Known(NBRecv)), Just(SysKind::Known(ReplyRecv))], ipc_cptr(), 0u64..4),
         2 => (prop_oneof![Just(SysKind::Known(Reply)), Just(SysKind::Known(Yield))], 0u64..16, 0u64..4),
         2 => (sys_kind(), word(), label()),
+        1 => (prop_oneof![
+            Just(SysKind::Known(BenchmarkGetThreadUtilisation)),
+            Just(SysKind::Known(BenchmarkResetThreadUtilisation)),
+            Just(SysKind::Known(BenchmarkResetAllThreadsUtilisation)),
+        ], prop_oneof![3 => Just(slot::NEXT_TCB), 1 => 0u64..16], 0u64..4),
     ]
 }
 

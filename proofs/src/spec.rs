@@ -113,6 +113,43 @@ pub struct SThread {
     pub queued: bool,
     /// Fault handler cptr.
     pub fault_handler: u64,
+    /// CPU-time accounting.
+    pub util: SUtil,
+}
+
+/// A thread's CPU-time counters (seL4's thread utilisation), in the
+/// harness's clock counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SUtil {
+    /// Clock when last switched to.
+    pub start: u64,
+    /// Time scheduled, summed when switched away from.
+    pub cpu: u64,
+    /// Times switched to.
+    pub schedules: u64,
+    /// Kernel time of entries that ended with this thread current.
+    pub kernel_time: u64,
+    /// Kernel entries that ended with this thread current.
+    pub kernel_entries: u64,
+}
+
+/// The kernel-wide side of CPU-time accounting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SClock {
+    /// Clock at the current entry.
+    pub entry: u64,
+    /// Inside an entry.
+    pub in_kernel: bool,
+    /// Start of the period.
+    pub period_start: u64,
+    /// The idle thread's counters.
+    pub idle: SUtil,
+    /// Switches in the period.
+    pub schedules: u64,
+    /// Kernel time in the period.
+    pub kernel_time: u64,
+    /// Kernel entries in the period.
+    pub kernel_entries: u64,
 }
 
 impl SThread {
@@ -138,6 +175,7 @@ impl SThread {
             flags: 0,
             queued: false,
             fault_handler: 0,
+            util: SUtil::default(),
         }
     }
 }
@@ -180,6 +218,8 @@ pub struct Spec {
     pub current: u64,
     /// Scheduler action.
     pub action: Action,
+    /// CPU-time accounting.
+    pub clock: SClock,
 }
 
 fn mask(bits: u64) -> u64 {
@@ -424,6 +464,7 @@ impl Spec {
             ready: vec![VecDeque::new(); 256],
             current: 0,
             action: Action::Resume,
+            clock: SClock::default(),
         }
     }
 
@@ -719,6 +760,7 @@ impl Spec {
     }
 
     fn switch_to(&mut self, t: u64) {
+        self.charge_switch(t);
         self.dequeue(t);
         self.current = t;
     }
@@ -729,8 +771,131 @@ impl Spec {
                 let t = self.ready[p][0];
                 self.switch_to(t);
             }
-            None => self.current = 0,
+            None => {
+                self.charge_switch(0);
+                self.current = 0;
+            }
         }
+    }
+
+    // ---- CPU-time accounting ----
+
+    fn util_mut(&mut self, t: u64) -> Option<&mut SUtil> {
+        if t == 0 {
+            Some(&mut self.clock.idle)
+        } else {
+            self.threads.get_mut(&t).map(|th| &mut th.util)
+        }
+    }
+
+    /// The counters of `t` (0 = idle).
+    pub fn util(&self, t: u64) -> SUtil {
+        if t == 0 {
+            self.clock.idle
+        } else {
+            self.threads.get(&t).map(|th| th.util).unwrap_or_default()
+        }
+    }
+
+    /// The current thread is switched away from, `to` switched to.
+    fn charge_switch(&mut self, to: u64) {
+        let now = self.clock.entry;
+        let from = self.current;
+        if let Some(u) = self.util_mut(from) {
+            u.cpu += now.saturating_sub(u.start);
+        }
+        if let Some(u) = self.util_mut(to) {
+            u.start = now;
+            u.schedules += 1;
+        }
+        self.clock.schedules += 1;
+    }
+
+    /// A kernel entry begins at clock `now`.
+    pub fn begin_entry(&mut self, now: u64) {
+        self.clock.entry = now;
+        self.clock.in_kernel = true;
+    }
+
+    /// The entry ends at `now`: charged to the thread current then.
+    pub fn end_entry(&mut self, now: u64) {
+        if !self.clock.in_kernel {
+            return;
+        }
+        self.clock.in_kernel = false;
+        let spent = now.saturating_sub(self.clock.entry);
+        self.clock.kernel_entries += 1;
+        self.clock.kernel_time += spent;
+        let cur = self.current;
+        if let Some(u) = self.util_mut(cur) {
+            u.kernel_entries += 1;
+            u.kernel_time += spent;
+        }
+    }
+
+    /// The TCB the current thread's x0 names, if any.
+    fn benchmark_target(&self, t: u64) -> Option<u64> {
+        let cptr = self.threads[&t].ctx.x[0];
+        match self.lookup(self.croot(t), cptr).map(|s| self.cap(s)) {
+            Ok(Cap::Thread { tcb }) => Some(tcb),
+            _ => None,
+        }
+    }
+
+    /// seL4_BenchmarkGetThreadUtilisation: thirteen words from msg[0].
+    fn benchmark_get(&mut self, t: u64) {
+        let (Some(target), Some(buf)) = (self.benchmark_target(t), self.buffer(t, true)) else {
+            return;
+        };
+        let (u, idle, c) = (self.util(target), self.clock.idle, self.clock);
+        let words = [
+            u.cpu,
+            u.schedules,
+            u.kernel_time,
+            u.kernel_entries,
+            idle.cpu,
+            idle.cpu,
+            idle.schedules,
+            idle.kernel_time,
+            idle.kernel_entries,
+            c.entry.saturating_sub(c.period_start),
+            c.schedules,
+            c.kernel_time,
+            c.kernel_entries,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            self.set_word(buf + 8 * (i as u64 + 1), *w);
+        }
+    }
+
+    /// seL4_BenchmarkResetThreadUtilisation.
+    fn benchmark_reset(&mut self, t: u64) {
+        let now = self.clock.entry;
+        if let Some(target) = self.benchmark_target(t) {
+            self.th(target).util = SUtil {
+                start: now,
+                ..SUtil::default()
+            };
+        }
+    }
+
+    /// seL4_BenchmarkResetAllThreadsUtilisation: every thread (the spec
+    /// zeroes each one; the implementation bumps a generation), the idle
+    /// thread and the totals; a new period.
+    fn benchmark_reset_all(&mut self) {
+        let now = self.clock.entry;
+        let fresh = SUtil {
+            start: now,
+            ..SUtil::default()
+        };
+        for th in self.threads.values_mut() {
+            th.util = fresh;
+        }
+        self.clock.idle = fresh;
+        self.clock.period_start = now;
+        self.clock.schedules = 0;
+        self.clock.kernel_time = 0;
+        self.clock.kernel_entries = 0;
     }
 
     /// seL4 `schedule` + `activateThread`.
@@ -1398,6 +1563,18 @@ impl Spec {
             }
             Syscall::Yield => {
                 self.yield_cur();
+                true
+            }
+            Syscall::BenchmarkGetThreadUtilisation => {
+                self.benchmark_get(t);
+                true
+            }
+            Syscall::BenchmarkResetThreadUtilisation => {
+                self.benchmark_reset(t);
+                true
+            }
+            Syscall::BenchmarkResetAllThreadsUtilisation => {
+                self.benchmark_reset_all();
                 true
             }
             _ => true,

@@ -13,6 +13,7 @@ pub mod bootinfo;
 pub mod console;
 pub mod debug;
 pub mod files;
+pub mod generic_timer;
 #[cfg(feature = "heap")]
 pub mod heap;
 pub mod interface;

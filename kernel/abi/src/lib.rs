@@ -9,6 +9,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod benchmark;
 pub mod bootinfo;
 pub mod console;
 pub mod error;

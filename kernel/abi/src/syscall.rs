@@ -1,7 +1,9 @@
 //! System call numbers (SEL4-ABI.md §2.1) and the `svc #0` register roles.
 //!
 //! The number goes in x7. Anything outside the present set raises an
-//! UnknownSyscall fault carrying the full x7 value.
+//! UnknownSyscall fault carrying the full x7 value. Of seL4's benchmark
+//! calls only the thread-utilisation ones (−23 … −26) are present
+//! ([`crate::benchmark`]).
 
 /// A system call number as passed in x7 (negative, two's complement).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,6 +23,10 @@ pub enum Syscall {
     DebugCapIdentify = -12,
     DebugSnapshot = -13,
     DebugNameThread = -14,
+    BenchmarkGetThreadUtilisation = -23,
+    BenchmarkResetThreadUtilisation = -24,
+    BenchmarkDumpAllThreadsUtilisation = -25,
+    BenchmarkResetAllThreadsUtilisation = -26,
 }
 
 /// Lowest number of the kernel's range check (`SYSCALL_MIN`).
@@ -47,6 +53,10 @@ impl Syscall {
             -12 => DebugCapIdentify,
             -13 => DebugSnapshot,
             -14 => DebugNameThread,
+            -23 => BenchmarkGetThreadUtilisation,
+            -24 => BenchmarkResetThreadUtilisation,
+            -25 => BenchmarkDumpAllThreadsUtilisation,
+            -26 => BenchmarkResetAllThreadsUtilisation,
             _ => return None,
         })
     }
@@ -66,12 +76,15 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in 1..=14i64 {
+        for n in (1..=14i64).chain(23..=26) {
             let s = Syscall::from_word((-n) as u64).expect("present syscall");
             assert_eq!(s.word(), (-n) as u64);
         }
         assert_eq!(Syscall::from_word(0), None);
-        assert_eq!(Syscall::from_word((-15i64) as u64), None);
+        for n in 15..=22i64 {
+            assert_eq!(Syscall::from_word((-n) as u64), None);
+        }
+        assert_eq!(Syscall::from_word((-27i64) as u64), None);
         assert_eq!(Syscall::from_word(1), None);
         // Only the low bits matching is not enough: the full word is compared.
         assert_eq!(Syscall::from_word(0x0000_0000_ffff_ffff), None);

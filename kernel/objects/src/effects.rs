@@ -41,6 +41,8 @@ pub enum Event {
     Halt,
     /// DebugSnapshot: print a capDL dump.
     Snapshot,
+    /// BenchmarkDumpAllThreadsUtilisation: print the CPU-time counters.
+    DumpUtilisation,
     /// IRQHandler_Ack: unmask this IRQ in the interrupt controller.
     UnmaskIrq(u16),
     /// IRQControl_GetTrigger: set the IRQ's trigger mode (true = edge).

@@ -101,10 +101,36 @@ pub struct TcbFields {
     pub fault: [u64; 7],
 }
 
+/// A thread's CPU-time accounting (seL4's `benchmark_util_t`, kept apart
+/// from [`TcbFields`] so that the paths that never account pay nothing for
+/// it). Times are counter ticks. The counters belong to reset generation
+/// `epoch`: when the kernel's generation has moved on
+/// (ResetAllThreadsUtilisation), they read as zero.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct UtilisationCounters {
+    /// Reset generation the counters below belong to.
+    pub epoch: u64,
+    /// Counter value when the thread was last switched to.
+    pub schedule_start: u64,
+    /// Time scheduled, summed at each switch away from the thread.
+    pub cpu_time: u64,
+    /// Times the thread was switched to.
+    pub schedules: u64,
+    /// Time in the kernel on the thread's entries.
+    pub kernel_time: u64,
+    /// Kernel entries the thread made.
+    pub kernel_entries: u64,
+}
+
 /// Offset of the register save area in a TCB.
 pub const TCB_CONTEXT_OFFSET: u64 = 0;
 /// Offset of [`TcbFields`] in a TCB.
 pub const TCB_FIELDS_OFFSET: u64 = 512;
+/// Offset of [`UtilisationCounters`] in a TCB.
+pub const TCB_UTILISATION_OFFSET: u64 = 960;
 /// Offset of the TCB's own slots (CTable, VTable, Reply, Caller, Buffer).
 pub const TCB_SLOTS_OFFSET: u64 = 1024;
 /// Number of slots inside a TCB.
@@ -126,7 +152,12 @@ pub const TCB_CALLER: u64 = 3;
 pub const TCB_BUFFER: u64 = 4;
 
 const_assert!(TCB_CONTEXT_OFFSET as usize + UC_SIZE <= TCB_FIELDS_OFFSET as usize);
-const_assert!(TCB_FIELDS_OFFSET as usize + size_of::<TcbFields>() <= TCB_SLOTS_OFFSET as usize);
+const_assert!(
+    TCB_FIELDS_OFFSET as usize + size_of::<TcbFields>() <= TCB_UTILISATION_OFFSET as usize
+);
+const_assert!(
+    TCB_UTILISATION_OFFSET as usize + size_of::<UtilisationCounters>() <= TCB_SLOTS_OFFSET as usize
+);
 const_assert!(
     TCB_SLOTS_OFFSET as usize + (TCB_SLOT_COUNT as usize) * SLOT_SIZE <= TCB_NAME_OFFSET as usize
 );

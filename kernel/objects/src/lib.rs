@@ -32,6 +32,9 @@
 //!   [`Kernel::handle_interrupt`], [`Kernel::timer_tick`], then
 //!   [`Kernel::schedule_and_activate`] and [`Kernel::current_thread`];
 //!   [`Kernel::suspend`] for a thread whose fault has no handler.
+//! * Accounting: [`Kernel::start_utilisation`] at boot, then
+//!   [`Kernel::begin_entry`] / [`Kernel::end_entry`] with the counter's
+//!   value around every entry.
 //! * Checking: the `invariants` feature (host only) adds
 //!   [`invariants::check`].
 #![no_std]
@@ -66,6 +69,7 @@ pub mod state;
 pub mod syscall;
 pub mod tcb;
 pub mod tcb_inv;
+pub mod utilisation;
 pub mod vspace;
 
 #[cfg(test)]

@@ -143,10 +143,18 @@ impl Kernel<'_> {
         self.highest_ready_priority().is_none_or(|h| p >= h)
     }
 
-    /// seL4 `switchToThread`: makes `t` current and takes it off its queue.
+    /// seL4 `switchToThread`: makes `t` current and takes it off its queue,
+    /// charging the time since the last switch to the thread it replaces.
     pub fn switch_to_thread(&mut self, t: u64) {
+        self.account_switch(self.state.current, t);
         self.sched_dequeue(t);
         self.state.current = t;
+    }
+
+    /// seL4 `switchToIdleThread`.
+    fn switch_to_idle(&mut self) {
+        self.account_switch(self.state.current, 0);
+        self.state.current = 0;
     }
 
     fn choose_thread(&mut self) {
@@ -155,7 +163,7 @@ impl Kernel<'_> {
                 let t = self.state.ready_head[p];
                 self.switch_to_thread(t);
             }
-            None => self.state.current = 0,
+            None => self.switch_to_idle(),
         }
     }
 

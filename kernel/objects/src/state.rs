@@ -1,6 +1,7 @@
 //! The kernel's global state, kept by the kernel as one static instance:
 //! ready queues with their bitmap, the current thread and scheduler action,
-//! the ASID table, the IRQ table, and the domain schedule.
+//! the ASID table, the IRQ table, the domain schedule, and the kernel-wide
+//! side of CPU-time accounting.
 #![forbid(unsafe_code)]
 
 use cerne_abi::vm::NUM_ASID_POOLS;
@@ -96,6 +97,8 @@ pub struct KernelState {
     /// TLB invalidations the current entry recorded (handed over by
     /// `take_tlb_flushes`).
     pub tlb_flushes: crate::effects::TlbFlushes,
+    /// CPU-time accounting: entry time stamp, period, idle and totals.
+    pub utilisation: crate::utilisation::UtilisationState,
 }
 
 impl KernelState {
@@ -127,6 +130,7 @@ impl KernelState {
             invoked_slot: 0,
             event: crate::effects::Event::None,
             tlb_flushes: crate::effects::TlbFlushes::NONE,
+            utilisation: crate::utilisation::UtilisationState::new(),
         }
     }
 }

@@ -84,6 +84,19 @@ impl Kernel<'_> {
                 Event::None
             }
             Syscall::DebugNameThread => self.debug_name_thread(t),
+            Syscall::BenchmarkGetThreadUtilisation => {
+                self.benchmark_get_thread_utilisation(t);
+                Event::None
+            }
+            Syscall::BenchmarkResetThreadUtilisation => {
+                self.benchmark_reset_thread_utilisation(t);
+                Event::None
+            }
+            Syscall::BenchmarkDumpAllThreadsUtilisation => Event::DumpUtilisation,
+            Syscall::BenchmarkResetAllThreadsUtilisation => {
+                self.reset_all_threads_utilisation();
+                Event::None
+            }
         }
     }
 

@@ -1403,3 +1403,136 @@ fn revoke_reaching_more_asids_than_the_set_holds_flushes_all() {
         check(k, l);
     });
 }
+
+/// A timer tick (IRQ 27) as a kernel entry at counter value `now` that
+/// ends 10 counts later.
+fn timed_tick(k: &mut Kernel<'_>, now: u64) {
+    k.begin_entry(now);
+    k.handle_interrupt(27);
+    k.schedule_and_activate();
+    k.end_entry(now + 10);
+}
+
+/// The current thread's system call `sys` (x0 = `cptr`) as an entry at
+/// `now` that ends 10 counts later.
+fn timed_syscall(k: &mut Kernel<'_>, now: u64, sys: Syscall, cptr: u64) -> Out {
+    k.begin_entry(now);
+    let o = syscall(k, sys, cptr, 0, &[], &[]);
+    k.end_entry(now + 10);
+    o
+}
+
+/// The utilisation words the current thread reads for `cptr`.
+fn utilisation_of(k: &mut Kernel<'_>, l: &BootLayout, now: u64, cptr: u64) -> Vec<u64> {
+    use cerne_abi::benchmark::UTILISATION_WORDS;
+    timed_syscall(k, now, Syscall::BenchmarkGetThreadUtilisation, cptr);
+    (0..UTILISATION_WORDS as u64)
+        .map(|i| k.mem.read_word(l.ipc_buffer.0 + 8 * (i + 1)))
+        .collect()
+}
+
+#[test]
+fn thread_utilisation_is_charged_at_switches_and_reset() {
+    use cerne_abi::benchmark::*;
+    with_booted(8, |k, l| {
+        k.start_utilisation(1000);
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 1));
+        let other = match k.slot_cap(cnode_slot(l.root_cnode, d)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        let me = CAP_INIT_THREAD_TCB as u64;
+        ok(&call(k, d, L::TcbSetMcPriority, &[255], &[me]));
+        ok(&call(k, d, L::TcbSetPriority, &[255], &[me]));
+        ok(&call(k, d, L::TcbResume, &[], &[]));
+        // Ticks at 2000, 3000, …: the fifth moves the slice to `other`,
+        // the tenth back to the root thread.
+        for i in 0..10 {
+            timed_tick(k, 2000 + 1000 * i);
+            let expected = if (4..9).contains(&i) { other } else { l.tcb };
+            assert_eq!(k.current_thread(), Some(expected));
+        }
+        let w = utilisation_of(k, l, 20_000, d);
+        // `other` ran from the tick at 6000 to the one at 11000.
+        assert_eq!(w[TCB_UTILISATION], 5000);
+        assert_eq!(w[TCB_NUMBER_SCHEDULES], 1);
+        assert_eq!(w[TCB_NUMBER_KERNEL_ENTRIES], 5);
+        assert_eq!(w[TCB_KERNEL_UTILISATION], 50);
+        assert_eq!(w[TOTAL_UTILISATION], 19_000);
+        // Resume chose the root thread again, then the two slice ends.
+        assert_eq!(w[TOTAL_NUMBER_SCHEDULES], 3);
+        assert_eq!(w[IDLE_LOCALCPU_UTILISATION], w[IDLE_TCBCPU_UTILISATION]);
+        let mine = utilisation_of(k, l, 21_000, me);
+        // The root thread ran 1000..6000 (switched away) and has been
+        // running since 11000, which is charged at its next switch.
+        assert_eq!(mine[TCB_UTILISATION], 5000);
+        assert!(mine[TCB_UTILISATION] + w[TCB_UTILISATION] <= mine[TOTAL_UTILISATION]);
+
+        // A cptr that names no TCB changes nothing, as in seL4.
+        let before = utilisation_of(k, l, 22_000, d);
+        let o = timed_syscall(k, 23_000, Syscall::BenchmarkResetThreadUtilisation, 0);
+        assert_eq!(o.badge, 0);
+        k.mem.write_word(l.ipc_buffer.0 + 8, 0xdead);
+        timed_syscall(k, 24_000, Syscall::BenchmarkGetThreadUtilisation, 1 << 40);
+        assert_eq!(k.mem.read_word(l.ipc_buffer.0 + 8), 0xdead);
+        assert_eq!(k.thread_state(l.tcb), ThreadState::Running);
+
+        timed_syscall(k, 25_000, Syscall::BenchmarkResetThreadUtilisation, d);
+        let after = utilisation_of(k, l, 26_000, d);
+        assert_eq!(after[TCB_UTILISATION], 0);
+        assert_eq!(after[TCB_NUMBER_SCHEDULES], 0);
+        assert_eq!(after[TOTAL_UTILISATION], before[TOTAL_UTILISATION] + 4000);
+
+        timed_syscall(k, 27_000, Syscall::BenchmarkResetAllThreadsUtilisation, 0);
+        let mine = utilisation_of(k, l, 28_000, me);
+        assert_eq!(mine[TCB_UTILISATION], 0);
+        assert_eq!(mine[TCB_NUMBER_SCHEDULES], 0);
+        assert_eq!(mine[TOTAL_UTILISATION], 1000);
+        assert_eq!(mine[TOTAL_NUMBER_SCHEDULES], 0);
+        // The reset's own exit and the Get's entry are this period's.
+        assert_eq!(mine[TOTAL_NUMBER_KERNEL_ENTRIES], 1);
+        assert_eq!(mine[IDLE_LOCALCPU_UTILISATION], 0);
+        assert_eq!(
+            k.handle_syscall(Syscall::BenchmarkDumpAllThreadsUtilisation.word()),
+            crate::syscall::Event::DumpUtilisation
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "slow under Miri; same code paths as the tests Miri runs"
+)]
+fn idle_time_is_charged_to_the_idle_thread() {
+    use cerne_abi::benchmark::*;
+    with_booted(8, |k, l| {
+        k.start_utilisation(0);
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Notification, 0, d, 1));
+        // The root thread waits on the notification: the kernel idles.
+        k.begin_entry(100);
+        let _ = syscall(k, Syscall::Recv, d, 0, &[], &[]);
+        k.end_entry(110);
+        assert_eq!(k.current_thread(), None);
+        timed_tick(k, 1100);
+        timed_tick(k, 2100);
+        // A signal (as an IRQ would deliver it) wakes it.
+        let Cap::Notification { paddr, .. } = k.slot_cap(cnode_slot(l.root_cnode, d)) else {
+            panic!("not a notification");
+        };
+        k.begin_entry(3100);
+        k.send_signal(paddr, 1);
+        k.schedule_and_activate();
+        k.end_entry(3110);
+        assert_eq!(k.current_thread(), Some(l.tcb));
+        let w = utilisation_of(k, l, 4000, CAP_INIT_THREAD_TCB as u64);
+        assert_eq!(w[IDLE_LOCALCPU_UTILISATION], 3000);
+        assert_eq!(w[IDLE_NUMBER_SCHEDULES], 1);
+        assert_eq!(w[IDLE_NUMBER_KERNEL_ENTRIES], 3);
+        assert_eq!(w[TCB_UTILISATION], 100);
+        assert_eq!(w[TOTAL_NUMBER_SCHEDULES], 2);
+        assert!(w[TCB_UTILISATION] + w[IDLE_LOCALCPU_UTILISATION] <= w[TOTAL_UTILISATION]);
+    });
+}

@@ -151,7 +151,8 @@ pub struct Irq {
     pub name: String,
     /// The component that handles it.
     pub component: String,
-    /// The GIC interrupt number, 32..=[`capdl::MAX_IRQ`] (SPIs).
+    /// The GIC interrupt number, 16..=[`capdl::MAX_IRQ`] (PPIs and SPIs)
+    /// except [`capdl::KERNEL_TIMER_IRQ`].
     pub irq: u64,
     /// Level (default) or edge.
     pub trigger: IrqTrigger,

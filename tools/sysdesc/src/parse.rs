@@ -31,8 +31,9 @@ pub const DEFAULT_CNODE_BITS: u8 = 8;
 pub const MIN_CNODE_BITS: u64 = 4;
 /// The largest `cnode_bits`.
 pub const MAX_CNODE_BITS: u64 = 16;
-/// The first IRQ a system description may name: the GIC's SPIs start here.
-pub const MIN_IRQ: u64 = 32;
+/// The first IRQ a system description may name: the GIC's PPIs start here
+/// (16..=31, e.g. 30, the EL1 physical timer), then the SPIs from 32.
+pub const MIN_IRQ: u64 = 16;
 /// The most `[system] memory` may say: bounds the work of an expansion.
 pub const MAX_MEMORY: u64 = 4 << 30;
 /// The largest stack (the image needs room below it).
@@ -826,13 +827,19 @@ impl<'t> Cx<'t> {
             |cx, v| cx.name(v, "the handling component's name"),
         );
         let max = capdl::MAX_IRQ;
+        let timer = capdl::KERNEL_TIMER_IRQ;
         let irq = self.required(&item, "irq", "the interrupt number", |cx, v| {
-            cx.integer(
-                v,
-                &format!("an IRQ number {MIN_IRQ}..={max} (a GIC SPI)"),
-                MIN_IRQ,
-                max,
-            )
+            let expected =
+                format!("an IRQ number {MIN_IRQ}..={max} (a GIC PPI or SPI) other than {timer}");
+            let n = cx.integer(v, &expected, MIN_IRQ, max)?;
+            if n == timer {
+                cx.error_span(
+                    &v.span(),
+                    format!("expected {expected}, found {n}: IRQ {timer} is the kernel's timer"),
+                );
+                return None;
+            }
+            Some(n)
         });
         let trigger = match t.get("trigger") {
             Some(v) => {

@@ -15,6 +15,7 @@
 use crate::framework::Test;
 
 pub mod cnode;
+pub mod el0_timer;
 pub mod fastpath;
 pub mod fault;
 pub mod ipc;
@@ -24,6 +25,7 @@ pub mod notification;
 pub mod sched;
 pub mod tcb;
 pub mod untyped;
+pub mod utilisation;
 pub mod vspace;
 
 /// Every area's tests.
@@ -38,5 +40,7 @@ pub const AREAS: &[&[Test]] = &[
     fault::TESTS,
     vspace::TESTS,
     irq::TESTS,
+    el0_timer::TESTS,
+    utilisation::TESTS,
     misc::TESTS,
 ];

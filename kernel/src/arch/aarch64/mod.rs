@@ -69,17 +69,45 @@ pub fn wait_for_interrupt() {
     unsafe { core::arch::asm!("msr daifclr, #2", "wfi", "msr daifset, #2") };
 }
 
+/// What of the generic timer EL0 may use (seL4's KernelArmExport*User).
+#[derive(Clone, Copy, Debug)]
+pub struct TimerExport {
+    /// Read CNTVCT_EL0 (and CNTFRQ_EL0).
+    pub virtual_counter: bool,
+    /// Read CNTPCT_EL0 (and CNTFRQ_EL0).
+    pub physical_counter: bool,
+    /// Program the EL1 physical timer (CNTP_CTL_EL0, CNTP_CVAL_EL0,
+    /// CNTP_TVAL_EL0).
+    pub physical_timer: bool,
+}
+
+impl TimerExport {
+    /// The CNTKCTL_EL1 value that grants this (EL0PCTEN bit 0, EL0VCTEN
+    /// bit 1, EL0PTEN bit 9; EL0VTEN, bit 8, never: the virtual timer is
+    /// the kernel's tick).
+    pub const fn cntkctl(self) -> u64 {
+        const EL0PCTEN: u64 = 1 << 0;
+        const EL0VCTEN: u64 = 1 << 1;
+        const EL0PTEN: u64 = 1 << 9;
+        (if self.physical_counter { EL0PCTEN } else { 0 })
+            | (if self.virtual_counter { EL0VCTEN } else { 0 })
+            | (if self.physical_timer { EL0PTEN } else { 0 })
+    }
+}
+
 /// Sets the EL1 system state the kernel wants: EL0 may use cache
 /// maintenance by VA and read CTR_EL0 (UCT, UCI), alignment checks off,
-/// EL0 gets no counter access unless `pmu_user`, and FP/SIMD is not trapped.
-pub fn configure_cpu(pmu_user: bool) {
+/// EL0 gets the PMU only with `pmu_user` and the generic timer as `timers`
+/// says, and FP/SIMD is not trapped.
+pub fn configure_cpu(pmu_user: bool, timers: TimerExport) {
     const SCTLR_UCI: u64 = 1 << 26;
     const SCTLR_UCT: u64 = 1 << 15;
     const SCTLR_A: u64 = 1 << 1;
     const SCTLR_SA0: u64 = 1 << 4;
     const CPACR_FPEN_ALL: u64 = 0b11 << 20;
     // SAFETY: these writes only change EL0 permissions and alignment
-    // checking; the MMU and caches stay as the loader set them.
+    // checking (CNTKCTL_EL1 only EL0's access to the generic timer); the
+    // MMU and caches stay as the loader set them.
     unsafe {
         core::arch::asm!(
             "mrs {t}, sctlr_el1",
@@ -87,12 +115,13 @@ pub fn configure_cpu(pmu_user: bool) {
             "bic {t}, {t}, {clear}",
             "msr sctlr_el1, {t}",
             "msr cpacr_el1, {cpacr}",
-            "msr cntkctl_el1, xzr",
+            "msr cntkctl_el1, {cntkctl}",
             "isb",
             t = out(reg) _,
             set = in(reg) SCTLR_UCI | SCTLR_UCT,
             clear = in(reg) SCTLR_A | SCTLR_SA0,
             cpacr = in(reg) CPACR_FPEN_ALL,
+            cntkctl = in(reg) timers.cntkctl(),
         );
     }
     if pmu_user {
