@@ -9,6 +9,7 @@
 //! | 2 | `leave` | [`PidOnly`] | [`Empty`] |
 //! | 3 | `get` | [`PidOnly`] | [`PrioInfo`] |
 //! | 4 | `set` | [`SetPrio`]: a new highest priority | [`PrioInfo`] |
+//! | 5 | `enable` | [`Enable`]: apply the policy, or hold every process at its highest | [`Empty`] |
 //!
 //! `admit` and `leave` are the process manager's alone (the server checks
 //! the caller's badge and answers others [`PolicyError::NotPermitted`]).
@@ -102,6 +103,13 @@ wire! {
         pub max: u64,
     }
 
+    /// `enable`.
+    pub struct Enable {
+        /// 1: apply the policy every period; 0: stop, and give every
+        /// process its highest priority (fixed priorities, round robin).
+        pub on: u64,
+    }
+
     /// A process's priority as the policy sees it.
     pub struct PrioInfo {
         /// The pid.
@@ -130,6 +138,8 @@ crate::interface! {
         3 => Get: fn get(PidOnly) -> PrioInfo, idempotent;
         /// Sets a process's highest priority.
         4 => Set: fn set(SetPrio) -> PrioInfo, idempotent;
+        /// Turns the policy on or off.
+        5 => Enable: fn enable(Enable) -> Empty, idempotent;
     }
 }
 

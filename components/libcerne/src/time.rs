@@ -1,42 +1,19 @@
 //! Time since boot from the ARM generic timer: the virtual counter
 //! CNTVCT_EL0 and its frequency CNTFRQ_EL0 (62.5 MHz on QEMU's `virt`).
 //!
-//! EL0 may read them only when the kernel sets CNTKCTL_EL1.EL0VCTEN, as
-//! seL4 does with `KernelArmExportVCNTUser`; on a kernel that does not, a
-//! read is an undefined instruction and the program faults. The counter
+//! The registers are read by [`crate::generic_timer`]; Cerne's kernel lets
+//! EL0 read them (docs/kernel.md). The counter
 //! starts at (about) 0 when the machine is reset, so it measures time since
 //! boot. On the host, both reads give 0 (the conversion is host-tested).
 
 /// The virtual counter, CNTVCT_EL0: ticks since the machine started.
 pub fn now_ticks() -> u64 {
-    #[cfg(target_arch = "aarch64")]
-    {
-        let t: u64;
-        // SAFETY: reads a system register into a general register; no
-        // memory is touched. The `isb` keeps the read from being taken
-        // early (ARM ARM D11.2.2). A kernel that does not export the
-        // counter makes it fault, which is this program's own fault
-        // (module doc).
-        unsafe {
-            core::arch::asm!("isb", "mrs {0}, cntvct_el0", out(reg) t, options(nomem, nostack))
-        };
-        t
-    }
-    #[cfg(not(target_arch = "aarch64"))]
-    0
+    crate::generic_timer::virtual_count()
 }
 
 /// The counter's frequency, CNTFRQ_EL0, in ticks per second.
 pub fn ticks_per_second() -> u64 {
-    #[cfg(target_arch = "aarch64")]
-    {
-        let f: u64;
-        // SAFETY: as in `now_ticks`: a system register read, no memory.
-        unsafe { core::arch::asm!("mrs {0}, cntfrq_el0", out(reg) f, options(nomem, nostack)) };
-        f
-    }
-    #[cfg(not(target_arch = "aarch64"))]
-    0
+    crate::generic_timer::frequency()
 }
 
 /// `ticks` at `per_second` ticks a second, in whole milliseconds (rounded

@@ -31,6 +31,7 @@ kill <pid>                end a process
 prio <pid> [n]            show a process's priority, or set its highest to n
 mem                       memory of the process manager and the file server
 uptime                    time since boot
+policy on|off             apply the priority policy, or fixed priorities
 ";
 
 /// An absolute path, made from what was typed.
@@ -159,6 +160,9 @@ pub enum Command<'a> {
     Mem,
     /// `uptime`.
     Uptime,
+    /// `policy on|off`: turn the priority policy on, or hold every
+    /// process at its highest priority.
+    Policy(bool),
 }
 
 /// Why a line is not a command; its `Display` is the one-line message.
@@ -282,6 +286,11 @@ pub fn parse(line: &str) -> Result<Command<'_>, Usage<'_>> {
         }
         "mem" => none(rest, "mem").map(|()| Command::Mem)?,
         "uptime" => none(rest, "uptime").map(|()| Command::Uptime)?,
+        "policy" => match one(rest, "policy on|off")? {
+            "on" => Command::Policy(true),
+            "off" => Command::Policy(false),
+            _ => return Err(Usage::Of("policy on|off")),
+        },
         other => return Err(Usage::Unknown(other)),
     })
 }

@@ -14,8 +14,8 @@ pub const MAX_IRQ: usize = 159;
 pub const NUM_IRQS: usize = MAX_IRQ + 1;
 /// The kernel's timer IRQ (EL1 virtual timer PPI).
 pub const KERNEL_TIMER_IRQ: usize = 27;
-/// Time slice in ticks (CONFIG_TIME_SLICE).
-pub const TIME_SLICE: u64 = 5;
+/// Time slice in ticks (CONFIG_TIME_SLICE; its home is the ABI crate).
+pub const TIME_SLICE: u64 = cerne_abi::tcb::TIME_SLICE;
 /// Number of scheduling domains.
 pub const NUM_DOMAINS: u64 = 1;
 /// Entries of the domain schedule.

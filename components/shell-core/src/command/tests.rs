@@ -204,9 +204,19 @@ fn a_longest_line_still_makes_a_whole_path() {
 }
 
 #[test]
+fn policy_on_and_off() {
+    assert_eq!(parse("policy on"), Ok(Command::Policy(true)));
+    assert_eq!(parse("policy  off "), Ok(Command::Policy(false)));
+    for bad in ["policy", "policy maybe", "policy on off"] {
+        assert_eq!(usage(bad), "usage: policy on|off", "{bad}");
+    }
+}
+
+#[test]
 fn help_names_every_command() {
     for cmd in [
         "help", "ls", "cat", "write", "rm", "mkdir", "run", "ps", "kill", "prio", "mem", "uptime",
+        "policy",
     ] {
         assert!(
             HELP.lines()

@@ -141,10 +141,19 @@ struct Readers {
 
 impl Readers {
     /// Saves the caller's reply cap and queues it; false when full.
-    fn wait(&mut self, cnode: Cap<CNode>, buffer: SharedBuffer, range: core::ops::Range<usize>) -> bool {
+    fn wait(
+        &mut self,
+        cnode: Cap<CNode>,
+        buffer: SharedBuffer,
+        range: core::ops::Range<usize>,
+    ) -> bool {
         self.forget_dead();
-        let used: [bool; MAX_READERS] =
-            core::array::from_fn(|i| self.queue.iter().flatten().any(|r| r.slot == reader_slot(i)));
+        let used: [bool; MAX_READERS] = core::array::from_fn(|i| {
+            self.queue
+                .iter()
+                .flatten()
+                .any(|r| r.slot == reader_slot(i))
+        });
         let Some(i) = (0..MAX_READERS).find(|&i| !used[i]) else {
             return false;
         };
@@ -186,7 +195,6 @@ impl Readers {
         first
     }
 }
-
 
 /// Prints `range` of `buffer` to the UART, a chunk at a time.
 fn print(uart: &Uart, buffer: &SharedBuffer, range: core::ops::Range<usize>) {

@@ -1,48 +1,69 @@
 //! The priority-policy server (docs/processes.md): holds the TCB caps of
-//! the processes the process manager admits and sets their priorities,
+//! the processes the process manager admits and decides their priorities,
 //! within the authority of its own MCP. The kernel keeps only the
-//! mechanism (fixed-priority round robin); which priority a process gets
-//! is decided here.
+//! mechanism (fixed-priority round robin); which priority a process gets is
+//! decided here, by the rule of `cerne_procman::policy`.
 //!
-//! This first version applies the priorities it is told (`set`) and
-//! reports them (`get`).
+//! Every [`PERIOD_US`] the EL1 physical timer (which the kernel lets EL0
+//! program, its interrupt INTID 30 delivered to this server's bound
+//! notification) wakes the server; it reads each process's CPU time with
+//! seL4_BenchmarkGetThreadUtilisation and moves priorities as the rule
+//! says. `enable` turns the rule off (every process at its highest: plain
+//! round robin) and on again.
 #![no_std]
 #![no_main]
 
 use core::fmt::Write;
 
+use cerne_abi::tcb::DEFAULT_QUANTUM_US;
 use cerne_abi::Word;
+use cerne_procman::policy::{period, Entry, Sample};
+use libcerne::generic_timer;
 use libcerne::interface::{message_words, Reply, ServerError, MAX_WORDS};
 use libcerne::policy::{self, PolicyError, PrioInfo};
-use libcerne::sel4::{ipc_buffer, CNode, Cap, Endpoint, Tcb};
+use libcerne::sel4::benchmark::benchmark_get_thread_utilisation;
+use libcerne::sel4::{ipc_buffer, CNode, Cap, Endpoint, IrqHandler, Tcb};
 
 include!(concat!(env!("OUT_DIR"), "/policy.rs"));
 
 /// Processes the server can hold at once.
 const MAX_ADMITTED: usize = 64;
+/// How often the rule is applied, in microseconds.
+const PERIOD_US: u64 = 40_000;
+
 /// The slot of admitted process `i`'s TCB cap.
 const fn tcb_slot(i: usize) -> Word {
     caps::FIRST_FREE + i as Word
 }
 const _: () = assert!(tcb_slot(MAX_ADMITTED) <= 1 << caps::CNODE_BITS);
 
-/// The lowest priority the policy gives.
-const FLOOR: u64 = 1;
-
-/// One admitted process.
-#[derive(Clone, Copy)]
-struct Admitted {
-    pid: u64,
-    current: u64,
-    max: u64,
-    min: u64,
-    demotions: u64,
-}
-
 struct Server {
-    table: [Option<Admitted>; MAX_ADMITTED],
+    table: [Option<Entry>; MAX_ADMITTED],
     own: Cap<Tcb>,
     cnode: Cap<CNode>,
+    enabled: bool,
+    /// Counter ticks per period and per quantum.
+    period_ticks: u64,
+    quantum_ticks: u64,
+}
+
+/// The process's counters so far: CPU time in counter ticks and times
+/// switched to (zero if unreadable).
+fn counters(i: usize) -> Sample {
+    benchmark_get_thread_utilisation(Cap::from_cptr(tcb_slot(i)))
+        .map(|u| Sample {
+            time: u.thread_time,
+            schedules: u.thread_schedules,
+        })
+        .unwrap_or_default()
+}
+
+/// The position among the sampled entries (`index`: their table slots)
+/// of process `pid`.
+fn entries_index(index: &[usize], table: &[Option<Entry>], pid: u64) -> Option<usize> {
+    index
+        .iter()
+        .position(|&i| table[i].is_some_and(|e| e.pid == pid))
 }
 
 impl Server {
@@ -53,32 +74,66 @@ impl Server {
     }
 
     fn info(&self, i: usize) -> PrioInfo {
-        let a = self.table[i].unwrap_or(Admitted {
-            pid: 0,
-            current: 0,
-            max: 0,
-            min: 0,
-            demotions: 0,
-        });
+        let Some(e) = self.table[i] else {
+            return PrioInfo::default();
+        };
         PrioInfo {
-            pid: a.pid,
-            current: a.current,
-            max: a.max,
-            min: a.min,
-            cpu_permille: 0,
-            demotions: a.demotions,
+            pid: e.pid,
+            current: u64::from(e.current),
+            max: u64::from(e.max),
+            min: u64::from(e.min),
+            cpu_permille: (e.last_used * 1000)
+                .checked_div(self.period_ticks)
+                .unwrap_or(0)
+                .min(1000),
+            demotions: e.demotions,
         }
     }
 
-    /// Gives admitted process `i` priority `prio`.
-    fn apply(&mut self, i: usize, prio: u64) -> Result<(), PolicyError> {
+    /// Gives admitted process `i` its entry's current priority.
+    fn apply(&self, i: usize) -> Result<(), PolicyError> {
+        let Some(e) = self.table[i] else {
+            return Err(PolicyError::NoSuchProcess);
+        };
         let tcb: Cap<Tcb> = Cap::from_cptr(tcb_slot(i));
-        tcb.set_priority(self.own, prio)
-            .map_err(|_| PolicyError::BadPriority)?;
-        if let Some(a) = self.table[i].as_mut() {
-            a.current = prio;
+        tcb.set_priority(self.own, Word::from(e.current))
+            .map_err(|_| PolicyError::BadPriority)
+    }
+
+    /// One period: sample every process, apply the rule.
+    fn tick(&mut self) {
+        if !self.enabled {
+            return;
         }
-        Ok(())
+        let mut entries = [Entry::new(0, 0, 0); MAX_ADMITTED];
+        let mut times = [Sample::default(); MAX_ADMITTED];
+        let mut index = [0usize; MAX_ADMITTED];
+        let mut n = 0;
+        for (i, e) in self.table.iter().enumerate() {
+            if let Some(e) = e {
+                entries[n] = *e;
+                times[n] = counters(i);
+                index[n] = i;
+                n += 1;
+            }
+        }
+        let mut moved = [false; MAX_ADMITTED];
+        period(
+            &mut entries[..n],
+            &times[..n],
+            self.quantum_ticks,
+            |pid, _| {
+                if let Some(k) = entries_index(&index[..n], &self.table, pid) {
+                    moved[k] = true;
+                }
+            },
+        );
+        for k in 0..n {
+            self.table[index[k]] = Some(entries[k]);
+            if moved[k] {
+                let _ = self.apply(index[k]);
+            }
+        }
     }
 
     fn request(&mut self, badge: Word, label: Word, words: &[Word], caps_received: usize) -> Reply {
@@ -96,13 +151,11 @@ impl Server {
                 if caps_received == 0 {
                     return Reply::error(PolicyError::NoRoom.code());
                 }
-                self.table[i] = Some(Admitted {
-                    pid: r.pid,
-                    current: r.priority,
-                    max: r.priority,
-                    min: r.priority.saturating_sub(policy_span()).max(FLOOR),
-                    demotions: 0,
-                });
+                let prio = u8::try_from(r.priority).unwrap_or(u8::MAX);
+                let now = counters(i);
+                let mut entry = Entry::new(r.pid, prio, now.time);
+                entry.last_schedules = now.schedules;
+                self.table[i] = Some(entry);
                 Ok(Reply::ok(&policy::Empty {}))
             }
             R::Leave(r) if manager => {
@@ -117,18 +170,38 @@ impl Server {
                 .find(r.pid)
                 .map(|i| Reply::ok(&self.info(i)))
                 .ok_or(PolicyError::NoSuchProcess),
-            R::Set(r) => match self.find(r.pid) {
-                None => Err(PolicyError::NoSuchProcess),
-                // The kernel refuses priorities above this server's MCP.
-                Some(_) if r.max < FLOOR || r.max > 255 => Err(PolicyError::BadPriority),
-                Some(i) => {
-                    if let Some(a) = self.table[i].as_mut() {
-                        a.max = r.max;
-                        a.min = r.max.saturating_sub(policy_span()).max(FLOOR);
+            R::Set(r) => match (self.find(r.pid), u8::try_from(r.max)) {
+                (None, _) => Err(PolicyError::NoSuchProcess),
+                (Some(_), Err(_)) | (Some(_), Ok(0)) => Err(PolicyError::BadPriority),
+                (Some(i), Ok(max)) => {
+                    let before = self.table[i];
+                    if let Some(e) = self.table[i].as_mut() {
+                        e.set_max(max);
                     }
-                    self.apply(i, r.max).map(|()| Reply::ok(&self.info(i)))
+                    // The kernel refuses a priority above this server's MCP:
+                    // then nothing changes.
+                    match self.apply(i) {
+                        Ok(()) => Ok(Reply::ok(&self.info(i))),
+                        Err(e) => {
+                            self.table[i] = before;
+                            Err(e)
+                        }
+                    }
                 }
             },
+            R::Enable(r) => {
+                self.enabled = r.on != 0;
+                if !self.enabled {
+                    // Fixed priorities: every process at its highest.
+                    for i in 0..MAX_ADMITTED {
+                        if let Some(e) = self.table[i].as_mut() {
+                            e.current = e.max;
+                            let _ = self.apply(i);
+                        }
+                    }
+                }
+                Ok(Reply::ok(&policy::Empty {}))
+            }
         };
         result.unwrap_or_else(|e| Reply::error(e.code()))
     }
@@ -146,27 +219,46 @@ impl Server {
     }
 }
 
-/// Levels a process may drop below its highest priority.
-const fn policy_span() -> u64 {
-    8
-}
-
 fn main(_arg: usize, _cycles: u64) -> ! {
     let mut console = libcerne::console!();
+    let per_second = generic_timer::frequency();
     let mut server = Server {
         table: [None; MAX_ADMITTED],
         own: Cap::from_cptr(caps::TCB),
         cnode: Cap::from_cptr(caps::CNODE),
+        enabled: true,
+        period_ticks: per_second * PERIOD_US / 1_000_000,
+        quantum_ticks: per_second * DEFAULT_QUANTUM_US / 1_000_000,
     };
     let _ = writeln!(
         console,
-        "[policy] priority policy up: up to {MAX_ADMITTED} processes"
+        "[policy] priority policy up: every {} ms, a quantum of {} ms, up to {MAX_ADMITTED} processes",
+        PERIOD_US / 1000,
+        DEFAULT_QUANTUM_US / 1000
     );
+    let timer: Cap<IrqHandler> = Cap::from_cptr(caps::POLICY_TICK);
+    let mut deadline = generic_timer::physical_count() + server.period_ticks;
+    generic_timer::arm_physical_timer(deadline);
+    let _ = timer.ack();
     let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::POLICY);
     ipc_buffer::set_receive_path(caps::CNODE, server.receive_slot(), 64);
     let mut message = endpoint.recv();
     let mut words = [0; MAX_WORDS];
     loop {
+        if message.badge & badges::POLICY_TICK != 0 {
+            server.tick();
+            // The level interrupt drops once the timer is stopped; then the
+            // next deadline (skipping any missed), and the ack.
+            generic_timer::stop_physical_timer();
+            let now = generic_timer::physical_count();
+            while deadline <= now {
+                deadline += server.period_ticks;
+            }
+            generic_timer::arm_physical_timer(deadline);
+            let _ = timer.ack();
+            message = endpoint.recv();
+            continue;
+        }
         let reply = match message_words(&message, &mut words) {
             Ok(len) => server.request(
                 message.badge,

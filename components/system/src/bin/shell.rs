@@ -119,6 +119,7 @@ impl Shell {
             Command::Prio(pid, max) => self.prio(pid, max),
             Command::Mem => self.mem(),
             Command::Uptime => self.uptime(),
+            Command::Policy(on) => self.set_policy(on),
         }
     }
 
@@ -290,6 +291,18 @@ impl Shell {
                 let _ = writeln!(self.out, "prio: {pid}: {}", Why(e));
             }
         }
+    }
+
+    fn set_policy(&mut self, on: bool) {
+        let r = self.policy.enable(policy::Enable { on: u64::from(on) });
+        let _ = match r {
+            Ok(_) if on => writeln!(self.out, "policy on"),
+            Ok(_) => writeln!(
+                self.out,
+                "policy off: every process at its highest priority"
+            ),
+            Err(e) => writeln!(self.out, "policy: {}", Why(e)),
+        };
     }
 
     fn prio_info(&mut self, i: &PrioInfo) {
