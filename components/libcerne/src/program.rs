@@ -171,8 +171,9 @@ mod target {
 
     /// The file-server session's client.
     pub type ProgramFiles = Files<Cap<Endpoint>>;
-    /// The process manager's client.
-    pub type Procs = crate::procs::protocol::Client<Cap<Endpoint>>;
+    /// The process manager's client: the typed client and this process's
+    /// buffer shared with the manager.
+    pub type Procs = crate::procs::Procs<Cap<Endpoint>>;
 
     /// What a program's `main` gets: its arguments and its sessions. The
     /// runtime makes the one value; its sessions are the process ABI's
@@ -224,9 +225,22 @@ mod target {
             )
         }
 
-        /// The process manager.
+        /// The process manager: spawn, wait, kill, list and stats through
+        /// this process's session and its buffer.
         pub fn procs(&self) -> Procs {
-            procs()
+            crate::procs::Procs::new(
+                Cap::from_cptr(caps::PROCS),
+                // SAFETY: the process manager maps the procs session's
+                // buffer read-write at PROCS_BUFFER for the process's life
+                // (the process ABI), and the program reaches it only
+                // through SharedBuffers.
+                unsafe {
+                    crate::interface::SharedBuffer::new(
+                        process::PROCS_BUFFER as usize,
+                        process::PROCS_BUFFER_SIZE as usize,
+                    )
+                },
+            )
         }
 
         /// Ends the process with `code` (what returning `code` from
@@ -245,8 +259,9 @@ mod target {
         )
     }
 
-    /// The process manager's client.
-    fn procs() -> Procs {
+    /// The process manager's typed client, for `exit` (which needs no
+    /// buffer).
+    fn procs_client() -> crate::procs::protocol::Client<Cap<Endpoint>> {
         crate::procs::protocol::Client::new(Cap::from_cptr(caps::PROCS))
     }
 
@@ -272,7 +287,7 @@ mod target {
     /// call come back anyway, the program stops with a deliberate fault
     /// (an undefined instruction), which its fault handler reports.
     pub fn exit(code: i32) -> ! {
-        let _ = procs().exit(crate::procs::ExitCode {
+        let _ = procs_client().exit(crate::procs::ExitCode {
             code: i64::from(code),
         });
         crash::undefined()

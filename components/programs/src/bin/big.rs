@@ -3,6 +3,10 @@
 //! array is initialised data written by build.rs; it checksums the array
 //! and prints the sum, exiting 0 when it is the one build.rs computed and
 //! 1 otherwise (the loader copied the image wrong).
+//!
+//! `big hold` then stays alive until it is killed, yielding the processor
+//! rather than burning it (`proctest` fills the process manager's memory
+//! with these; a `big` that exits frees its memory at once).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -14,7 +18,7 @@ include!(concat!(env!("OUT_DIR"), "/big.rs"));
 /// The data the image carries.
 static BIG: [u8; BIG_BYTES] = *include_bytes!(concat!(env!("OUT_DIR"), "/big.bin"));
 
-fn main(_env: &Env) -> i32 {
+fn main(env: &Env) -> i32 {
     // Read the array at run time, not the compiler's copy of it.
     let data: &[u8] = core::hint::black_box(&BIG[..]);
     let sum = data
@@ -25,6 +29,11 @@ fn main(_env: &Env) -> i32 {
         "big: {} bytes, checksum {sum:#018x} (expected {EXPECTED:#018x}): {verdict}",
         data.len()
     );
+    if env.arg(1) == Some("hold") {
+        loop {
+            libcerne::sel4::syscall::yield_now();
+        }
+    }
     i32::from(sum != EXPECTED)
 }
 
