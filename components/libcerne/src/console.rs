@@ -6,7 +6,7 @@
 //! | label | operation | request | reply |
 //! |---|---|---|---|
 //! | 1 | `write` | [`BufRange`] of the client's buffer to print | [`Count`]: bytes printed |
-//! | 2 | `read` | [`BufRange`] to fill with typed bytes | [`Count`]: bytes stored — the reply waits until at least one byte was typed |
+//! | 2 | `read` | [`BufRange`] to fill with typed bytes | [`Typed`]: bytes stored, and when the first of them arrived — the reply waits until at least one byte was typed |
 //!
 //! Errors: [`ConsoleError::Busy`] when too many clients are already waiting
 //! to read, [`ConsoleError::BadBuffer`] for a range outside the client's
@@ -25,6 +25,20 @@ use crate::interface::{ServerError, Word, FIRST_SERVER_CODE};
 pub struct Count {
     /// Bytes.
     pub bytes: u64,
+}
+
+/// `read`'s answer.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Typed {
+    /// Bytes stored.
+    pub bytes: u64,
+    /// The virtual counter (CNTVCT_EL0, [`crate::generic_timer`]) when the
+    /// driver received the first of them: how long the reader took to get
+    /// the CPU after the key was pressed is the counter now minus this.
+    pub typed_at: u64,
 }
 
 /// What the console driver refuses.
@@ -57,7 +71,7 @@ crate::interface! {
         /// Prints bytes from the client's buffer.
         1 => Write: fn write(BufRange) -> Count, once;
         /// Waits for typed bytes and stores them in the client's buffer.
-        2 => Read: fn read(BufRange) -> Count, once;
+        2 => Read: fn read(BufRange) -> Typed, once;
     }
 }
 
@@ -101,11 +115,20 @@ impl Console {
 
     /// Waits for typed bytes and copies them into `out`; returns how many.
     pub fn read(&self, out: &mut [u8]) -> Result<usize, crate::interface::Error<ConsoleError>> {
+        self.read_timed(out).map(|(n, _)| n)
+    }
+
+    /// As [`Console::read`], with the virtual counter when the first byte
+    /// arrived at the driver.
+    pub fn read_timed(
+        &self,
+        out: &mut [u8],
+    ) -> Result<(usize, u64), crate::interface::Error<ConsoleError>> {
         let want = out.len().min(self.buffer.len()) as u32;
         let got = self.client.read(BufRange::new(0, want))?;
         let n = (got.bytes as usize).min(want as usize);
         self.buffer.read(0, &mut out[..n])?;
-        Ok(n)
+        Ok((n, got.typed_at))
     }
 }
 

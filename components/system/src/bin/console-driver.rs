@@ -11,7 +11,7 @@
 
 use core::fmt::Write;
 
-use libcerne::console::{protocol, ConsoleError, Count};
+use libcerne::console::{protocol, ConsoleError, Count, Typed};
 use libcerne::interface::{message_words, Reply, ServerError, SharedBuffer, MAX_WORDS};
 use libcerne::sel4::{ipc, CNode, Cap, Endpoint, IrqHandler};
 
@@ -70,14 +70,19 @@ impl Write for &Uart {
 }
 
 /// Bytes typed and not yet read.
-struct Typed {
+struct Input {
     bytes: [u8; 512],
     len: usize,
     dropped: u64,
+    /// The virtual counter when the oldest byte still here arrived.
+    first_at: u64,
 }
 
-impl Typed {
+impl Input {
     fn push(&mut self, b: u8) {
+        if self.len == 0 {
+            self.first_at = libcerne::generic_timer::virtual_count();
+        }
         if self.len < self.bytes.len() {
             self.bytes[self.len] = b;
             self.len += 1;
@@ -99,7 +104,7 @@ impl Typed {
 
 /// Clears the receive interrupts, then empties the FIFO: a byte arriving
 /// after the clear raises the interrupt again, so none is left unnoticed.
-fn receive(uart: &Uart, typed: &mut Typed) {
+fn receive(uart: &Uart, typed: &mut Input) {
     uart.write(pl011::ICR, pl011::RX_INTERRUPTS);
     while let Some(b) = uart.get() {
         typed.push(b);
@@ -227,10 +232,11 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
             "[console] first instruction at cycle {cycles_at_entry}"
         );
     }
-    let mut typed = Typed {
+    let mut typed = Input {
         bytes: [0; 512],
         len: 0,
         dropped: 0,
+        first_at: 0,
     };
     // Bytes typed before the driver started wait in the receive FIFO: take
     // them now, since their interrupt may have been raised (and missed)
@@ -249,8 +255,12 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
             let _ = irq.ack();
             if typed.len > 0 {
                 if let Some(r) = readers.next() {
+                    let typed_at = typed.first_at;
                     let n = typed.take(&r.buffer, r.range.start, r.range.len());
-                    let reply = Reply::ok(&Count { bytes: n as u64 });
+                    let reply = Reply::ok(&Typed {
+                        bytes: n as u64,
+                        typed_at,
+                    });
                     // The saved reply cap: sending on it answers the reader.
                     // Non-blocking: should the reader have died since, the
                     // send is dropped (a blocking send to an empty slot
@@ -279,8 +289,12 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
                         Reply::ok(&Count { bytes })
                     }
                     (protocol::Request::Read(_), Some((buffer, range))) if typed.len > 0 => {
+                        let typed_at = typed.first_at;
                         let n = typed.take(&buffer, range.start, range.len());
-                        Reply::ok(&Count { bytes: n as u64 })
+                        Reply::ok(&Typed {
+                            bytes: n as u64,
+                            typed_at,
+                        })
                     }
                     (protocol::Request::Read(_), Some((buffer, range))) => {
                         // Answer later, when bytes arrive: keep the reply
