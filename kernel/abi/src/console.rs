@@ -24,3 +24,9 @@ pub const IDLE_HALT: &str = "[cerne] idle: no runnable thread is left";
 /// The capDL initializer (root task) could not build its system; what
 /// follows names the object and the reason. A run that prints it failed.
 pub const CAPDL_ERROR_PREFIX: &str = "[capdl] error:";
+/// The process manager's report of a process that faulted:
+/// `[procs] pid N (PROGRAM) faulted: CAUSE at ADDR, pc PC (seL4 fault label L); reaped`.
+/// The harness names the PC through the program's ELF.
+pub const PROCESS_FAULT_PREFIX: &str = "[procs] pid ";
+/// What follows the program's name in that report.
+pub const PROCESS_FAULT_MARK: &str = ") faulted: ";

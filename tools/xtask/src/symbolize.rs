@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use cerne_abi::console::{KERNEL_EXCEPTION_PREFIX, USER_FAULT_PREFIX};
+use cerne_abi::console::{
+    KERNEL_EXCEPTION_PREFIX, PROCESS_FAULT_MARK, PROCESS_FAULT_PREFIX, USER_FAULT_PREFIX,
+};
 
 use crate::image::{self, Image};
 
@@ -23,6 +25,9 @@ pub struct Sources {
     pub threads: HashMap<String, (String, PathBuf)>,
     /// The kernel ELF.
     pub kernel: Option<PathBuf>,
+    /// Where the unstripped programs of the disk's /bin are, for the
+    /// process manager's fault reports.
+    pub programs: Option<PathBuf>,
 }
 
 /// The name the kernel gives the root task's thread.
@@ -44,6 +49,7 @@ impl Sources {
             let path = crate::cargo::workspace_root().join(description);
             if let Ok(system) = sysdesc::load(&path) {
                 let dir = image::parts_dir(image.system).join(crate::sysimage::PROGRAMS_DIR);
+                s.programs = Some(dir.clone());
                 for c in system.components {
                     let elf = dir.join(&c.program);
                     s.threads.insert(c.name, (c.program, elf));
@@ -127,6 +133,16 @@ fn register(line: &str, key: &str) -> Option<u64> {
 }
 
 /// The thread name of a user-fault line: `... in thread 'NAME': ...`.
+/// The program and PC of a process manager's fault report.
+fn process_fault(line: &str) -> Option<(&str, u64)> {
+    let rest = line.split(PROCESS_FAULT_PREFIX).nth(1)?;
+    let (head, tail) = rest.split_once(PROCESS_FAULT_MARK)?;
+    let program = head.split_once(" (")?.1;
+    let pc = tail.split(", pc 0x").nth(1)?;
+    let pc = pc.split(|c: char| !c.is_ascii_hexdigit()).next()?;
+    Some((program, u64::from_str_radix(pc, 16).ok()?))
+}
+
 fn thread_of(line: &str) -> Option<&str> {
     let rest = line.split("in thread '").nth(1)?;
     rest.split('\'').next()
@@ -153,6 +169,23 @@ pub fn annotate(console: &[String], sources: &Sources) -> Vec<String> {
         } else {
             None
         };
+        if let Some((program, pc)) = process_fault(line) {
+            let elf = sources.programs.as_ref().map(|d| d.join(program));
+            let named = elf.as_deref().and_then(|e| name(e, pc));
+            out.push(match named {
+                Some(frames) => format!(
+                    "[xtask] process (program {program}) PC {pc:#x} = {}",
+                    frames
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", inlined into ")
+                ),
+                None => {
+                    format!("[xtask] process (program {program}) PC {pc:#x}: no symbols for it")
+                }
+            });
+        }
         let Some((who, elf)) = who else {
             i += 1;
             continue;
@@ -195,6 +228,11 @@ mod tests {
             Some(0x400128)
         );
         assert_eq!(register("no registers", "ELR"), None);
+        assert_eq!(
+            process_fault("[procs] pid 7 (crashme) faulted: data fault at 0x0, pc 0x4004c4 (seL4 fault label 5); reaped"),
+            Some(("crashme", 0x4004c4))
+        );
+        assert_eq!(process_fault("[procs] pid 7 killed"), None);
         assert_eq!(
             thread_of("[cerne] unhandled user fault in thread 'blk': data abort"),
             Some("blk")

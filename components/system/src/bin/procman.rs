@@ -23,6 +23,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use cerne_abi::console::{PROCESS_FAULT_MARK, PROCESS_FAULT_PREFIX};
 use cerne_abi::object::{ObjectType, PAGE_BITS, SLOT_BITS, TCB_BITS, VSPACE_BITS};
 use cerne_abi::rights::CapRights;
 use cerne_abi::vm::{DEFAULT_VM_ATTRIBUTES, EXECUTE_NEVER};
@@ -743,7 +744,7 @@ impl Manager {
             _ => at(0),
         };
         self.say(format_args!(
-            "[procs] pid {pid} ({name}) faulted: {cause} at {address:#x}, pc {pc:#x} (seL4 fault label {label}); reaped\n"
+            "{PROCESS_FAULT_PREFIX}{pid} ({name}{PROCESS_FAULT_MARK}{cause} at {address:#x}, pc {pc:#x} (seL4 fault label {label}); reaped\n"
         ));
         self.reap(
             p,
