@@ -521,19 +521,23 @@ pub fn irq_uart(t: &Transcript) -> Result<(), Vec<String>> {
 pub const CAPDL_SUMMARY: &str =
     "[capdl] built {} objects, {} caps, {} bytes ({} filled from {} files); starting {} of {} threads";
 /// What the default system's components print, in the order each does.
-pub const DEFAULT_SYSTEM_LINES: [&str; 4] = [
+pub const DEFAULT_SYSTEM_LINES: [&str; 6] = [
     "[console] PL011 driver up",
-    "[echo] ready: type a line and it comes back",
+    "[procs] process manager up",
+    "Cerne shell: type help for the commands",
     "[pong] serving pingpong",
     "[ping] 1000 calls to pong, 0 wrong answers; pong saw badge 1",
+    "[policy] priority policy up",
 ];
 /// Components (each a thread and a program) of systems/default.toml; a
 /// unit test keeps the two in step.
-pub const DEFAULT_SYSTEM_COMPONENTS: u64 = 8;
+pub const DEFAULT_SYSTEM_COMPONENTS: u64 = 10;
 /// What the default-system check types.
 pub const DEFAULT_SYSTEM_INPUT: &str = "hello cerne\r";
-/// The echo client's report of that line.
-pub const DEFAULT_SYSTEM_ECHOED: &str = "[echo] line 1: \"hello cerne\"";
+/// The text the shell echoes as it is typed.
+pub const DEFAULT_SYSTEM_TYPED: &str = "hello cerne";
+/// The shell's answer to that line, after the echo.
+pub const DEFAULT_SYSTEM_ECHOED: &str = "unknown command 'hello': type help";
 
 /// Figures of a default-system run.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -549,9 +553,9 @@ pub struct SystemSummary {
 }
 
 /// The default system came up through capDL: the initializer's summary,
-/// each component's lines, the typed line echoed back character by
-/// character and reported, and no kernel line on the console once the
-/// driver owns the UART.
+/// each component's lines, the typed line echoed back by the shell
+/// character by character and answered with its unknown-command line,
+/// and no kernel line on the console once the driver owns the UART.
 pub fn default_system(t: &Transcript) -> Result<SystemSummary, Vec<String>> {
     let mut f = Findings::default();
     let summary = t
@@ -605,13 +609,277 @@ pub fn default_system(t: &Transcript) -> Result<SystemSummary, Vec<String>> {
         format!("missing `{DEFAULT_SYSTEM_ECHOED}`")
     });
     if let Some(e) = echoed {
-        // The characters come back one by one before the report.
+        // The characters come back one by one before the answer.
         f.expect(
             t.console[..e]
                 .iter()
-                .any(|l| l.trim_end() == "hello cerne" || l.ends_with("hello cerne")),
-            || "the typed characters were not echoed back before the report".into(),
+                .any(|l| l.ends_with(DEFAULT_SYSTEM_TYPED)),
+            || "the typed characters were not echoed back before the answer".into(),
         );
+    }
+    f.finish(out)
+}
+
+/// The shell's prompt.
+pub const SHELL_PROMPT: &str = "cerne> ";
+/// What the default system prints once fs-check and fs-abuse are done
+/// (fs-abuse fills the disk for a while: a session waits for both). The
+/// newline: fs-abuse's line must have ended, so that what is typed next
+/// is not echoed into it.
+pub const SHELL_QUIET: [&str; 2] = ["[fscheck] done:", " unexpected\n"];
+/// The file the shell session writes, and its text.
+pub const SHELL_FILE: (&str, &str) = ("/s.txt", "alpha beta gamma");
+/// `wc`'s line for it: one line, three words, the text and its newline.
+pub const SHELL_WC: &str = "1 3 17 /s.txt";
+/// The commands the shell-session check types, in order; `kill {}` is
+/// completed with the pid the background hog was given.
+pub const SHELL_COMMANDS: [&str; 13] = [
+    "ls /bin",
+    "write /s.txt alpha beta gamma",
+    "cat /s.txt",
+    "run hello",
+    "run wc /s.txt",
+    "run hog &",
+    "ps",
+    "kill {}",
+    "ps",
+    "run crashme null",
+    "help",
+    "bogus",
+    "mem",
+];
+/// The index of `kill {}` in [`SHELL_COMMANDS`].
+pub const SHELL_KILL: usize = 7;
+/// The shell's answer to a background run.
+pub const SHELL_STARTED: &str = "[pid {}] started";
+/// `mem`'s line about the process manager.
+pub const SHELL_MEM_PROCS: &str = "procs: {} KiB free of {} KiB, largest {} KiB; {} processes";
+/// `mem`'s line about the file server.
+pub const SHELL_MEM_FILES: &str = "files: heap {} KiB free, {} KiB used; volume {} KiB free";
+
+/// The pid of the background hog in console text (`[pid N] started`).
+pub fn shell_hog_pid(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| match_numbers(l, SHELL_STARTED))
+        .map(|n| n[0])
+}
+
+/// What a shell session showed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ShellSession {
+    /// The background hog's pid.
+    pub hog: u64,
+    /// The pid crashme faulted as.
+    pub crashed: u64,
+    /// `mem`: KiB free and in all of the process manager.
+    pub procs_kib: (u64, u64),
+}
+
+/// The line where the shell echoed `command` (on its prompt's line, or on
+/// a line of its own when another program printed after the prompt), at
+/// or after `from`.
+fn echo_of(t: &Transcript, from: usize, command: &str) -> Option<usize> {
+    (from..t.console.len()).find(|&i| {
+        let l = &t.console[i];
+        l.ends_with(&format!("{SHELL_PROMPT}{command}")) || l.trim() == command
+    })
+}
+
+/// The shell session of [`SHELL_COMMANDS`]: each command echoed after a
+/// prompt and answered — `/bin` lists hello, the written file reads back,
+/// hello and wc run and exit 0 with wc's counts, the background hog shows
+/// in `ps` until it is killed, crashme's fault is reported by the process
+/// manager and the shell, the shell still answers `help`, an unknown
+/// command gets the usage line, and `mem` finds every process gone.
+pub fn shell_session(t: &Transcript) -> Result<ShellSession, Vec<String>> {
+    let mut f = Findings::default();
+    let mut out = ShellSession::default();
+    // Each command's answer: the lines from its echo to the next one's.
+    let mut at = 0;
+    let mut sections: Vec<&[String]> = Vec::new();
+    let mut commands: Vec<String> = Vec::new();
+    for (i, command) in SHELL_COMMANDS.iter().enumerate() {
+        let command = if i == SHELL_KILL {
+            command.replace("{}", &out.hog.to_string())
+        } else {
+            command.to_string()
+        };
+        let Some(echo) = echo_of(t, at, &command) else {
+            f.expect(false, || {
+                format!(
+                    "the shell never echoed `{command}` after a prompt (the session stopped there)"
+                )
+            });
+            break;
+        };
+        if let Some(last) = sections.last_mut() {
+            *last = &last[..echo - at];
+        }
+        sections.push(&t.console[echo + 1..]);
+        at = echo + 1;
+        commands.push(command);
+        if i == SHELL_KILL - 2 {
+            // `run hog &` is this one: its pid comes with its answer.
+            let next = echo_of(t, at, SHELL_COMMANDS[6]).unwrap_or(t.console.len());
+            out.hog = shell_hog_pid(&t.console[at..next].join("\n")).unwrap_or(0);
+        }
+    }
+    let has = |i: usize, pred: &dyn Fn(&str) -> bool| -> bool {
+        sections.get(i).is_some_and(|s| s.iter().any(|l| pred(l)))
+    };
+    let want = |f: &mut Findings, i: usize, what: &str, pred: &dyn Fn(&str) -> bool| {
+        if i < sections.len() {
+            let ok = has(i, pred);
+            f.expect(ok, || format!("`{}` should answer {what}", commands[i]));
+        }
+    };
+    want(&mut f, 0, "a line listing hello", &|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        matches!(w.as_slice(), [size, "hello"] if size.parse::<u64>().is_ok())
+    });
+    if has(1, &|l| l.starts_with("write:")) {
+        f.expect(false, || "`write` reported an error".into());
+    }
+    want(&mut f, 2, &format!("`{}`", SHELL_FILE.1), &|l| {
+        l == SHELL_FILE.1
+    });
+    want(&mut f, 3, "`hello from pid N` and `[pid N] exit 0`", &|l| {
+        l.starts_with("hello from pid ")
+    });
+    want(&mut f, 3, "`[pid N] exit 0`", &|l| {
+        match_numbers(l, "[pid {}] exit {}").is_some_and(|n| n[1] == 0)
+    });
+    want(&mut f, 4, &format!("`{SHELL_WC}`"), &|l| l == SHELL_WC);
+    want(&mut f, 4, "`[pid N] exit 0`", &|l| {
+        match_numbers(l, "[pid {}] exit {}").is_some_and(|n| n[1] == 0)
+    });
+    f.expect(out.hog != 0 || sections.len() <= 5, || {
+        "`run hog &` should answer `[pid N] started`".into()
+    });
+    let hog = out.hog;
+    let is_hog_row = move |l: &str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        matches!(w.as_slice(), [pid, _, _, "hog"] if pid.parse() == Ok(hog))
+    };
+    want(&mut f, 6, "the ps header", &|l| {
+        l.contains("PID PRIO") && l.ends_with("NAME")
+    });
+    want(&mut f, 6, "a row for the hog", &is_hog_row);
+    want(&mut f, 7, &format!("`killed {hog}`"), &|l| {
+        l == format!("killed {hog}")
+    });
+    want(&mut f, 8, "the ps header", &|l| {
+        l.contains("PID PRIO") && l.ends_with("NAME")
+    });
+    if has(8, &is_hog_row) {
+        f.expect(false, || "the killed hog is still listed by `ps`".into());
+    }
+    // crashme: the manager's report and the shell's, the same pid.
+    if let Some(section) = sections.get(9) {
+        let manager = section.iter().find_map(|l| {
+            let rest = l.split("[procs] pid ").nth(1)?;
+            let (pid, rest) = rest.split_once(' ')?;
+            (rest.starts_with("(crashme) faulted: ") && rest.ends_with("; reaped"))
+                .then(|| pid.parse::<u64>().ok())?
+        });
+        let shell = section
+            .iter()
+            .find_map(|l| match_numbers(l, "[pid {}] fault VMFault at {}"));
+        match (manager, shell) {
+            (Some(m), Some(s)) if s[0] == m && s[1] == 0 => out.crashed = m,
+            (Some(m), Some(s)) => f.expect(false, || {
+                format!("crashme faulted as pid {m} for the manager, but the shell said pid {} at {:#x} (expected address 0)", s[0], s[1])
+            }),
+            (m, s) => f.expect(false, || {
+                format!("`run crashme null` should give the manager's `[procs] pid N (crashme) faulted: ... ; reaped` ({}) and the shell's `[pid N] fault VMFault at 0x0` ({})",
+                    if m.is_some() { "seen" } else { "missing" },
+                    if s.is_some() { "seen" } else { "missing" })
+            }),
+        }
+    }
+    want(&mut f, 10, "its command list", &|l| {
+        l.starts_with("help ") && l.ends_with("this list")
+    });
+    want(&mut f, 10, "its command list", &|l| {
+        l.starts_with("run <prog>")
+    });
+    want(&mut f, 11, "`unknown command 'bogus': type help`", &|l| {
+        l == "unknown command 'bogus': type help"
+    });
+    want(&mut f, 12, "the files line", &|l| {
+        match_numbers(l, SHELL_MEM_FILES).is_some()
+    });
+    if let Some(section) = sections.get(12) {
+        match section
+            .iter()
+            .find_map(|l| match_numbers(l, SHELL_MEM_PROCS))
+        {
+            Some(n) => {
+                out.procs_kib = (n[0], n[1]);
+                f.expect(n[0] == n[1] && n[3] == 0, || {
+                    format!("`mem` should find every process gone and all {} KiB free; it says {} KiB free, {} processes", n[1], n[0], n[3])
+                });
+            }
+            None => f.expect(false, || format!("`mem` should answer `{SHELL_MEM_PROCS}`")),
+        }
+    }
+    f.finish(out)
+}
+
+/// proctest's verdict, and its failures' prefix.
+pub const PROCTEST_OK: &str = "proctest: ok";
+/// The start of each proctest failure line.
+pub const PROCTEST_FAIL: &str = "proctest: FAIL";
+/// proctest's spawn/exit cycles.
+pub const PROCTEST_CYCLES: &str =
+    "proctest: {} spawn/exit cycles, free untyped {} bytes before and after";
+/// How many big processes fitted.
+pub const PROCTEST_BIG: &str = "proctest: {} big processes fitted, then out of memory";
+/// The cycles proctest must run.
+pub const PROCTEST_CYCLE_COUNT: u64 = 1000;
+/// The shell's line when a waited-for program exits.
+pub const SHELL_EXIT: &str = "[pid {}] exit {}";
+
+/// What `run proctest` reported.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ProcTest {
+    /// Free untyped bytes, before and after the cycles.
+    pub free_bytes: u64,
+    /// Big processes that fitted.
+    pub bigs: u64,
+}
+
+/// `run proctest` in the shell: the cycles line with 1,000 cycles, the
+/// number of bigs that fitted, `proctest: ok`, no failure line, and the
+/// shell's `[pid N] exit 0` after it.
+pub fn processes(t: &Transcript) -> Result<ProcTest, Vec<String>> {
+    let mut f = Findings::default();
+    let mut out = ProcTest::default();
+    for line in t.console.iter().filter(|l| l.contains(PROCTEST_FAIL)) {
+        f.expect(false, || line.trim().to_string());
+    }
+    match find_numbers(t, PROCTEST_CYCLES) {
+        Some((_, n)) if n[0] == PROCTEST_CYCLE_COUNT => out.free_bytes = n[1],
+        Some((_, n)) => f.expect(false, || {
+            format!("proctest ran {} cycles, not {PROCTEST_CYCLE_COUNT}", n[0])
+        }),
+        None => f.expect(false, || format!("missing `{PROCTEST_CYCLES}`")),
+    }
+    match find_numbers(t, PROCTEST_BIG) {
+        Some((_, n)) if n[0] > 0 => out.bigs = n[0],
+        _ => f.expect(false, || format!("missing `{PROCTEST_BIG}` with N > 0")),
+    }
+    let ok = t.console.iter().position(|l| l.trim() == PROCTEST_OK);
+    f.expect(ok.is_some(), || format!("missing a line `{PROCTEST_OK}`"));
+    if let Some(ok) = ok {
+        let exit = t.console[ok..]
+            .iter()
+            .find_map(|l| match_numbers(l, SHELL_EXIT));
+        f.expect(exit.as_ref().is_some_and(|n| n[1] == 0), || {
+            format!(
+                "the shell should report `[pid N] exit 0` after `{PROCTEST_OK}`; it said {exit:?}"
+            )
+        });
     }
     f.finish(out)
 }
@@ -987,13 +1255,16 @@ mod tests {
         vec![
             "[cerne] root task: 112 image pages",
             "[rootserver] hello from EL0",
-            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 8 files); starting 8 of 8 threads",
+            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 10 files); starting 10 of 10 threads",
             "[console] PL011 driver up: registers at 0x38000000, interrupt on notification bit 0x8000000000000000",
-            "[echo] ready: type a line and it comes back",
-            "[pong] serving pingpong",
+            "[policy] priority policy up: up to 64 processes",
+            "[procs] process manager up: 65536 KiB of untyped for up to 64 processes, 65536 KiB free",
+            "",
+            "Cerne shell: type help for the commands",
+            "cerne> [pong] serving pingpong",
             "[ping] 1000 calls to pong, 0 wrong answers; pong saw badge 1",
             "hello cerne",
-            "[echo] line 1: \"hello cerne\"",
+            "unknown command 'hello': type help",
         ]
     }
 
@@ -1076,6 +1347,175 @@ mod tests {
         }
     }
 
+    fn shell_session_transcript() -> Vec<String> {
+        [
+            "[fsabuse] done: 22 refused as expected, 0 unexpected",
+            "cerne> ls /bin",
+            "   1069056  big",
+            "     20480  hello",
+            "cerne> write /s.txt alpha beta gamma",
+            "cerne> cat /s.txt",
+            "alpha beta gamma",
+            "cerne> run hello",
+            "hello from pid 1",
+            "  arg 0: hello",
+            "[pid 1] exit 0",
+            "cerne> run wc /s.txt",
+            "1 3 17 /s.txt",
+            "[pid 2] exit 0",
+            "cerne> run hog &",
+            "[pid 3] started",
+            "cerne> hog: pid 3 burns forever",
+            "ps",
+            "  PID PRIO      BYTES NAME",
+            "    3   60      65536 hog",
+            "cerne> kill 3",
+            "[procs] pid 3 killed",
+            "killed 3",
+            "cerne> ps",
+            "  PID PRIO      BYTES NAME",
+            "cerne> run crashme null",
+            "crashme: pid 4 faults: null",
+            "[procs] pid 4 (crashme) faulted: VM fault on a data read at 0x0, pc 0x1234 (seL4 fault label 5); reaped",
+            "[pid 4] fault VMFault at 0x0",
+            "cerne> help",
+            "help                      this list",
+            "run <prog> [args...] [&]  run /bin/<prog> (or a path); & runs it in the background",
+            "cerne> bogus",
+            "unknown command 'bogus': type help",
+            "cerne> mem",
+            "procs: 65536 KiB free of 65536 KiB, largest 65536 KiB; 0 processes",
+            "files: heap 6032 KiB free, 2159 KiB used; volume 62283 KiB free",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn shell_session_passes_a_good_run() {
+        let t = shell_session_transcript();
+        let t: Vec<&str> = t.iter().map(String::as_str).collect();
+        assert_eq!(
+            shell_session(&transcript(&t)),
+            Ok(ShellSession {
+                hog: 3,
+                crashed: 4,
+                procs_kib: (65536, 65536)
+            })
+        );
+        assert_eq!(shell_hog_pid("x\n[pid 12] started\n"), Some(12));
+    }
+
+    #[test]
+    fn shell_session_catches_each_fault() {
+        type Change = Box<dyn Fn(&mut Vec<String>)>;
+        let drop_line = |s: &'static str| -> Change { Box::new(move |t| t.retain(|l| l != s)) };
+        let cases: [(&str, Change); 13] = [
+            ("no hello in /bin", drop_line("     20480  hello")),
+            ("cat", drop_line("alpha beta gamma")),
+            (
+                "hello failed",
+                Box::new(|t| t[10] = "[pid 1] exit 1".into()),
+            ),
+            ("wc counts", Box::new(|t| t[12] = "1 3 16 /s.txt".into())),
+            ("no background pid", drop_line("[pid 3] started")),
+            ("hog not listed", drop_line("    3   60      65536 hog")),
+            ("hog not killed", drop_line("killed 3")),
+            (
+                "hog still listed",
+                Box::new(|t| t.insert(25, "    3   60      65536 hog".into())),
+            ),
+            (
+                "no manager fault line",
+                Box::new(|t| t.retain(|l| !l.starts_with("[procs] pid 4"))),
+            ),
+            (
+                "no shell fault line",
+                drop_line("[pid 4] fault VMFault at 0x0"),
+            ),
+            ("the shell died", Box::new(|t| t.truncate(29))),
+            (
+                "no usage line",
+                drop_line("unknown command 'bogus': type help"),
+            ),
+            (
+                "a process left",
+                Box::new(|t| {
+                    t[35] =
+                        "procs: 65472 KiB free of 65536 KiB, largest 32768 KiB; 1 processes".into()
+                }),
+            ),
+        ];
+        for (what, change) in cases {
+            let mut t = shell_session_transcript();
+            change(&mut t);
+            let t: Vec<&str> = t.iter().map(String::as_str).collect();
+            assert!(
+                shell_session(&transcript(&t)).is_err(),
+                "{what} was not caught"
+            );
+        }
+    }
+
+    fn proctest_transcript() -> Vec<&'static str> {
+        vec![
+            "cerne> run proctest",
+            "proctest: 1000 spawn/exit cycles, free untyped 66846720 bytes before and after",
+            "proctest: 63 hogs filled the 64 process slots; the next spawn was refused; all killed",
+            "proctest: 31 big processes fitted, then out of memory",
+            "proctest: ok",
+            "[pid 1] exit 0",
+        ]
+    }
+
+    #[test]
+    fn processes_passes_a_good_run() {
+        assert_eq!(
+            processes(&transcript(&proctest_transcript())),
+            Ok(ProcTest {
+                free_bytes: 66_846_720,
+                bigs: 31
+            })
+        );
+    }
+
+    #[test]
+    fn processes_catches_each_fault() {
+        type Change = Box<dyn Fn(&mut Vec<&'static str>)>;
+        let cases: [(&str, Change); 6] = [
+            (
+                "a failure",
+                Box::new(|t| t.insert(2, "proctest: FAIL list shows 3 processes")),
+            ),
+            ("no ok", Box::new(|t| t.retain(|l| *l != "proctest: ok"))),
+            (
+                "no exit",
+                Box::new(|t| {
+                    t.pop();
+                }),
+            ),
+            ("exit 1", Box::new(|t| t[5] = "[pid 1] exit 1")),
+            (
+                "fewer cycles",
+                Box::new(|t| {
+                    t[1] = "proctest: 10 spawn/exit cycles, free untyped 1 bytes before and after"
+                }),
+            ),
+            (
+                "no bigs",
+                Box::new(|t| {
+                    t.remove(3);
+                }),
+            ),
+        ];
+        for (what, change) in cases {
+            let mut t = proctest_transcript();
+            change(&mut t);
+            assert!(processes(&transcript(&t)).is_err(), "{what} was not caught");
+        }
+    }
+
     #[test]
     fn default_system_components_match_the_description() {
         let path = crate::cargo::workspace_root().join("systems/default.toml");
@@ -1092,7 +1532,7 @@ mod tests {
                 objects: 140,
                 caps: 158,
                 bytes: 565312,
-                threads: 8
+                threads: 10
             }
         );
     }
@@ -1100,10 +1540,20 @@ mod tests {
     #[test]
     fn default_system_catches_each_fault() {
         type Change = Box<dyn Fn(&mut Vec<&'static str>)>;
-        let cases: [(&str, Change); 5] = [
+        let cases: [(&str, Change); 7] = [
+            (
+                "no echo of the typed text",
+                Box::new(|t| {
+                    t.remove(9);
+                }),
+            ),
+            (
+                "no shell",
+                Box::new(|t| t.retain(|l| !l.starts_with("Cerne shell"))),
+            ),
             (
                 "kernel output",
-                Box::new(|t| t.push("[cerne] unhandled user fault in thread 'echo'")),
+                Box::new(|t| t.push("[cerne] unhandled user fault in thread 'shell'")),
             ),
             (
                 "no echo",
@@ -1113,12 +1563,12 @@ mod tests {
             ),
             (
                 "ping wrong",
-                Box::new(|t| t[6] = "[ping] 1000 calls to pong, 3 wrong answers; pong saw badge 1"),
+                Box::new(|t| t[8] = "[ping] 1000 calls to pong, 3 wrong answers; pong saw badge 1"),
             ),
             (
                 "threads",
                 Box::new(|t| {
-                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 8 files); starting 7 of 8 threads"
+                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 10 files); starting 9 of 10 threads"
                 }),
             ),
             (

@@ -1,10 +1,16 @@
 //! Running QEMU: the console is echoed as it comes (when asked), scanned for
 //! the kernel's markers, and the run is bounded in time. QEMU is stopped with
 //! SIGTERM first, so an interactive terminal is restored.
+//!
+//! Input is either typed at once ([`Options::input`]: QEMU holds it until
+//! the UART takes it) or scripted ([`run_scripted`]): each [`Step`] is typed
+//! when the console has shown what it waits for since the step before, so
+//! that a session can wait for a shell's prompt between commands. The
+//! run's time limit bounds a script that stalls like any other run.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,6 +45,41 @@ pub struct Options<'a> {
     pub input: Option<&'a [u8]>,
 }
 
+/// One step of a scripted session.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Texts that must all have appeared on the console since the step
+    /// before was typed (since QEMU started, for the first step); a text
+    /// may lie within a line, or in a line not yet ended (a prompt); a
+    /// text ending in `\n` must end a line.
+    pub after: Vec<String>,
+    /// What to type then.
+    pub send: Vec<u8>,
+    /// When set, what to type is made from the console text seen since
+    /// the step before (e.g. a pid a command printed) instead of `send`.
+    pub make: Option<fn(&str) -> Vec<u8>>,
+}
+
+impl Step {
+    /// Types `line` and Enter once every text of `after` was seen.
+    pub fn line(after: &[&str], line: &str) -> Self {
+        Step {
+            after: after.iter().map(|s| s.to_string()).collect(),
+            send: format!("{line}\r").into_bytes(),
+            make: None,
+        }
+    }
+
+    /// Types what `make` makes of the text seen since the step before
+    /// (it ends its line itself), once every text of `after` was seen.
+    pub fn made(after: &[&str], make: fn(&str) -> Vec<u8>) -> Self {
+        Step {
+            make: Some(make),
+            ..Step::line(after, "")
+        }
+    }
+}
+
 /// What a run produced.
 #[derive(Debug)]
 pub struct Run {
@@ -50,16 +91,84 @@ pub struct Run {
     pub outcome: Outcome,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// Steps of the script typed (0 without a script).
+    pub steps_typed: usize,
+    /// When (since QEMU started) each typed step was typed.
+    pub typed_at: Vec<Duration>,
 }
 
 enum Event {
     Console(String),
+    /// The bytes of a line not yet ended, so far.
+    Partial(String),
     Stderr(String),
     Eof,
 }
 
 /// Boots `image` under QEMU with `opts`, and waits for the run to end.
 pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
+    run_scripted(image, opts, &[])
+}
+
+/// Types a scripted session: each step once the console has shown what it
+/// waits for.
+struct Script<'s> {
+    steps: &'s [Step],
+    next: usize,
+    /// Console text since the last step was typed.
+    seen: String,
+    /// The line not yet ended.
+    partial: String,
+    /// Bytes of that line that came before the last step was typed.
+    skip: usize,
+    stdin: Option<ChildStdin>,
+    typed_at: Vec<Duration>,
+    /// What was typed, step by step.
+    sent: Vec<Vec<u8>>,
+}
+
+impl Script<'_> {
+    /// Takes one event and types every step now due.
+    fn take(&mut self, event: &Event, start: Instant) {
+        match event {
+            Event::Console(line) => {
+                self.seen.push_str(line.get(self.skip..).unwrap_or(""));
+                self.seen.push('\n');
+                self.partial.clear();
+                self.skip = 0;
+            }
+            Event::Partial(text) => self.partial.clone_from(text),
+            Event::Stderr(_) | Event::Eof => return,
+        }
+        while let Some(step) = self.steps.get(self.next) {
+            let fresh = self.partial.get(self.skip..).unwrap_or("");
+            let due = step
+                .after
+                .iter()
+                .all(|a| self.seen.contains(a.as_str()) || fresh.contains(a.as_str()));
+            if !due {
+                break;
+            }
+            let send = match step.make {
+                Some(make) => make(&format!("{}{fresh}", self.seen)),
+                None => step.send.clone(),
+            };
+            if let Some(stdin) = self.stdin.as_mut() {
+                // A QEMU that stopped reading has ended; the run ends too.
+                let _ = stdin.write_all(&send).and_then(|()| stdin.flush());
+            }
+            self.sent.push(send);
+            self.typed_at.push(start.elapsed());
+            self.next += 1;
+            self.seen.clear();
+            self.skip = self.partial.len();
+        }
+    }
+}
+
+/// Boots `image` under QEMU with `opts`, types `script` step by step (see
+/// [`Step`]), and waits for the run to end.
+pub fn run_scripted(image: &Path, opts: &Options<'_>, script: &[Step]) -> Result<Run> {
     setup::ensure_qemu()?;
     let mut cmd = qemu::command(image, &opts.machine);
     let line = cargo::display(&cmd);
@@ -68,7 +177,7 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
     }
     cmd.stdin(if opts.interactive {
         Stdio::inherit()
-    } else if opts.input.is_some() {
+    } else if opts.input.is_some() || !script.is_empty() {
         Stdio::piped()
     } else {
         Stdio::null()
@@ -78,7 +187,22 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
     let start = Instant::now();
     let mut child = cmd.spawn().context(|| format!("cannot start `{line}`"))?;
 
-    if let (Some(input), Some(mut stdin)) = (opts.input, child.stdin.take()) {
+    let mut script = Script {
+        steps: script,
+        next: 0,
+        seen: String::new(),
+        partial: String::new(),
+        skip: 0,
+        stdin: None,
+        typed_at: Vec::new(),
+        sent: Vec::new(),
+    };
+    if !script.steps.is_empty() {
+        script.stdin = child.stdin.take();
+        if let (Some(input), Some(stdin)) = (opts.input, script.stdin.as_mut()) {
+            let _ = stdin.write_all(input).and_then(|()| stdin.flush());
+        }
+    } else if let (Some(input), Some(mut stdin)) = (opts.input, child.stdin.take()) {
         let input = input.to_vec();
         // The pipe stays open (QEMU must not see end of input) until the
         // thread ends with the run.
@@ -114,6 +238,7 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
         };
         match event {
             Ok(event) => {
+                script.take(&event, start);
                 if state.take(event, opts.stop_when) {
                     terminate(&mut child);
                     break End::Stopped;
@@ -150,11 +275,14 @@ pub fn run(image: &Path, opts: &Options<'_>) -> Result<Run> {
         let _ = reader.join();
     }
 
+    drop(script.stdin.take());
     let run = Run {
         outcome: Outcome::judge(&state.scan, end),
         transcript: state.transcript,
         end,
         elapsed: start.elapsed(),
+        steps_typed: script.next,
+        typed_at: script.typed_at,
     };
     if let Some(log) = &opts.log {
         write_log(log, &line, &run)?;
@@ -185,7 +313,7 @@ impl State {
                 self.transcript.stderr.push(line);
                 false
             }
-            Event::Eof => false,
+            Event::Partial(_) | Event::Eof => false,
         }
     }
 }
@@ -228,6 +356,11 @@ fn pump(mut from: impl Read, echo: bool, is_stderr: bool, tx: Sender<Event>) {
         while let Some(i) = pending.iter().position(|&b| b == b'\n') {
             send_line(&pending[..=i]);
             pending.drain(..=i);
+        }
+        if !is_stderr && !pending.is_empty() {
+            let _ = tx.send(Event::Partial(
+                String::from_utf8_lossy(&pending).into_owned(),
+            ));
         }
     }
     if !pending.is_empty() {
@@ -296,4 +429,62 @@ fn write_log(path: &Path, command: &str, run: &Run) -> Result<()> {
         run.outcome.describe()
     ));
     std::fs::write(path, text).context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(steps: &[Step]) -> Script<'_> {
+        Script {
+            steps,
+            next: 0,
+            seen: String::new(),
+            partial: String::new(),
+            skip: 0,
+            stdin: None,
+            typed_at: Vec::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn steps_wait_for_fresh_text_even_in_an_unended_line() {
+        let steps = [
+            Step::line(&["$ ", "ready"], "one"),
+            Step::line(&["$ "], "two"),
+            Step::made(&["$ "], |seen| {
+                let pid = seen.split("pid ").nth(1).unwrap_or("?").trim();
+                format!("kill {}\r", pid.split_whitespace().next().unwrap_or("?")).into_bytes()
+            }),
+        ];
+        let mut s = script(&steps);
+        let t = Instant::now();
+        let console = |s: &mut Script<'_>, l: &str| s.take(&Event::Console(l.into()), t);
+        let partial = |s: &mut Script<'_>, l: &str| s.take(&Event::Partial(l.into()), t);
+        // The prompt alone is not enough: `ready` is missing.
+        partial(&mut s, "$ ");
+        assert_eq!(s.next, 0);
+        console(&mut s, "[x] ready");
+        assert_eq!(s.next, 0, "the prompt came before `ready`, not since");
+        partial(&mut s, "$ ");
+        assert_eq!(s.next, 1, "both texts were seen");
+        // The old prompt, now with the echo, does not count again.
+        partial(&mut s, "$ on");
+        partial(&mut s, "$ one");
+        console(&mut s, "$ one");
+        assert_eq!(s.next, 1);
+        console(&mut s, "pid 7 started");
+        partial(&mut s, "$ ");
+        assert_eq!(s.next, 2);
+        console(&mut s, "$ two");
+        console(&mut s, "pid 9 exit 0");
+        partial(&mut s, "$ ");
+        assert_eq!(s.next, 3);
+        assert_eq!(
+            s.sent,
+            [b"one\r".to_vec(), b"two\r".to_vec(), b"kill 9\r".to_vec()]
+        );
+        assert_eq!(s.typed_at.len(), 3);
+    }
 }

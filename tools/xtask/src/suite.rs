@@ -19,7 +19,7 @@ use crate::image::{self, Image};
 use crate::miri;
 use crate::proofs;
 use crate::qemu::{Machine, MemSize};
-use crate::runner::{self, Options, Run};
+use crate::runner::{self, Options, Run, Step};
 use crate::setup;
 use crate::systems::{self, KERNEL_PACKAGE};
 
@@ -170,8 +170,18 @@ fn checks() -> Vec<Check> {
     ));
     v.push(Check::new(
         "default-system",
-        "the default system from systems/default.toml through capDL: console driver, echo, ping/pong; a typed line is echoed; no kernel output on the driver's console",
+        "the default system from systems/default.toml through capDL: console driver, shell, process manager, policy, ping/pong; a typed line is echoed and answered by the shell; no kernel output on the driver's console",
         default_system,
+    ));
+    v.push(Check::new(
+        "shell-session",
+        "a scripted shell session on a fresh disk, each command typed at the prompt: ls, write, cat, run hello and wc, a background hog in ps until killed, crashme's fault reported and survived, help, an unknown command, mem with every process gone",
+        shell_session,
+    ));
+    v.push(Check::new(
+        "processes",
+        "`run proctest` in the shell: 1,000 spawn/exit cycles leave the free untyped exact, 64 processes fill the slots, big processes fill the memory, bad programs refused with nothing half-built",
+        processes,
     ));
     v.push(Check::new(
         "storage",
@@ -636,7 +646,7 @@ fn default_system(ctx: &mut Ctx) -> Verdict {
         if line.contains(expect::DEFAULT_SYSTEM_ECHOED) {
             seen.set(seen.get() | 1);
         }
-        if line.contains(expect::DEFAULT_SYSTEM_LINES[3]) {
+        if line.contains(expect::DEFAULT_SYSTEM_LINES[4]) {
             seen.set(seen.get() | 2);
         }
         seen.get() == 3
@@ -686,6 +696,154 @@ fn default_system(ctx: &mut Ctx) -> Verdict {
                 "default-system",
                 &again,
             ))
+        }
+    }
+}
+
+/// Bound on the shell session (boot, fs-check and fs-abuse, 13 commands).
+const SHELL_SESSION_TIMEOUT: Duration = Duration::from_secs(120);
+/// Bound on `run proctest` (about 20 s of it under TCG after a 15 s boot
+/// where it was measured; 1,000 spawns of `true` are most of it).
+const PROCESSES_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Boots the default system on a fresh disk and types `script`, stopping
+/// when `stop` says so; the run must still be going when stopped.
+fn default_session(
+    ctx: &mut Ctx,
+    name: &str,
+    script: &[Step],
+    stop: &dyn Fn(&str) -> bool,
+    timeout: Duration,
+) -> std::result::Result<(Run, Vec<String>), String> {
+    let (disk, _) = crate::disk::fresh_image(name, "default").map_err(|e| e.0)?;
+    let machine = Machine {
+        disk: Some(disk),
+        ..Machine::default()
+    };
+    let image = ctx.image(systems::DEFAULT)?;
+    let log = ctx.log_dir.join(format!("{name}.log"));
+    println!("booting {} (log: {})", image.path.display(), log.display());
+    let run = runner::run_scripted(
+        &image.path,
+        &Options {
+            machine,
+            timeout: Some(timeout),
+            interactive: false,
+            echo: false,
+            log: Some(log),
+            stop_when: Some(stop),
+            input: None,
+        },
+        script,
+    )
+    .map_err(|e| e.0)?;
+    let mut problems = Vec::new();
+    if run.steps_typed < script.len() {
+        problems.push(format!(
+            "only {} of the {} lines were typed: the console never showed {:?} after line {}",
+            run.steps_typed,
+            script.len(),
+            script[run.steps_typed].after,
+            run.steps_typed
+        ));
+    }
+    if run.outcome != Outcome::Stopped {
+        problems.push(format!(
+            "the system should run until the harness stops it: {}",
+            run.outcome.describe()
+        ));
+    }
+    Ok((run, problems))
+}
+
+/// The first step of a session: the prompt, once fs-check and fs-abuse
+/// are done (fs-abuse fills the disk for a while).
+fn after_boot() -> Vec<&'static str> {
+    let mut after = vec![expect::SHELL_PROMPT];
+    after.extend(expect::SHELL_QUIET);
+    after
+}
+
+fn shell_session(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "shell-session";
+    let again = "cargo xtask disk build --system default && cargo xtask run (then type the commands of expect::SHELL_COMMANDS)";
+    let boot = after_boot();
+    let script: Vec<Step> = expect::SHELL_COMMANDS
+        .iter()
+        .enumerate()
+        .map(|(i, command)| {
+            let after: &[&str] = if i == 0 {
+                &boot
+            } else {
+                &[expect::SHELL_PROMPT]
+            };
+            if i == expect::SHELL_KILL {
+                // The hog's pid, from its row in what `ps` printed (the
+                // text seen since `ps` was typed).
+                Step::made(after, |seen| {
+                    let pid = seen
+                        .lines()
+                        .find_map(|l| {
+                            let w: Vec<&str> = l.split_whitespace().collect();
+                            match w.as_slice() {
+                                [pid, _, _, "hog"] => pid.parse::<u64>().ok(),
+                                _ => None,
+                            }
+                        })
+                        .unwrap_or(0);
+                    format!("kill {pid}\r").into_bytes()
+                })
+            } else {
+                Step::line(after, command)
+            }
+        })
+        .collect();
+    let stop = |line: &str| expect::match_numbers(line, expect::SHELL_MEM_FILES).is_some();
+    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, SHELL_SESSION_TIMEOUT)?;
+    match expect::shell_session(&run.transcript) {
+        Ok(s) if problems.is_empty() => {
+            let typed = run.typed_at.first().copied().unwrap_or_default();
+            Ok(format!(
+                "{} commands answered; hog pid {} listed then killed, crashme pid {} faulted and reaped, {} KiB free again; booted and quiet in {:.1} s, session {:.1} s",
+                script.len(),
+                s.hog,
+                s.crashed,
+                s.procs_kib.0,
+                typed.as_secs_f64(),
+                (run.elapsed - typed).as_secs_f64()
+            ))
+        }
+        Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(&problems, &run.transcript, ctx, NAME, again))
+        }
+    }
+}
+
+fn processes(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "processes";
+    let again = "cargo xtask disk build --system default && cargo xtask run --timeout 240 (then type `run proctest`)";
+    let script = [Step::line(&after_boot(), "run proctest")];
+    // The shell's `[pid N] exit C` for proctest ends it.
+    let stop = |line: &str| expect::match_numbers(line, expect::SHELL_EXIT).is_some();
+    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, PROCESSES_TIMEOUT)?;
+    match expect::processes(&run.transcript) {
+        Ok(p) if problems.is_empty() => {
+            let typed = run.typed_at.first().copied().unwrap_or_default();
+            Ok(format!(
+                "{} spawn/exit cycles with {} bytes free before and after, {} big processes fitted; proctest took {:.1} s (after a {:.1} s boot)",
+                expect::PROCTEST_CYCLE_COUNT,
+                p.free_bytes,
+                p.bigs,
+                (run.elapsed - typed).as_secs_f64(),
+                typed.as_secs_f64()
+            ))
+        }
+        Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(&problems, &run.transcript, ctx, NAME, again))
         }
     }
 }
