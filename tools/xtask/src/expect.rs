@@ -884,6 +884,107 @@ pub fn processes(t: &Transcript) -> Result<ProcTest, Vec<String>> {
     f.finish(out)
 }
 
+/// The policy check's session: (what must have appeared since the last
+/// line, the line typed). Two hogs in the background; a third for 60
+/// million iterations in the foreground, long enough (about a second of
+/// guest time) for the policy to sink them; `ps` shows them sunk; then
+/// `lat` answers three lines with 5 million iterations (25 ms under icount)
+/// each; then the same with the policy off.
+pub const POLICY_COMMANDS: [(&[&str], &str); 15] = [
+    (&[], "run hog &"),
+    (&["[pid 1] started", SHELL_PROMPT], "run hog &"),
+    (&["[pid 2] started", SHELL_PROMPT], "run hog 60"),
+    (&["[pid 3] exit 0", SHELL_PROMPT], "ps"),
+    (&[POLICY_PS, SHELL_PROMPT], "run lat 3 5"),
+    (&["lat: pid 4 reads 3 lines\n"], "one"),
+    (&["lat: line 1 answered"], "two"),
+    (&["lat: line 2 answered"], "three"),
+    (&["[pid 4] exit 0", SHELL_PROMPT], "ps"),
+    (&[POLICY_PS, SHELL_PROMPT], "policy off"),
+    (&["policy off", SHELL_PROMPT], "run lat 3 5"),
+    (&["lat: pid 5 reads 3 lines\n"], "one"),
+    (&["lat: line 1 answered"], "two"),
+    (&["lat: line 2 answered"], "three"),
+    (&["lat: line 3 answered"], "ps"),
+];
+/// The header of `ps`.
+pub const POLICY_PS: &str = "  PID PRIO";
+/// The line that ends the policy session: the second lat's exit.
+pub const POLICY_DONE: &str = "[pid 5] exit 0";
+/// A process's row in `ps`: pid, priority, bytes (then the name).
+pub const PS_ROW: &str = "{} {} {} hog";
+/// `lat`'s answer.
+pub const LAT_ANSWER: &str = "lat: line {} answered after {} us";
+/// With the policy on, each answer comes within this (the work alone is
+/// 25 ms: the hogs have sunk below lat and never delay it).
+pub const POLICY_ON_BOUND_US: u64 = 30_000;
+/// With it off, each answer waits for at least one round of the hogs' 10 ms
+/// time slices on top of the 25 ms of work.
+pub const POLICY_OFF_ABOVE_US: u64 = 40_000;
+
+/// The answer times of the policy session, in microseconds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PolicyTimes {
+    /// With the policy on.
+    pub on: Vec<u64>,
+    /// With it off.
+    pub off: Vec<u64>,
+}
+
+/// Both lat runs answered their three lines, within the bound with the
+/// policy on and above the other bound with it off.
+pub fn policy(t: &Transcript) -> Result<PolicyTimes, Vec<String>> {
+    let mut f = Findings::default();
+    let off_at = t.find("policy off:");
+    f.expect(off_at.is_some(), || {
+        "the shell never said `policy off:`".into()
+    });
+    let mut times = PolicyTimes::default();
+    // The hogs as the first ps saw them, before lat ran: sunk below the
+    // priority they were spawned at.
+    let first_ps = t.find(POLICY_PS);
+    let hogs: Vec<Vec<u64>> = first_ps
+        .map(|at| {
+            t.console[at + 1..]
+                .iter()
+                .take(2)
+                .filter_map(|l| {
+                    match_numbers(&l.split_whitespace().collect::<Vec<_>>().join(" "), PS_ROW)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    f.expect(hogs.len() == 2, || {
+        format!("ps should list the two hogs before lat runs: {hogs:?}")
+    });
+    let spawned = u64::from(libcerne::process::DEFAULT_PRIORITY);
+    f.expect(hogs.iter().all(|h| h[1] < spawned), || {
+        format!("the policy should have sunk both hogs below {spawned} before lat runs: {hogs:?}")
+    });
+    for (i, line) in t.console.iter().enumerate() {
+        if let Some(&[_, us]) = match_numbers(line, LAT_ANSWER).as_deref() {
+            if off_at.is_some_and(|o| i > o) {
+                times.off.push(us);
+            } else {
+                times.on.push(us);
+            }
+        }
+    }
+    f.expect(times.on.len() == 3 && times.off.len() == 3, || {
+        format!("expected 3 answers with the policy on and 3 off, got {times:?}")
+    });
+    f.expect(times.on.iter().all(|&us| us < POLICY_ON_BOUND_US), || {
+        format!(
+            "with the policy on every answer should take under {POLICY_ON_BOUND_US} us: {:?}",
+            times.on
+        )
+    });
+    f.expect(times.off.iter().all(|&us| us > POLICY_OFF_ABOVE_US), || {
+        format!("with the policy off every answer should wait for the hogs (over {POLICY_OFF_ABOVE_US} us): {:?}", times.off)
+    });
+    f.finish(times)
+}
+
 /// The storage stack came up (block driver and file server).
 pub const STORAGE_UP: [&str; 2] = ["[blk] virtio-blk up", "[fs] FAT32 volume mounted"];
 /// fs-check's report of each file it left: path, size, CRC-32.
@@ -1029,6 +1130,42 @@ mod tests {
             console: lines.iter().map(|s| s.to_string()).collect(),
             stderr: Vec::new(),
         }
+    }
+
+    #[test]
+    fn policy_times_are_split_at_policy_off_and_bounded() {
+        let session = |on: [u64; 3], off: [u64; 3]| {
+            let mut lines: Vec<String> = vec![
+                "  PID PRIO      BYTES NAME".into(),
+                "    1   52     131072 hog".into(),
+                "    2   53     131072 hog".into(),
+            ];
+            lines.extend(
+                on.iter()
+                    .enumerate()
+                    .map(|(i, us)| format!("lat: line {} answered after {us} us (0x1)", i + 1)),
+            );
+            lines.push("policy off: every process at its highest priority".into());
+            lines.extend(
+                off.iter()
+                    .enumerate()
+                    .map(|(i, us)| format!("lat: line {} answered after {us} us (0x1)", i + 1)),
+            );
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            policy(&transcript(&refs))
+        };
+        assert_eq!(
+            session([25_031, 25_031, 25_058], [61_043, 63_043, 85_036]),
+            Ok(PolicyTimes {
+                on: vec![25_031, 25_031, 25_058],
+                off: vec![61_043, 63_043, 85_036],
+            })
+        );
+        // The policy made no difference: both bounds fail.
+        let why = session([25_031, 61_000, 25_000], [25_000, 61_000, 62_000]).unwrap_err();
+        assert_eq!(why.len(), 2, "{why:?}");
+        // No `policy off`: nothing to compare.
+        assert!(policy(&transcript(&["lat: line 1 answered after 1 us"])).is_err());
     }
 
     #[test]

@@ -184,6 +184,11 @@ fn checks() -> Vec<Check> {
         processes,
     ));
     v.push(Check::new(
+        "policy",
+        "under icount, two hogs running: lat's answers (25 ms of work each) come within the policy's bound with the policy server on, and wait for the hogs' time slices with it off",
+        policy,
+    ));
+    v.push(Check::new(
         "storage",
         "virtio-blk driver and file server: fs-check writes 0 B, 1 B, 4 KiB and 1 MiB+7 files, reads them back, renames, removes; the host finds exactly those bytes on the image and the FAT consistent; a second boot reads them; fs-abuse's garbage and every provokable error refused while the server carries on",
         storage,
@@ -714,10 +719,12 @@ fn default_session(
     script: &[Step],
     stop: &dyn Fn(&str) -> bool,
     timeout: Duration,
+    icount: bool,
 ) -> std::result::Result<(Run, Vec<String>), String> {
     let (disk, _) = crate::disk::fresh_image(name, "default").map_err(|e| e.0)?;
     let machine = Machine {
         disk: Some(disk),
+        icount,
         ..Machine::default()
     };
     let image = ctx.image(systems::DEFAULT)?;
@@ -799,7 +806,8 @@ fn shell_session(ctx: &mut Ctx) -> Verdict {
         })
         .collect();
     let stop = |line: &str| expect::match_numbers(line, expect::SHELL_MEM_FILES).is_some();
-    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, SHELL_SESSION_TIMEOUT)?;
+    let (run, mut problems) =
+        default_session(ctx, NAME, &script, &stop, SHELL_SESSION_TIMEOUT, false)?;
     match expect::shell_session(&run.transcript) {
         Ok(s) if problems.is_empty() => {
             let typed = run.typed_at.first().copied().unwrap_or_default();
@@ -827,7 +835,7 @@ fn processes(ctx: &mut Ctx) -> Verdict {
     let script = [Step::line(&after_boot(), "run proctest")];
     // The shell's `[pid N] exit C` for proctest ends it.
     let stop = |line: &str| expect::match_numbers(line, expect::SHELL_EXIT).is_some();
-    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, PROCESSES_TIMEOUT)?;
+    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, PROCESSES_TIMEOUT, false)?;
     match expect::processes(&run.transcript) {
         Ok(p) if problems.is_empty() => {
             let typed = run.typed_at.first().copied().unwrap_or_default();
@@ -840,6 +848,36 @@ fn processes(ctx: &mut Ctx) -> Verdict {
                 typed.as_secs_f64()
             ))
         }
+        Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(&problems, &run.transcript, ctx, NAME, again))
+        }
+    }
+}
+
+/// How long the policy check may run.
+const POLICY_TIMEOUT: Duration = Duration::from_secs(150);
+
+fn policy(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "policy";
+    let again = "cargo xtask disk build --system default && cargo xtask run -- -icount shift=0,align=off,sleep=off (then type the commands of expect::POLICY_COMMANDS)";
+    let boot = after_boot();
+    let mut script = Vec::new();
+    for (i, (after, line)) in expect::POLICY_COMMANDS.iter().enumerate() {
+        let after: Vec<&str> = if i == 0 { boot.clone() } else { after.to_vec() };
+        script.push(Step::line(&after, line));
+    }
+    let stop = |line: &str| line.contains(expect::POLICY_DONE);
+    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, POLICY_TIMEOUT, true)?;
+    match expect::policy(&run.transcript) {
+        Ok(p) if problems.is_empty() => Ok(format!(
+            "answers with the policy on {:?} us (bound {} us), off {:?} us (all above {} us)",
+            p.on,
+            expect::POLICY_ON_BOUND_US,
+            p.off,
+            expect::POLICY_OFF_ABOVE_US
+        )),
         Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
         Err(more) => {
             problems.extend(more);

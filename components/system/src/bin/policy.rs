@@ -17,7 +17,7 @@ use core::fmt::Write;
 
 use cerne_abi::tcb::DEFAULT_QUANTUM_US;
 use cerne_abi::Word;
-use cerne_procman::policy::{period, Entry, Sample};
+use cerne_procman::policy::{period, Entry};
 use libcerne::generic_timer;
 use libcerne::interface::{message_words, Reply, ServerError, MAX_WORDS};
 use libcerne::policy::{self, PolicyError, PrioInfo};
@@ -47,15 +47,11 @@ struct Server {
     quantum_ticks: u64,
 }
 
-/// The process's counters so far: CPU time in counter ticks and times
-/// switched to (zero if unreadable).
-fn counters(i: usize) -> Sample {
+/// The process's CPU time so far, in counter ticks (0 if unreadable).
+fn cpu_time(i: usize) -> u64 {
     benchmark_get_thread_utilisation(Cap::from_cptr(tcb_slot(i)))
-        .map(|u| Sample {
-            time: u.thread_time,
-            schedules: u.thread_schedules,
-        })
-        .unwrap_or_default()
+        .map(|u| u.thread_time)
+        .unwrap_or(0)
 }
 
 /// The position among the sampled entries (`index`: their table slots)
@@ -106,13 +102,13 @@ impl Server {
             return;
         }
         let mut entries = [Entry::new(0, 0, 0); MAX_ADMITTED];
-        let mut times = [Sample::default(); MAX_ADMITTED];
+        let mut times = [0u64; MAX_ADMITTED];
         let mut index = [0usize; MAX_ADMITTED];
         let mut n = 0;
         for (i, e) in self.table.iter().enumerate() {
             if let Some(e) = e {
                 entries[n] = *e;
-                times[n] = counters(i);
+                times[n] = cpu_time(i);
                 index[n] = i;
                 n += 1;
             }
@@ -152,10 +148,7 @@ impl Server {
                     return Reply::error(PolicyError::NoRoom.code());
                 }
                 let prio = u8::try_from(r.priority).unwrap_or(u8::MAX);
-                let now = counters(i);
-                let mut entry = Entry::new(r.pid, prio, now.time);
-                entry.last_schedules = now.schedules;
-                self.table[i] = Some(entry);
+                self.table[i] = Some(Entry::new(r.pid, prio, cpu_time(i)));
                 Ok(Reply::ok(&policy::Empty {}))
             }
             R::Leave(r) if manager => {
