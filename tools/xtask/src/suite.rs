@@ -972,7 +972,9 @@ fn system_tools(ctx: &mut Ctx) -> Verdict {
             for ext in ["dot", "svg"] {
                 let text =
                     std::fs::read_to_string(out.join(format!("default.{ext}"))).unwrap_or_default();
-                for name in ["console", "echo", "ping", "pong", "uart_irq", "uart"] {
+                for name in [
+                    "console", "shell", "procs", "policy", "ping", "pong", "uart_irq", "uart",
+                ] {
                     if !text.contains(name) {
                         problems.push(format!("default.{ext} does not mention `{name}`"));
                     }
