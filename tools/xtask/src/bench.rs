@@ -211,10 +211,10 @@ fn ipc(name: &str, what: &str) -> Result<()> {
 pub const SYSTEM_BENCH: &str = "default-bench";
 /// What each component prints with `boot-bench`: its name, then the count.
 const FIRST_INSTRUCTION: &str = "] first instruction at cycle {}";
-/// The default system's components. Not every one prints its first
-/// instruction (the shell, the policy server and the process manager do
-/// not, yet): the run ends at fs-check's summary at the latest, when every
-/// component has long started, and the silent ones are named.
+/// The default system's components, each of which prints its first
+/// instruction in the boot-bench build. The run ends at fs-check's summary
+/// at the latest, when every component has long started, and any silent
+/// one is named.
 const COMPONENTS: [&str; 10] = [
     "console", "blk", "fs", "policy", "procs", "shell", "pong", "ping", "fsabuse", "fscheck",
 ];

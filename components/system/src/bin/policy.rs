@@ -212,7 +212,7 @@ impl Server {
     }
 }
 
-fn main(_arg: usize, _cycles: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let mut console = libcerne::console!();
     let per_second = generic_timer::frequency();
     let mut server = Server {
@@ -229,6 +229,12 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         PERIOD_US / 1000,
         DEFAULT_QUANTUM_US / 1000
     );
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(
+            console,
+            "[policy] first instruction at cycle {cycles_at_entry}"
+        );
+    }
     let timer: Cap<IrqHandler> = Cap::from_cptr(caps::POLICY_TICK);
     let mut deadline = generic_timer::physical_count() + server.period_ticks;
     generic_timer::arm_physical_timer(deadline);

@@ -927,7 +927,7 @@ impl Manager {
     }
 }
 
-fn main(_arg: usize, _cycles: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     // SAFETY: the description maps the heap region read-write for this
     // component alone, and this is the one call.
     unsafe { libcerne::heap::init(addrs::HEAP, addrs::HEAP_SIZE) };
@@ -949,6 +949,11 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         (1u64 << caps::UNTYPED_BITS) >> 10,
         free >> 10
     ));
+    if cfg!(feature = "boot-bench") {
+        manager.say(format_args!(
+            "[procs] first instruction at cycle {cycles_at_entry}\n"
+        ));
+    }
     let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::PROCS);
     let mut message = endpoint.recv();
     loop {

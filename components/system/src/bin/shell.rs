@@ -409,7 +409,7 @@ impl Shell {
     }
 }
 
-fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
+fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let mut shell = Shell {
         out: Out {
             console: libcerne::console!(),
@@ -424,6 +424,12 @@ fn main(_arg: usize, _cycles_at_entry: u64) -> ! {
         procs_buffer: unsafe { SharedBuffer::new(addrs::PROCS_BUFFER, addrs::PROCS_BUFFER_SIZE) },
         policy: policy::protocol::Client::new(Cap::from_cptr(caps::POLICY)),
     };
+    if cfg!(feature = "boot-bench") {
+        let _ = writeln!(
+            shell.out,
+            "[shell] first instruction at cycle {cycles_at_entry}"
+        );
+    }
     let _ = writeln!(shell.out, "\nCerne shell: type help for the commands");
     shell.serve(&mut LineEditor::new())
 }
