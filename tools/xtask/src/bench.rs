@@ -30,14 +30,20 @@ const IPC_LINE: &str = "[ipc-bench] ";
 /// The benchmark's last line.
 const IPC_DONE: &str = "[ipc-bench] done";
 
-/// Builds and runs the benchmarks and prints their figures.
-pub fn run() -> Result<()> {
-    boot()?;
-    system_boot()?;
+/// Builds and runs the benchmarks and prints their figures; with
+/// `ipc_only`, only the IPC round trips (and the IPC kernel's size), the
+/// quick loop for work on the IPC paths.
+pub fn run(ipc_only: bool) -> Result<()> {
+    if !ipc_only {
+        boot()?;
+        system_boot()?;
+    }
     for (system, what) in IPC_SYSTEMS {
         ipc(system, what)?;
     }
-    storage()?;
+    if !ipc_only {
+        storage()?;
+    }
     Ok(())
 }
 
