@@ -30,6 +30,16 @@ pub struct PhysMem<'a> {
     _owner: PhantomData<&'a mut [u64]>,
 }
 
+/// The failure of the alignment check of [`PhysMem::read`] / `write`: a
+/// kernel bug like an out-of-range address (every object is aligned to its
+/// size, every field to a word, an IPC buffer to 512 bytes), reported out
+/// of line.
+#[cold]
+#[inline(never)]
+fn misaligned(paddr: u64, align: usize) -> ! {
+    panic!("misaligned object memory access: {paddr:#x} (alignment {align})")
+}
+
 impl PhysMem<'static> {
     /// The kernel window: physical `[phys_start, phys_end)` mapped at
     /// `phys + window_offset` (0xFFFF_FF80_0000_0000 on Cerne).
@@ -101,33 +111,57 @@ impl<'a> PhysMem<'a> {
     }
 
     /// Copies a `T` out of physical memory.
+    ///
+    /// The read is a typed, aligned load (one `ldr` for a word): the target
+    /// has `+strict-align`, where an unaligned-tolerant read of a `u64`
+    /// costs eight byte loads. Object memory is laid out aligned (objects
+    /// at multiples of their size, fields at word offsets, IPC buffers at
+    /// 512 bytes), so a `T` at an address not aligned for it is a kernel
+    /// bug and panics, as an address outside the range does. There is
+    /// deliberately no unaligned fallback: a second way to produce the
+    /// value keeps the compiler from reading only the fields a caller uses
+    /// (it must then materialise the whole `T`), and an inline one is merged
+    /// with the aligned load into byte loads.
+    #[inline]
     pub fn read<T: FromBytes>(&self, paddr: u64) -> T {
-        let p = self.ptr(paddr, size_of::<T>() as u64);
-        // SAFETY: `p` points at size_of::<T>() bytes inside the covered range
-        // (checked by `ptr`), which this `PhysMem` exclusively owns; no
-        // reference into the range is live (the only one, from
-        // `user_context_mut`, borrows `self` mutably). `T: FromBytes`, so any
-        // bytes are a valid `T`; the read is unaligned-tolerant.
-        unsafe { p.cast::<T>().read_unaligned() }
+        let p = self.ptr(paddr, size_of::<T>() as u64).cast::<T>();
+        if !p.is_aligned() {
+            misaligned(paddr, align_of::<T>());
+        }
+        // SAFETY: `p` points at size_of::<T>() bytes inside the covered
+        // range (checked by `ptr`) and is aligned for `T` (checked just
+        // above); the range is exclusively owned by this `PhysMem` and no
+        // reference into it is live (the only one, from `user_context_mut`,
+        // borrows `self` mutably). `T: FromBytes`, so any bytes are a valid
+        // `T`.
+        unsafe { p.read() }
     }
 
-    /// Copies a `T` into physical memory.
+    /// Copies a `T` into physical memory: typed, aligned stores, under the
+    /// same checks as [`read`](Self::read).
+    #[inline]
     pub fn write<T: IntoBytes + Immutable>(&self, paddr: u64, value: &T) {
-        let bytes = value.as_bytes();
-        let p = self.ptr(paddr, bytes.len() as u64);
-        // SAFETY: as in `read`: `bytes.len()` bytes at `p` are in range,
-        // exclusively owned and unreferenced, and cannot overlap `value`
-        // (object memory holds no Rust object). Any byte pattern is fine in
-        // object memory, which is only read back as `FromBytes` types.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) }
+        let p = self.ptr(paddr, size_of::<T>() as u64).cast::<T>();
+        if !p.is_aligned() {
+            misaligned(paddr, align_of::<T>());
+        }
+        // SAFETY: size_of::<T>() bytes at `p` are in range (checked by
+        // `ptr`), aligned for `T` (checked above), exclusively owned and
+        // unreferenced (see `read`), and cannot overlap `value` (object
+        // memory holds no Rust object). `T: IntoBytes` has no padding, and
+        // any byte pattern is fine in object memory, which is only read back
+        // as `FromBytes` types.
+        unsafe { core::ptr::copy_nonoverlapping(value as *const T, p, 1) }
     }
 
     /// Reads the word at `paddr`.
+    #[inline]
     pub fn read_word(&self, paddr: u64) -> u64 {
         self.read::<u64>(paddr)
     }
 
     /// Writes the word at `paddr`.
+    #[inline]
     pub fn write_word(&self, paddr: u64, value: u64) {
         self.write(paddr, &value);
     }
@@ -203,6 +237,34 @@ mod tests {
         assert!(mem.is_zero(0x1000, 128));
         assert_eq!(mem.phys_end(), 0x1080);
         assert_eq!(mem.virt_addr(0x1010) - mem.virt_addr(0x1000), 0x10);
+    }
+
+    #[test]
+    fn narrow_accesses_at_their_own_alignment() {
+        let mut words = [0u64; 4];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        mem.write_word(0x1008, 0x1122_3344_5566_7788);
+        assert_eq!(mem.read::<u32>(0x1008), 0x5566_7788);
+        assert_eq!(mem.read::<u32>(0x100c), 0x1122_3344);
+        mem.write(0x1011, &[0xabu8, 0xcd]);
+        assert_eq!(mem.read::<u8>(0x1012), 0xcd);
+        assert_eq!(mem.read_word(0x1010), 0xcdab00);
+    }
+
+    #[test]
+    #[should_panic(expected = "misaligned")]
+    fn misaligned_read_is_refused() {
+        let mut words = [0u64; 4];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        mem.read_word(0x1004);
+    }
+
+    #[test]
+    #[should_panic(expected = "misaligned")]
+    fn misaligned_write_is_refused() {
+        let mut words = [0u64; 4];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        mem.write(0x1002, &7u32);
     }
 
     #[test]
