@@ -30,6 +30,14 @@ pub struct PhysMem<'a> {
     _owner: PhantomData<&'a mut [u64]>,
 }
 
+/// The failure of [`PhysMem::ptr`]'s bounds check: a kernel bug (object
+/// addresses only come from caps the kernel created), reported out of line.
+#[cold]
+#[inline(never)]
+fn out_of_range(paddr: u64, len: u64) -> ! {
+    panic!("object memory access outside physical memory: {paddr:#x}+{len:#x}")
+}
+
 /// The failure of the alignment check of [`PhysMem::read`] / `write`: a
 /// kernel bug like an out-of-range address (every object is aligned to its
 /// size, every field to a word, an IPC buffer to 512 bytes), reported out
@@ -100,14 +108,24 @@ impl<'a> PhysMem<'a> {
     }
 
     /// Pointer to `len` bytes at `paddr`, after the bounds check.
+    ///
+    /// The check is the whole of what keeps an access inside the range, so
+    /// it stays on every access that does not go through an [`Obj`]; it is
+    /// one subtraction and two compares (`paddr - phys_base + len <= size`
+    /// without wrapping: an address below `phys_base` wraps to an offset
+    /// above `size`), and its panic is out of line and cold, so the hot
+    /// paths carry no formatting code and the copies around them can be
+    /// scheduled freely.
+    #[inline(always)]
     fn ptr(&self, paddr: u64, len: u64) -> *mut u8 {
-        assert!(
-            self.contains(paddr, len),
-            "object memory access outside physical memory: {paddr:#x}+{len:#x}"
-        );
-        // `wrapping_add` keeps the provenance of `base`; the bounds check
-        // above puts the result inside the covered range.
-        self.base.wrapping_add((paddr - self.phys_base) as usize)
+        let off = paddr.wrapping_sub(self.phys_base);
+        match off.checked_add(len) {
+            Some(end) if end <= self.size => {}
+            _ => out_of_range(paddr, len),
+        }
+        // `wrapping_add` keeps the provenance of `base`; the check above
+        // puts `[result, result + len)` inside the covered range.
+        self.base.wrapping_add(off as usize)
     }
 
     /// Copies a `T` out of physical memory.
