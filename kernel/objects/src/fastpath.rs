@@ -17,7 +17,7 @@ use crate::cspace;
 use crate::layout::{TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_REPLY};
 use crate::queue::{self, EpState, NtfnState};
 use crate::state::{SchedulerAction, NUM_PRIORITIES};
-use crate::tcb::{self, tcb_slot, ThreadState, BLOCK_CAN_GRANT};
+use crate::tcb::{self, tcb_slot, Field, ThreadState, BLOCK_CAN_GRANT};
 use crate::Kernel;
 use cerne_abi::message::{MessageInfo, FAST_MESSAGE_REGISTERS};
 use cerne_abi::syscall::Syscall;
@@ -47,8 +47,8 @@ impl Kernel<'_> {
         self.mem.read_word(t + reg_offset(n))
     }
 
-    fn priority_of(fields: &crate::layout::TcbFields) -> u64 {
-        fields.priority & (NUM_PRIORITIES as u64 - 1)
+    fn priority_of(&self, t: u64) -> u64 {
+        tcb::get(&self.mem, t, Field::PRIORITY) & (NUM_PRIORITIES as u64 - 1)
     }
 
     /// The message of `t` if it fits the fast path: (info, length).
@@ -82,14 +82,13 @@ impl Kernel<'_> {
     /// syscall entry does.
     fn record_fault_ip(&mut self, t: u64) {
         let elr = self.mem.user_context_mut(t).elr_el1;
-        tcb::update(&self.mem, t, |f| f.fault_ip = elr.wrapping_sub(4));
+        tcb::set(&self.mem, t, Field::FAULT_IP, elr.wrapping_sub(4));
     }
 
     fn fastpath_call(&mut self, t: u64) -> bool {
         let Some((info, len)) = self.short_message(t) else {
             return false;
         };
-        let me = tcb::fields(&self.mem, t);
         if self.pending_fault(t).is_some() {
             return false;
         }
@@ -111,11 +110,10 @@ impl Kernel<'_> {
             return false;
         };
         let dest = q.head;
-        let dest_fields = tcb::fields(&self.mem, dest);
         let reply_slot = tcb_slot(t, TCB_REPLY);
         let caller_slot = tcb_slot(dest, TCB_CALLER);
-        if dest_fields.domain != self.state.current_domain
-            || Self::priority_of(&dest_fields) < Self::priority_of(&me)
+        if tcb::get(&self.mem, dest, Field::DOMAIN) != self.state.current_domain
+            || self.priority_of(dest) < self.priority_of(t)
             || !matches!(
                 cdt::cap(&self.mem, reply_slot),
                 Cap::Reply { master: true, .. }
@@ -131,11 +129,14 @@ impl Kernel<'_> {
         let q = queue::dequeue(&self.mem, dest, q);
         queue::set_ep(&self.mem, ep, EpState::Recv, q);
         self.transfer_short(t, dest, info, len, badge);
-        let reply_grant = dest_fields.blocking_flags & BLOCK_CAN_GRANT != 0;
-        tcb::update(&self.mem, dest, |f| f.state = ThreadState::Running as u64);
-        tcb::update(&self.mem, t, |f| {
-            f.state = ThreadState::BlockedOnReply as u64
-        });
+        let reply_grant = tcb::get(&self.mem, dest, Field::BLOCKING_FLAGS) & BLOCK_CAN_GRANT != 0;
+        tcb::set(&self.mem, dest, Field::STATE, ThreadState::Running as u64);
+        tcb::set(
+            &self.mem,
+            t,
+            Field::STATE,
+            ThreadState::BlockedOnReply as u64,
+        );
         cdt::insert(
             &self.mem,
             Cap::Reply {
@@ -154,7 +155,6 @@ impl Kernel<'_> {
         let Some((info, len)) = self.short_message(t) else {
             return false;
         };
-        let me = tcb::fields(&self.mem, t);
         if self.pending_fault(t).is_some() {
             return false;
         }
@@ -170,9 +170,8 @@ impl Kernel<'_> {
         if !rights.read() {
             return false;
         }
-        if me.bound_notification != 0
-            && queue::ntfn(&self.mem, me.bound_notification).state == NtfnState::Active
-        {
+        let bound = tcb::get(&self.mem, t, Field::BOUND_NOTIFICATION);
+        if bound != 0 && queue::ntfn(&self.mem, bound).state == NtfnState::Active {
             return false;
         }
         let (state, q) = queue::ep(&self.mem, ep);
@@ -188,11 +187,10 @@ impl Kernel<'_> {
         else {
             return false;
         };
-        let caller_fields = tcb::fields(&self.mem, caller);
-        if ThreadState::from_code(caller_fields.state) != ThreadState::BlockedOnReply
+        if tcb::state(&self.mem, caller) != ThreadState::BlockedOnReply
             || self.pending_fault(caller).is_some()
-            || caller_fields.domain != self.state.current_domain
-            || Self::priority_of(&caller_fields) < Self::priority_of(&me)
+            || tcb::get(&self.mem, caller, Field::DOMAIN) != self.state.current_domain
+            || self.priority_of(caller) < self.priority_of(t)
         {
             return false;
         }
@@ -201,13 +199,21 @@ impl Kernel<'_> {
         self.record_fault_ip(t);
         self.transfer_short(t, caller, info, len, 0);
         self.delete_one(slot);
-        tcb::update(&self.mem, caller, |f| f.state = ThreadState::Running as u64);
+        tcb::set(&self.mem, caller, Field::STATE, ThreadState::Running as u64);
         let grant = rights.grant();
-        tcb::update(&self.mem, t, |f| {
-            f.blocking_object = ep;
-            f.blocking_flags = grant as u64 * BLOCK_CAN_GRANT;
-            f.state = ThreadState::BlockedOnReceive as u64;
-        });
+        tcb::set(&self.mem, t, Field::BLOCKING_OBJECT, ep);
+        tcb::set(
+            &self.mem,
+            t,
+            Field::BLOCKING_FLAGS,
+            grant as u64 * BLOCK_CAN_GRANT,
+        );
+        tcb::set(
+            &self.mem,
+            t,
+            Field::STATE,
+            ThreadState::BlockedOnReceive as u64,
+        );
         let q = queue::append(&self.mem, t, q);
         queue::set_ep(&self.mem, ep, EpState::Recv, q);
         self.switch_to_thread(caller);
