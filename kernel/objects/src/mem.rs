@@ -48,6 +48,74 @@ fn misaligned(paddr: u64, align: usize) -> ! {
     panic!("misaligned object memory access: {paddr:#x} (alignment {align})")
 }
 
+/// One kernel object's memory, checked once: `[paddr, paddr + SIZE)` lies
+/// inside the [`PhysMem`] it was made from ([`PhysMem::obj`]) and `paddr` is
+/// word-aligned. Word accesses at an offset the compiler knows (a field)
+/// then need no check at run time: `offset + 8 <= SIZE` folds away, so a
+/// field read is one load, as in seL4, where the cap vouches for the
+/// address. An offset known only at run time costs one compare against
+/// the constant `SIZE`. Memory safety does not rest on the caller: every
+/// access stays inside the checked extent, which the `PhysMem` still
+/// owns, since the handle borrows it (so `user_context_mut`, which needs
+/// `&mut PhysMem`, cannot run while a handle lives).
+#[derive(Clone, Copy)]
+pub struct Obj<'m, const SIZE: u64> {
+    /// Virtual address of `paddr`, derived from the `PhysMem`'s base.
+    p: *mut u8,
+    /// Physical address of the object.
+    paddr: u64,
+    _mem: PhantomData<&'m ()>,
+}
+
+impl<const SIZE: u64> Obj<'_, SIZE> {
+    /// The object's physical address.
+    #[inline(always)]
+    pub fn paddr(&self) -> u64 {
+        self.paddr
+    }
+
+    /// Pointer to the word at `off`, after the (usually constant-folded)
+    /// check that it lies inside the object and is word-aligned.
+    #[inline(always)]
+    fn word_ptr(&self, off: u64) -> *mut u64 {
+        if !off.is_multiple_of(8) || off >= SIZE || SIZE - off < 8 {
+            out_of_object(self.paddr, off);
+        }
+        // `off + 8 <= SIZE` (checked above) and `[p, p + SIZE)` is inside the
+        // covered range (checked when the handle was made).
+        self.p.wrapping_add(off as usize).cast::<u64>()
+    }
+
+    /// Reads the word at byte offset `off` of the object.
+    #[inline(always)]
+    pub fn word(&self, off: u64) -> u64 {
+        let p = self.word_ptr(off);
+        // SAFETY: `p` is 8 bytes inside the object (checked by `word_ptr`),
+        // whose extent lies in the covered range (checked by `PhysMem::obj`)
+        // and is word-aligned there, so `p` is aligned; the range is owned
+        // by the `PhysMem` this handle borrows, and no reference into it is
+        // live (`user_context_mut` needs `&mut PhysMem`, excluded by the
+        // borrow). Any bits are a valid u64.
+        unsafe { p.read() }
+    }
+
+    /// Writes the word at byte offset `off` of the object.
+    #[inline(always)]
+    pub fn set_word(&self, off: u64, value: u64) {
+        let p = self.word_ptr(off);
+        // SAFETY: as in `word`; any bits are fine in object memory.
+        unsafe { p.write(value) }
+    }
+}
+
+/// The failure of an [`Obj`] access check: an offset outside the object, a
+/// kernel bug (field offsets are constants checked against the layout).
+#[cold]
+#[inline(never)]
+fn out_of_object(paddr: u64, off: u64) -> ! {
+    panic!("object memory access outside the object at {paddr:#x}: offset {off:#x}")
+}
+
 impl PhysMem<'static> {
     /// The kernel window: physical `[phys_start, phys_end)` mapped at
     /// `phys + window_offset` (0xFFFF_FF80_0000_0000 on Cerne).
@@ -126,6 +194,21 @@ impl<'a> PhysMem<'a> {
         // `wrapping_add` keeps the provenance of `base`; the check above
         // puts `[result, result + len)` inside the covered range.
         self.base.wrapping_add(off as usize)
+    }
+
+    /// A handle on the `SIZE`-byte object at `paddr`, checked once here
+    /// (in range, word-aligned); see [`Obj`].
+    #[inline(always)]
+    pub fn obj<const SIZE: u64>(&self, paddr: u64) -> Obj<'_, SIZE> {
+        let p = self.ptr(paddr, SIZE);
+        if !(p as usize).is_multiple_of(8) {
+            misaligned(paddr, 8);
+        }
+        Obj {
+            p,
+            paddr,
+            _mem: PhantomData,
+        }
     }
 
     /// Copies a `T` out of physical memory.
@@ -283,6 +366,36 @@ mod tests {
         let mut words = [0u64; 4];
         let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
         mem.write(0x1002, &7u32);
+    }
+
+    #[test]
+    fn object_handles() {
+        let mut words = [0u64; 8];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        let o = mem.obj::<32>(0x1020);
+        o.set_word(8, 5);
+        assert_eq!(o.word(8), 5);
+        assert_eq!(o.paddr(), 0x1020);
+        assert_eq!(mem.read_word(0x1028), 5);
+        o.set_word(24, 6);
+        assert_eq!(mem.read_word(0x1038), 6);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside the object")]
+    fn object_handle_offsets_are_checked() {
+        let mut words = [0u64; 8];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        let o = mem.obj::<16>(0x1000);
+        core::hint::black_box(o.word(core::hint::black_box(16)));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside physical memory")]
+    fn object_handles_are_checked_when_made() {
+        let mut words = [0u64; 8];
+        let mem = PhysMem::from_words(&mut words, 0x1000).unwrap();
+        mem.obj::<64>(0x1008);
     }
 
     #[test]

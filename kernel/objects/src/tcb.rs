@@ -4,9 +4,10 @@
 
 use crate::cap::Cap;
 use crate::layout::*;
-use crate::mem::PhysMem;
+use crate::mem::{Obj, PhysMem};
 use crate::Kernel;
 use cerne_abi::fault::INITIAL_SPSR;
+use cerne_abi::object::TCB_BITS;
 use core::mem::offset_of;
 
 /// seL4 thread states.
@@ -112,21 +113,54 @@ impl Field {
     pub const FAULT_TYPE: Self = Self::at(offset_of!(TcbFields, fault));
 }
 
+impl Field {
+    /// The field's value in the TCB behind `t`.
+    #[inline(always)]
+    pub fn of(self, t: &TcbObj<'_>) -> u64 {
+        t.word(self.0)
+    }
+    /// Sets the field in the TCB behind `t`.
+    #[inline(always)]
+    pub fn set(self, t: &TcbObj<'_>, value: u64) {
+        t.set_word(self.0, value);
+    }
+}
+
+/// Bytes of a TCB object.
+pub const TCB_BYTES: u64 = 1 << TCB_BITS;
+
+/// A TCB's memory, checked once when the handle is made ([`obj`]); field
+/// reads and writes through it need no further check.
+pub type TcbObj<'m> = Obj<'m, TCB_BYTES>;
+
+/// A handle on the TCB at `tcb` (checked: in range and aligned).
+#[inline(always)]
+pub fn obj<'m>(mem: &'m PhysMem<'_>, tcb: u64) -> TcbObj<'m> {
+    mem.obj::<TCB_BYTES>(tcb)
+}
+
 /// Reads one field of the TCB at `tcb`.
 #[inline]
 pub fn get(mem: &PhysMem<'_>, tcb: u64, f: Field) -> u64 {
-    mem.read_word(tcb + f.0)
+    f.of(&obj(mem, tcb))
 }
 
 /// Writes one field of the TCB at `tcb`.
 #[inline]
 pub fn set(mem: &PhysMem<'_>, tcb: u64, f: Field, value: u64) {
-    mem.write_word(tcb + f.0, value);
+    f.set(&obj(mem, tcb), value);
 }
 
 /// The pending-fault words of the TCB at `tcb` ([`TcbFields::fault`]).
 pub fn fault_words(mem: &PhysMem<'_>, tcb: u64) -> [u64; 7] {
-    mem.read(tcb + TCB_FIELDS_OFFSET + offset_of!(TcbFields, fault) as u64)
+    fault_words_of(&obj(mem, tcb))
+}
+
+/// The pending-fault words of the TCB behind `t`.
+#[inline]
+pub fn fault_words_of(t: &TcbObj<'_>) -> [u64; 7] {
+    let at = TCB_FIELDS_OFFSET + offset_of!(TcbFields, fault) as u64;
+    core::array::from_fn(|i| t.word(at + 8 * i as u64))
 }
 
 /// Reads a TCB's fields.
