@@ -98,7 +98,7 @@ pub fn schedule_and_return() -> ! {
                     0,
                 ),
             };
-            let fpu = k.tcb_fields(t).flags & TCB_FLAG_FPU_DISABLED == 0;
+            let fpu = k.tcb_flags(t) & TCB_FLAG_FPU_DISABLED == 0;
             Some((root, asid, k.user_context_vaddr(t), fpu))
         });
         if let Some((root, asid, context, fpu)) = chosen {

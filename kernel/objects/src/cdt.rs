@@ -13,6 +13,7 @@
 use crate::cap::Cap;
 use crate::layout::RawSlot;
 use crate::mem::PhysMem;
+use static_assertions::const_assert_eq;
 
 /// The derivation-list node of a slot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,6 +28,10 @@ pub struct Mdb {
     pub first_badged: bool,
 }
 
+/// Offset of the links (`prev`, `next`) in a slot.
+const MDB_OFFSET: u64 = core::mem::offset_of!(RawSlot, prev) as u64;
+const_assert_eq!(MDB_OFFSET + 8, core::mem::offset_of!(RawSlot, next) as u64);
+
 /// Reads the cap in slot `s`.
 pub fn cap(mem: &PhysMem<'_>, s: u64) -> Cap {
     Cap::decode(mem.read::<[u64; 2]>(s))
@@ -39,19 +44,19 @@ pub fn set_cap(mem: &PhysMem<'_>, s: u64, c: Cap) {
 
 /// Reads the links of slot `s`.
 pub fn mdb(mem: &PhysMem<'_>, s: u64) -> Mdb {
-    let raw: RawSlot = mem.read(s);
+    let [prev, next] = mem.read::<[u64; 2]>(s + MDB_OFFSET);
     Mdb {
-        prev: raw.prev & !31,
-        next: raw.next & !31,
-        revocable: raw.prev & 1 != 0,
-        first_badged: raw.next & 1 != 0,
+        prev: prev & !31,
+        next: next & !31,
+        revocable: prev & 1 != 0,
+        first_badged: next & 1 != 0,
     }
 }
 
 /// Writes the links of slot `s`.
 pub fn set_mdb(mem: &PhysMem<'_>, s: u64, m: Mdb) {
     mem.write(
-        s + 16,
+        s + MDB_OFFSET,
         &[m.prev | m.revocable as u64, m.next | m.first_badged as u64],
     );
 }

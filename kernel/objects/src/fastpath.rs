@@ -14,10 +14,11 @@
 use crate::cap::Cap;
 use crate::cdt;
 use crate::cspace;
-use crate::layout::{TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_REPLY};
+use crate::ipc::Fault;
+use crate::layout::{TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_REPLY, UC_ELR_EL1};
 use crate::queue::{self, EpState, NtfnState};
 use crate::state::{SchedulerAction, NUM_PRIORITIES};
-use crate::tcb::{self, tcb_slot, ThreadState, BLOCK_CAN_GRANT};
+use crate::tcb::{self, tcb_slot, Field, TcbObj, ThreadState, BLOCK_CAN_GRANT};
 use crate::Kernel;
 use cerne_abi::message::{MessageInfo, FAST_MESSAGE_REGISTERS};
 use cerne_abi::syscall::Syscall;
@@ -43,17 +44,10 @@ impl Kernel<'_> {
         }
     }
 
-    fn reg_of(&self, t: u64, n: u64) -> u64 {
-        self.mem.read_word(t + reg_offset(n))
-    }
-
-    fn priority_of(fields: &crate::layout::TcbFields) -> u64 {
-        fields.priority & (NUM_PRIORITIES as u64 - 1)
-    }
-
-    /// The message of `t` if it fits the fast path: (info, length).
-    fn short_message(&self, t: u64) -> Option<(MessageInfo, usize)> {
-        let info = MessageInfo::from_word(self.reg_of(t, 1));
+    /// The message of the thread `me` if it fits the fast path:
+    /// (info, length).
+    fn short_message(me: &TcbObj<'_>) -> Option<(MessageInfo, usize)> {
+        let info = MessageInfo::from_word(me.word(reg_offset(1)));
         let len = info.length() as usize;
         (len <= FAST_MESSAGE_REGISTERS && info.extra_caps() == 0).then_some((info, len))
     }
@@ -61,36 +55,45 @@ impl Kernel<'_> {
     /// Copies `len` message registers and the tag from `sender` to
     /// `receiver`, as `doNormalTransfer` does for a short message.
     fn transfer_short(
-        &mut self,
-        sender: u64,
-        receiver: u64,
+        sender: &TcbObj<'_>,
+        receiver: &TcbObj<'_>,
         info: MessageInfo,
         len: usize,
         badge: u64,
     ) {
         let mut words = [0u64; FAST_MESSAGE_REGISTERS];
         for (i, w) in words.iter_mut().enumerate().take(len) {
-            *w = self.reg_of(sender, 2 + i as u64);
+            *w = sender.word(reg_offset(2 + i as u64));
         }
-        let ctx = self.mem.user_context_mut(receiver);
-        ctx.x[2..2 + len].copy_from_slice(&words[..len]);
-        ctx.x[1] = MessageInfo::new(info.label(), 0, 0, len as u64).word();
-        ctx.x[0] = badge;
+        for (i, w) in words.iter().enumerate().take(len) {
+            receiver.set_word(reg_offset(2 + i as u64), *w);
+        }
+        let tag = MessageInfo::new(info.label(), 0, 0, len as u64).word();
+        receiver.set_word(reg_offset(1), tag);
+        receiver.set_word(reg_offset(0), badge);
     }
 
     /// Records the `svc` address as the thread's restart point, as every
     /// syscall entry does.
-    fn record_fault_ip(&mut self, t: u64) {
-        let elr = self.mem.user_context_mut(t).elr_el1;
-        tcb::update(&self.mem, t, |f| f.fault_ip = elr.wrapping_sub(4));
+    fn record_fault_ip(me: &TcbObj<'_>) {
+        let elr = me.word(TCB_CONTEXT_OFFSET + UC_ELR_EL1 as u64);
+        Field::FAULT_IP.set(me, elr.wrapping_sub(4));
+    }
+
+    /// True when the fault slot of the thread holds a fault (what
+    /// `pending_fault(t).is_some()` says, from the handle).
+    fn has_fault(t: &TcbObj<'_>) -> bool {
+        Field::FAULT_TYPE.of(t) != 0 && Fault::decode(tcb::fault_words_of(t)).is_some()
     }
 
     fn fastpath_call(&mut self, t: u64) -> bool {
-        let Some((info, len)) = self.short_message(t) else {
+        // One check of the current thread's TCB (its address is the
+        // kernel's own), then field reads with no check each.
+        let me = tcb::obj(&self.mem, t);
+        let Some((info, len)) = Self::short_message(&me) else {
             return false;
         };
-        let me = tcb::fields(&self.mem, t);
-        if self.pending_fault(t).is_some() {
+        if Self::has_fault(&me) {
             return false;
         }
         let Ok((
@@ -100,7 +103,7 @@ impl Kernel<'_> {
                 badge,
                 rights,
             },
-        )) = cspace::lookup_cap(&self.mem, self.cspace_root(t), self.reg_of(t, 0))
+        )) = cspace::lookup_cap(&self.mem, self.cspace_root(t), me.word(reg_offset(0)))
         else {
             return false;
         };
@@ -110,12 +113,11 @@ impl Kernel<'_> {
         let (EpState::Recv, q) = queue::ep(&self.mem, ep) else {
             return false;
         };
-        let dest = q.head;
-        let dest_fields = tcb::fields(&self.mem, dest);
+        let dest = tcb::obj(&self.mem, q.head);
         let reply_slot = tcb_slot(t, TCB_REPLY);
-        let caller_slot = tcb_slot(dest, TCB_CALLER);
-        if dest_fields.domain != self.state.current_domain
-            || Self::priority_of(&dest_fields) < Self::priority_of(&me)
+        let caller_slot = tcb_slot(dest.paddr(), TCB_CALLER);
+        if Field::DOMAIN.of(&dest) != self.state.current_domain
+            || priority_of(&dest) < priority_of(&me)
             || !matches!(
                 cdt::cap(&self.mem, reply_slot),
                 Cap::Reply { master: true, .. }
@@ -127,15 +129,13 @@ impl Kernel<'_> {
 
         // Everything holds: do what the slow path does.
         self.state.invoked_slot = invoked_slot;
-        self.record_fault_ip(t);
-        let q = queue::dequeue(&self.mem, dest, q);
+        Self::record_fault_ip(&me);
+        let q = queue::dequeue(&self.mem, dest.paddr(), q);
         queue::set_ep(&self.mem, ep, EpState::Recv, q);
-        self.transfer_short(t, dest, info, len, badge);
-        let reply_grant = dest_fields.blocking_flags & BLOCK_CAN_GRANT != 0;
-        tcb::update(&self.mem, dest, |f| f.state = ThreadState::Running as u64);
-        tcb::update(&self.mem, t, |f| {
-            f.state = ThreadState::BlockedOnReply as u64
-        });
+        Self::transfer_short(&me, &dest, info, len, badge);
+        let reply_grant = Field::BLOCKING_FLAGS.of(&dest) & BLOCK_CAN_GRANT != 0;
+        Field::STATE.set(&dest, ThreadState::Running as u64);
+        Field::STATE.set(&me, ThreadState::BlockedOnReply as u64);
         cdt::insert(
             &self.mem,
             Cap::Reply {
@@ -146,16 +146,17 @@ impl Kernel<'_> {
             reply_slot,
             caller_slot,
         );
+        let dest = dest.paddr();
         self.switch_to_thread(dest);
         true
     }
 
     fn fastpath_reply_recv(&mut self, t: u64) -> bool {
-        let Some((info, len)) = self.short_message(t) else {
+        let me = tcb::obj(&self.mem, t);
+        let Some((info, len)) = Self::short_message(&me) else {
             return false;
         };
-        let me = tcb::fields(&self.mem, t);
-        if self.pending_fault(t).is_some() {
+        if Self::has_fault(&me) {
             return false;
         }
         let Ok((
@@ -163,16 +164,15 @@ impl Kernel<'_> {
             Cap::Endpoint {
                 paddr: ep, rights, ..
             },
-        )) = cspace::lookup_cap(&self.mem, self.cspace_root(t), self.reg_of(t, 0))
+        )) = cspace::lookup_cap(&self.mem, self.cspace_root(t), me.word(reg_offset(0)))
         else {
             return false;
         };
         if !rights.read() {
             return false;
         }
-        if me.bound_notification != 0
-            && queue::ntfn(&self.mem, me.bound_notification).state == NtfnState::Active
-        {
+        let bound = Field::BOUND_NOTIFICATION.of(&me);
+        if bound != 0 && queue::ntfn(&self.mem, bound).state == NtfnState::Active {
             return false;
         }
         let (state, q) = queue::ep(&self.mem, ep);
@@ -188,31 +188,35 @@ impl Kernel<'_> {
         else {
             return false;
         };
-        let caller_fields = tcb::fields(&self.mem, caller);
-        if ThreadState::from_code(caller_fields.state) != ThreadState::BlockedOnReply
-            || self.pending_fault(caller).is_some()
-            || caller_fields.domain != self.state.current_domain
-            || Self::priority_of(&caller_fields) < Self::priority_of(&me)
+        let callee = tcb::obj(&self.mem, caller);
+        if ThreadState::from_code(Field::STATE.of(&callee)) != ThreadState::BlockedOnReply
+            || Self::has_fault(&callee)
+            || Field::DOMAIN.of(&callee) != self.state.current_domain
+            || priority_of(&callee) < priority_of(&me)
         {
             return false;
         }
 
         // Everything holds: reply, then wait, as the slow path does.
-        self.record_fault_ip(t);
-        self.transfer_short(t, caller, info, len, 0);
+        Self::record_fault_ip(&me);
+        Self::transfer_short(&me, &callee, info, len, 0);
         self.delete_one(slot);
-        tcb::update(&self.mem, caller, |f| f.state = ThreadState::Running as u64);
+        let (me, callee) = (tcb::obj(&self.mem, t), tcb::obj(&self.mem, caller));
+        Field::STATE.set(&callee, ThreadState::Running as u64);
         let grant = rights.grant();
-        tcb::update(&self.mem, t, |f| {
-            f.blocking_object = ep;
-            f.blocking_flags = grant as u64 * BLOCK_CAN_GRANT;
-            f.state = ThreadState::BlockedOnReceive as u64;
-        });
+        Field::BLOCKING_OBJECT.set(&me, ep);
+        Field::BLOCKING_FLAGS.set(&me, grant as u64 * BLOCK_CAN_GRANT);
+        Field::STATE.set(&me, ThreadState::BlockedOnReceive as u64);
         let q = queue::append(&self.mem, t, q);
         queue::set_ep(&self.mem, ep, EpState::Recv, q);
         self.switch_to_thread(caller);
         true
     }
+}
+
+/// A thread's priority, as the scheduler reads it.
+fn priority_of(t: &TcbObj<'_>) -> u64 {
+    Field::PRIORITY.of(t) & (NUM_PRIORITIES as u64 - 1)
 }
 
 #[cfg(test)]

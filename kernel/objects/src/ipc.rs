@@ -805,6 +805,9 @@ impl Kernel<'_> {
 
     /// The fault `t` is waiting to have handled, if any.
     pub fn pending_fault(&self, t: u64) -> Option<Fault> {
-        Fault::decode(tcb::fields(&self.mem, t).fault)
+        if tcb::get(&self.mem, t, tcb::Field::FAULT_TYPE) == 0 {
+            return None;
+        }
+        Fault::decode(tcb::fault_words(&self.mem, t))
     }
 }

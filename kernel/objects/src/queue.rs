@@ -4,7 +4,7 @@
 
 use crate::layout::{RawEndpoint, RawNotification};
 use crate::mem::PhysMem;
-use crate::tcb;
+use crate::tcb::{self, Field};
 
 /// Endpoint state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -110,37 +110,34 @@ pub fn set_ntfn(mem: &PhysMem<'_>, p: u64, n: &Ntfn) {
     );
 }
 
-/// seL4 `tcbEPAppend`.
+/// seL4 `tcbEPAppend` (field-level: only the queue links are touched).
 pub fn append(mem: &PhysMem<'_>, t: u64, mut q: Queue) -> Queue {
-    tcb::update(mem, t, |f| {
-        f.ep_prev = q.tail;
-        f.ep_next = 0;
-    });
+    tcb::set(mem, t, Field::EP_PREV, q.tail);
+    tcb::set(mem, t, Field::EP_NEXT, 0);
     if q.head == 0 {
         q.head = t;
     } else {
-        tcb::update(mem, q.tail, |f| f.ep_next = t);
+        tcb::set(mem, q.tail, Field::EP_NEXT, t);
     }
     q.tail = t;
     q
 }
 
-/// seL4 `tcbEPDequeue`.
+/// seL4 `tcbEPDequeue` (field-level: only the queue links are touched).
 pub fn dequeue(mem: &PhysMem<'_>, t: u64, mut q: Queue) -> Queue {
-    let f = tcb::fields(mem, t);
-    if f.ep_prev == 0 {
-        q.head = f.ep_next;
+    let prev = tcb::get(mem, t, Field::EP_PREV);
+    let next = tcb::get(mem, t, Field::EP_NEXT);
+    if prev == 0 {
+        q.head = next;
     } else {
-        tcb::update(mem, f.ep_prev, |g| g.ep_next = f.ep_next);
+        tcb::set(mem, prev, Field::EP_NEXT, next);
     }
-    if f.ep_next == 0 {
-        q.tail = f.ep_prev;
+    if next == 0 {
+        q.tail = prev;
     } else {
-        tcb::update(mem, f.ep_next, |g| g.ep_prev = f.ep_prev);
+        tcb::set(mem, next, Field::EP_PREV, prev);
     }
-    tcb::update(mem, t, |g| {
-        g.ep_next = 0;
-        g.ep_prev = 0;
-    });
+    tcb::set(mem, t, Field::EP_NEXT, 0);
+    tcb::set(mem, t, Field::EP_PREV, 0);
     q
 }

@@ -4,12 +4,12 @@
 #![forbid(unsafe_code)]
 
 use crate::state::{SchedulerAction, NUM_PRIORITIES, TIME_SLICE};
-use crate::tcb::{self, ThreadState};
+use crate::tcb::{self, Field, ThreadState};
 use crate::Kernel;
 
 impl Kernel<'_> {
     fn prio(&self, t: u64) -> usize {
-        (tcb::fields(&self.mem, t).priority as usize) & (NUM_PRIORITIES - 1)
+        (tcb::get(&self.mem, t, Field::PRIORITY) as usize) & (NUM_PRIORITIES - 1)
     }
 
     fn bitmap_set(&mut self, p: usize) {
@@ -36,20 +36,18 @@ impl Kernel<'_> {
 
     /// seL4 `tcbSchedEnqueue`: puts `t` at the head of its ready queue.
     pub fn sched_enqueue(&mut self, t: u64) {
-        if tcb::fields(&self.mem, t).queued != 0 {
+        if tcb::get(&self.mem, t, Field::QUEUED) != 0 {
             return;
         }
         let p = self.prio(t);
         let head = self.state.ready_head[p];
-        tcb::update(&self.mem, t, |f| {
-            f.queued = 1;
-            f.sched_prev = 0;
-            f.sched_next = head;
-        });
+        tcb::set(&self.mem, t, Field::QUEUED, 1);
+        tcb::set(&self.mem, t, Field::SCHED_PREV, 0);
+        tcb::set(&self.mem, t, Field::SCHED_NEXT, head);
         if head == 0 {
             self.state.ready_tail[p] = t;
         } else {
-            tcb::update(&self.mem, head, |f| f.sched_prev = t);
+            tcb::set(&self.mem, head, Field::SCHED_PREV, t);
         }
         self.state.ready_head[p] = t;
         self.bitmap_set(p);
@@ -57,20 +55,18 @@ impl Kernel<'_> {
 
     /// seL4 `tcbSchedAppend`: puts `t` at the tail of its ready queue.
     pub fn sched_append(&mut self, t: u64) {
-        if tcb::fields(&self.mem, t).queued != 0 {
+        if tcb::get(&self.mem, t, Field::QUEUED) != 0 {
             return;
         }
         let p = self.prio(t);
         let tail = self.state.ready_tail[p];
-        tcb::update(&self.mem, t, |f| {
-            f.queued = 1;
-            f.sched_prev = tail;
-            f.sched_next = 0;
-        });
+        tcb::set(&self.mem, t, Field::QUEUED, 1);
+        tcb::set(&self.mem, t, Field::SCHED_PREV, tail);
+        tcb::set(&self.mem, t, Field::SCHED_NEXT, 0);
         if tail == 0 {
             self.state.ready_head[p] = t;
         } else {
-            tcb::update(&self.mem, tail, |f| f.sched_next = t);
+            tcb::set(&self.mem, tail, Field::SCHED_NEXT, t);
         }
         self.state.ready_tail[p] = t;
         self.bitmap_set(p);
@@ -78,29 +74,28 @@ impl Kernel<'_> {
 
     /// seL4 `tcbSchedDequeue`: removes `t` from its ready queue.
     pub fn sched_dequeue(&mut self, t: u64) {
-        let f = tcb::fields(&self.mem, t);
-        if f.queued == 0 {
+        if tcb::get(&self.mem, t, Field::QUEUED) == 0 {
             return;
         }
+        let prev = tcb::get(&self.mem, t, Field::SCHED_PREV);
+        let next = tcb::get(&self.mem, t, Field::SCHED_NEXT);
         let p = self.prio(t);
-        if f.sched_prev == 0 {
-            self.state.ready_head[p] = f.sched_next;
+        if prev == 0 {
+            self.state.ready_head[p] = next;
         } else {
-            tcb::update(&self.mem, f.sched_prev, |g| g.sched_next = f.sched_next);
+            tcb::set(&self.mem, prev, Field::SCHED_NEXT, next);
         }
-        if f.sched_next == 0 {
-            self.state.ready_tail[p] = f.sched_prev;
+        if next == 0 {
+            self.state.ready_tail[p] = prev;
         } else {
-            tcb::update(&self.mem, f.sched_next, |g| g.sched_prev = f.sched_prev);
+            tcb::set(&self.mem, next, Field::SCHED_PREV, prev);
         }
         if self.state.ready_head[p] == 0 {
             self.bitmap_clear(p);
         }
-        tcb::update(&self.mem, t, |g| {
-            g.queued = 0;
-            g.sched_next = 0;
-            g.sched_prev = 0;
-        });
+        tcb::set(&self.mem, t, Field::QUEUED, 0);
+        tcb::set(&self.mem, t, Field::SCHED_NEXT, 0);
+        tcb::set(&self.mem, t, Field::SCHED_PREV, 0);
     }
 
     /// seL4 `rescheduleRequired`.
@@ -113,7 +108,7 @@ impl Kernel<'_> {
 
     /// seL4 `possibleSwitchTo`: `t` just became runnable.
     pub fn possible_switch_to(&mut self, t: u64) {
-        if tcb::fields(&self.mem, t).domain != self.state.current_domain {
+        if tcb::get(&self.mem, t, Field::DOMAIN) != self.state.current_domain {
             self.sched_enqueue(t);
         } else if self.state.action != SchedulerAction::ResumeCurrent {
             self.reschedule_required();
@@ -126,7 +121,7 @@ impl Kernel<'_> {
     /// seL4 `setThreadState`: sets the state and asks for a new choice when
     /// the current thread stops being runnable.
     pub fn set_thread_state(&mut self, t: u64, s: ThreadState) {
-        tcb::update(&self.mem, t, |f| f.state = s as u64);
+        tcb::set(&self.mem, t, Field::STATE, s as u64);
         if t == self.state.current
             && self.state.action == SchedulerAction::ResumeCurrent
             && !s.is_runnable()
@@ -227,11 +222,11 @@ impl Kernel<'_> {
         if cur == 0 || tcb::state(&self.mem, cur) != ThreadState::Running {
             return;
         }
-        let slice = tcb::fields(&self.mem, cur).time_slice;
+        let slice = tcb::get(&self.mem, cur, Field::TIME_SLICE);
         if slice > 1 {
-            tcb::update(&self.mem, cur, |f| f.time_slice = slice - 1);
+            tcb::set(&self.mem, cur, Field::TIME_SLICE, slice - 1);
         } else {
-            tcb::update(&self.mem, cur, |f| f.time_slice = TIME_SLICE);
+            tcb::set(&self.mem, cur, Field::TIME_SLICE, TIME_SLICE);
             self.sched_append(cur);
             self.reschedule_required();
         }
@@ -250,7 +245,7 @@ impl Kernel<'_> {
         let mut guard = 0u64;
         while t != 0 && guard < (1 << 40) {
             f(t);
-            t = tcb::fields(&self.mem, t).sched_next;
+            t = tcb::get(&self.mem, t, Field::SCHED_NEXT);
             guard += 1;
         }
     }

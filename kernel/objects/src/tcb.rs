@@ -4,9 +4,11 @@
 
 use crate::cap::Cap;
 use crate::layout::*;
-use crate::mem::PhysMem;
+use crate::mem::{Obj, PhysMem};
 use crate::Kernel;
 use cerne_abi::fault::INITIAL_SPSR;
+use cerne_abi::object::TCB_BITS;
+use core::mem::offset_of;
 
 /// seL4 thread states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,6 +71,98 @@ pub const fn tcb_slot(tcb: u64, idx: u64) -> u64 {
     tcb + TCB_SLOTS_OFFSET + idx * SLOT_SIZE as u64
 }
 
+/// One word of [`TcbFields`], named by its offset, for field-level access:
+/// the hot paths read and write the words they need instead of copying the
+/// whole 200-byte structure in and out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field(u64);
+
+impl Field {
+    const fn at(offset_in_fields: usize) -> Self {
+        Self(TCB_FIELDS_OFFSET + offset_in_fields as u64)
+    }
+    /// [`TcbFields::state`].
+    pub const STATE: Self = Self::at(offset_of!(TcbFields, state));
+    /// [`TcbFields::blocking_object`].
+    pub const BLOCKING_OBJECT: Self = Self::at(offset_of!(TcbFields, blocking_object));
+    /// [`TcbFields::blocking_flags`].
+    pub const BLOCKING_FLAGS: Self = Self::at(offset_of!(TcbFields, blocking_flags));
+    /// [`TcbFields::fault_ip`].
+    pub const FAULT_IP: Self = Self::at(offset_of!(TcbFields, fault_ip));
+    /// [`TcbFields::priority`].
+    pub const PRIORITY: Self = Self::at(offset_of!(TcbFields, priority));
+    /// [`TcbFields::domain`].
+    pub const DOMAIN: Self = Self::at(offset_of!(TcbFields, domain));
+    /// [`TcbFields::time_slice`].
+    pub const TIME_SLICE: Self = Self::at(offset_of!(TcbFields, time_slice));
+    /// [`TcbFields::sched_next`].
+    pub const SCHED_NEXT: Self = Self::at(offset_of!(TcbFields, sched_next));
+    /// [`TcbFields::sched_prev`].
+    pub const SCHED_PREV: Self = Self::at(offset_of!(TcbFields, sched_prev));
+    /// [`TcbFields::queued`].
+    pub const QUEUED: Self = Self::at(offset_of!(TcbFields, queued));
+    /// [`TcbFields::ep_next`].
+    pub const EP_NEXT: Self = Self::at(offset_of!(TcbFields, ep_next));
+    /// [`TcbFields::ep_prev`].
+    pub const EP_PREV: Self = Self::at(offset_of!(TcbFields, ep_prev));
+    /// [`TcbFields::bound_notification`].
+    pub const BOUND_NOTIFICATION: Self = Self::at(offset_of!(TcbFields, bound_notification));
+    /// [`TcbFields::flags`].
+    pub const FLAGS: Self = Self::at(offset_of!(TcbFields, flags));
+    /// [`TcbFields::fault`]'s first word, the fault type (0 = none).
+    pub const FAULT_TYPE: Self = Self::at(offset_of!(TcbFields, fault));
+}
+
+impl Field {
+    /// The field's value in the TCB behind `t`.
+    #[inline(always)]
+    pub fn of(self, t: &TcbObj<'_>) -> u64 {
+        t.word(self.0)
+    }
+    /// Sets the field in the TCB behind `t`.
+    #[inline(always)]
+    pub fn set(self, t: &TcbObj<'_>, value: u64) {
+        t.set_word(self.0, value);
+    }
+}
+
+/// Bytes of a TCB object.
+pub const TCB_BYTES: u64 = 1 << TCB_BITS;
+
+/// A TCB's memory, checked once when the handle is made ([`obj`]); field
+/// reads and writes through it need no further check.
+pub type TcbObj<'m> = Obj<'m, TCB_BYTES>;
+
+/// A handle on the TCB at `tcb` (checked: in range and aligned).
+#[inline(always)]
+pub fn obj<'m>(mem: &'m PhysMem<'_>, tcb: u64) -> TcbObj<'m> {
+    mem.obj::<TCB_BYTES>(tcb)
+}
+
+/// Reads one field of the TCB at `tcb`.
+#[inline]
+pub fn get(mem: &PhysMem<'_>, tcb: u64, f: Field) -> u64 {
+    f.of(&obj(mem, tcb))
+}
+
+/// Writes one field of the TCB at `tcb`.
+#[inline]
+pub fn set(mem: &PhysMem<'_>, tcb: u64, f: Field, value: u64) {
+    f.set(&obj(mem, tcb), value);
+}
+
+/// The pending-fault words of the TCB at `tcb` ([`TcbFields::fault`]).
+pub fn fault_words(mem: &PhysMem<'_>, tcb: u64) -> [u64; 7] {
+    fault_words_of(&obj(mem, tcb))
+}
+
+/// The pending-fault words of the TCB behind `t`.
+#[inline]
+pub fn fault_words_of(t: &TcbObj<'_>) -> [u64; 7] {
+    let at = TCB_FIELDS_OFFSET + offset_of!(TcbFields, fault) as u64;
+    core::array::from_fn(|i| t.word(at + 8 * i as u64))
+}
+
 /// Reads a TCB's fields.
 pub fn fields(mem: &PhysMem<'_>, tcb: u64) -> TcbFields {
     mem.read(tcb + TCB_FIELDS_OFFSET)
@@ -98,7 +192,7 @@ pub fn set_context(mem: &PhysMem<'_>, tcb: u64, c: &UserContext) {
 
 /// A thread's state.
 pub fn state(mem: &PhysMem<'_>, tcb: u64) -> ThreadState {
-    ThreadState::from_code(fields(mem, tcb).state)
+    ThreadState::from_code(get(mem, tcb, Field::STATE))
 }
 
 /// Initialises the zeroed memory at `tcb` as a new thread (seL4's TCB
@@ -130,6 +224,12 @@ impl Kernel<'_> {
     /// A thread's fields (priority, MCP, IPC buffer, …).
     pub fn tcb_fields(&self, tcb: u64) -> TcbFields {
         fields(&self.mem, tcb)
+    }
+
+    /// A thread's TCB flags ([`TcbFields::flags`], bit 0 fpuDisabled),
+    /// read as one word.
+    pub fn tcb_flags(&self, tcb: u64) -> u64 {
+        get(&self.mem, tcb, Field::FLAGS)
     }
 
     /// The register save area of `tcb`, to read or change in place.

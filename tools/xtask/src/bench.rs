@@ -4,13 +4,15 @@
 //! default system has started (default-bench), and per IPC round trip with and without the
 //! fast path (ipc-bench, ipc-bench-slowpath); and the kernel image size;
 //! and, in default-bench's shell, `run proctest bench`: a process spawned
-//! and reaped (`true`, and the 1 MiB `big`).
-//! Figures only; never a verdict.
+//! and reaped (`true`, and the 1 MiB `big`). The IPC figures are printed
+//! beside seL4's (issue 14) and written as JSON to
+//! `<target>/bench/ipc.json`. Figures only; never a verdict.
 
 use std::time::Duration;
 
+use crate::cargo;
 use crate::elf;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::expect::{self, BOOT_PMCCNTR};
 use crate::image;
 use crate::qemu::Machine;
@@ -32,16 +34,127 @@ const IPC_LINE: &str = "[ipc-bench] ";
 /// The benchmark's last line.
 const IPC_DONE: &str = "[ipc-bench] done";
 
-/// Builds and runs the benchmarks and prints their figures.
-pub fn run() -> Result<()> {
-    boot()?;
-    system_boot()?;
-    spawn()?;
-    for (system, what) in IPC_SYSTEMS {
-        ipc(system, what)?;
+/// seL4 16's figures for the same work (non-MCS, AArch64, the same QEMU
+/// 7.2 under `-icount shift=0,align=off,sleep=off`, sel4bench's ipc
+/// benchmark, overhead subtracted), as issue 14 quotes them: (what, guest
+/// instructions).
+pub const SEL4_FIGURES: [(&str, u64); 10] = [
+    ("Call, length 0", 191),
+    ("ReplyRecv, length 0", 215),
+    ("round trip, length 0", 406),
+    ("Call, length 0, FPU owner switch", 243),
+    ("ReplyRecv, length 0, FPU owner switch", 267),
+    ("round trip, length 0, FPU owner switch", 510),
+    ("Send, slow path", 634),
+    ("Call, length 10", 703),
+    ("ReplyRecv, length 10", 687),
+    ("round trip, length 10", 1390),
+];
+
+/// seL4's fast-path round trip (Call + ReplyRecv) at `length` words, where
+/// [`SEL4_FIGURES`] has it.
+pub fn sel4_round_trip(length: u64) -> Option<u64> {
+    match length {
+        0 => Some(406),
+        10 => Some(703 + 687),
+        _ => None,
     }
-    storage()?;
+}
+
+/// One IPC figure as the benchmark prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpcFigure {
+    /// "same address space" or "different address space".
+    pub space: String,
+    /// Message length in words.
+    pub length: u64,
+    /// Guest instructions per round trip, loop overhead subtracted.
+    pub instructions: u64,
+}
+
+/// Parses a figure line of the IPC benchmark (without its `[ipc-bench] `
+/// prefix): `same address space, length 0: 2199 instructions per round
+/// trip (...)`.
+pub fn parse_ipc_figure(line: &str) -> Option<IpcFigure> {
+    let (space, rest) = line.split_once(", length ")?;
+    let (length, rest) = rest.split_once(": ")?;
+    let (count, _) = rest.split_once(" instructions")?;
+    Some(IpcFigure {
+        space: space.trim().to_string(),
+        length: length.trim().parse().ok()?,
+        instructions: count.trim().parse().ok()?,
+    })
+}
+
+/// The JSON document of the IPC figures: each system's figures and seL4's.
+pub fn ipc_json(systems: &[(&str, &str, Vec<IpcFigure>)]) -> String {
+    let mut out = String::from("{\n  \"unit\": \"guest instructions (qemu -icount shift=0), loop overhead subtracted\",\n  \"systems\": [\n");
+    for (i, (name, what, figures)) in systems.iter().enumerate() {
+        out +=
+            &format!("    {{\"system\": \"{name}\", \"kernel\": \"{what}\", \"round_trips\": [\n");
+        for (j, f) in figures.iter().enumerate() {
+            let sel4 = match sel4_round_trip(f.length) {
+                Some(n) if *name == IPC_SYSTEMS[0].0 => n.to_string(),
+                _ => "null".to_string(),
+            };
+            out += &format!(
+                "      {{\"space\": \"{}\", \"length\": {}, \"instructions\": {}, \"sel4\": {sel4}}}{}\n",
+                f.space,
+                f.length,
+                f.instructions,
+                if j + 1 < figures.len() { "," } else { "" }
+            );
+        }
+        out += &format!("    ]}}{}\n", if i + 1 < systems.len() { "," } else { "" });
+    }
+    out += "  ],\n  \"sel4\": {\n";
+    for (i, (what, n)) in SEL4_FIGURES.iter().enumerate() {
+        let comma = if i + 1 < SEL4_FIGURES.len() { "," } else { "" };
+        out += &format!("    \"{what}\": {n}{comma}\n");
+    }
+    out += "  }\n}\n";
+    out
+}
+
+/// Where `cargo xtask bench` writes the IPC figures as JSON.
+pub fn ipc_json_path() -> std::path::PathBuf {
+    cargo::target_dir().join("bench").join("ipc.json")
+}
+
+/// Builds and runs the benchmarks and prints their figures; with
+/// `ipc_only`, only the IPC round trips (and the IPC kernel's size), the
+/// quick loop for work on the IPC paths.
+pub fn run(ipc_only: bool) -> Result<()> {
+    if !ipc_only {
+        boot()?;
+        system_boot()?;
+        spawn()?;
+    }
+    let mut all = Vec::new();
+    for (system, what) in IPC_SYSTEMS {
+        all.push((system, what, ipc(system, what)?));
+    }
+    let path = ipc_json_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, ipc_json(&all)).context(|| format!("cannot write {}", path.display()))?;
+    println!();
+    println!("seL4 16 on the same QEMU (issue 14): {}", sel4_summary());
+    println!("IPC figures as JSON: {}", path.display());
+    if !ipc_only {
+        storage()?;
+    }
     Ok(())
+}
+
+/// seL4's figures on one line.
+fn sel4_summary() -> String {
+    SEL4_FIGURES
+        .iter()
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The storage benchmark's system.
@@ -167,8 +280,9 @@ fn storage() -> Result<()> {
     Ok(())
 }
 
-/// Runs one IPC benchmark system and prints its figures.
-fn ipc(name: &str, what: &str) -> Result<()> {
+/// Runs one IPC benchmark system, prints its figures (seL4's beside) and
+/// returns them.
+fn ipc(name: &str, what: &str) -> Result<Vec<IpcFigure>> {
     let system = systems::find(name)?;
     let image = image::build(system)?;
     let stop = |line: &str| line.contains(IPC_DONE);
@@ -201,10 +315,22 @@ fn ipc(name: &str, what: &str) -> Result<()> {
     }
     println!();
     println!("== IPC round trips, {what} (system {name}; Call + ReplyRecv, qemu -icount shift=0)");
+    let mut parsed = Vec::new();
     for line in figures {
-        println!("{}", line.trim_start_matches(IPC_LINE));
+        let line = line.trim_start_matches(IPC_LINE);
+        let figure = parse_ipc_figure(line);
+        // seL4's figure beside the fast-path ones it measures the same work as.
+        let beside = figure
+            .as_ref()
+            .filter(|_| name == IPC_SYSTEMS[0].0)
+            .and_then(|f| sel4_round_trip(f.length).map(|s| (f.instructions, s)));
+        match beside {
+            Some((n, s)) => println!("{line}  [seL4: {s}, Cerne/seL4 {:.2}]", n as f64 / s as f64),
+            None => println!("{line}"),
+        }
+        parsed.extend(figure);
     }
-    Ok(())
+    Ok(parsed)
 }
 
 /// The system that measures the default system's start.
@@ -409,5 +535,60 @@ fn boot() -> Result<()> {
             "the boot-bench root task printed no `{BOOT_PMCCNTR}` line ({})",
             run.outcome.describe()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipc_figure_lines_parse() {
+        let f = parse_ipc_figure(
+            "different address space, length 10: 4811 instructions per round trip (Call + ReplyRecv; loop overhead 12 subtracted)",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            IpcFigure {
+                space: "different address space".into(),
+                length: 10,
+                instructions: 4811
+            }
+        );
+        assert_eq!(parse_ipc_figure("done"), None);
+        assert_eq!(parse_ipc_figure("x, length y: 1 instructions"), None);
+    }
+
+    #[test]
+    fn ipc_json_names_every_figure_and_sel4s() {
+        let f = |space: &str, length, instructions| IpcFigure {
+            space: space.into(),
+            length,
+            instructions,
+        };
+        let json = ipc_json(&[
+            (
+                "ipc-bench",
+                "fast path",
+                vec![
+                    f("same address space", 0, 2199),
+                    f("same address space", 4, 2222),
+                ],
+            ),
+            (
+                "ipc-bench-slowpath",
+                "slow path only",
+                vec![f("same address space", 0, 4096)],
+            ),
+        ]);
+        assert!(json.contains(
+            r#"{"space": "same address space", "length": 0, "instructions": 2199, "sel4": 406},"#
+        ));
+        assert!(json.contains(r#""length": 4, "instructions": 2222, "sel4": null}"#));
+        assert!(json.contains(r#""length": 0, "instructions": 4096, "sel4": null}"#));
+        assert!(json.contains(r#""round trip, length 10": 1390"#));
+        assert_eq!(json.matches('{').count(), json.matches('}').count());
+        assert_eq!(json.matches('[').count(), json.matches(']').count());
     }
 }

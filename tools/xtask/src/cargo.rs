@@ -33,6 +33,14 @@ pub fn aarch64_release_dir() -> PathBuf {
     target_dir().join(TARGET).join("release")
 }
 
+/// The cargo profile the kernel binary is built with (root Cargo.toml).
+pub const KERNEL_PROFILE: &str = "kernel";
+
+/// Where cargo leaves the kernel binary, built with [`KERNEL_PROFILE`].
+pub fn aarch64_kernel_dir() -> PathBuf {
+    target_dir().join(TARGET).join(KERNEL_PROFILE)
+}
+
 /// A `cargo` command run at the workspace root, with the toolchain that runs
 /// this xtask (`$CARGO`, so rust-toolchain.toml's pin holds).
 pub fn cargo() -> Command {

@@ -108,7 +108,10 @@ pub enum Command {
         long: bool,
     },
     /// `bench`
-    Bench,
+    Bench {
+        /// `--ipc`: the IPC round trips only.
+        ipc_only: bool,
+    },
     /// `system`
     System(SystemArgs),
     /// `disk`
@@ -139,9 +142,10 @@ USAGE:
       million-syscall fuzz (system syscall-fuzz-long).
   cargo xtask proofs [--long]
       The refinement property tests, in release mode.
-  cargo xtask bench
+  cargo xtask bench [--ipc]
       Guest instructions from reset to the root task and to all components of
-      the default system, IPC round trips, and the kernel size.
+      the default system, IPC round trips, and the kernel size;
+      --ipc: the IPC round trips and the kernel size only.
   cargo xtask system (build | capdl | check | draw) [FILE] [--out PATH]
       Work with a system description (TOML; default systems/default.toml;
       docs/systems.md). Every error names file:line:col.
@@ -251,10 +255,14 @@ pub fn parse(args: &[String]) -> Result<Command> {
             Command::Proofs { long }
         }
         "bench" => {
-            if let Some(flag) = p.next_flag()? {
-                return Err(p.unknown(verb, &flag));
+            let mut ipc_only = false;
+            while let Some(flag) = p.next_flag()? {
+                match flag.as_str() {
+                    "--ipc" => ipc_only = true,
+                    _ => return Err(p.unknown(verb, &flag)),
+                }
             }
-            Command::Bench
+            Command::Bench { ipc_only }
         }
         "system" => {
             let mut verb = None;
@@ -466,6 +474,14 @@ mod tests {
     #[test]
     fn defaults() {
         assert_eq!(parse_str("").unwrap(), Command::Help);
+        assert_eq!(
+            parse_str("bench").unwrap(),
+            Command::Bench { ipc_only: false }
+        );
+        assert_eq!(
+            parse_str("bench --ipc").unwrap(),
+            Command::Bench { ipc_only: true }
+        );
         assert_eq!(
             parse_str("build").unwrap(),
             Command::Build(BuildWhat::System("default".into()))

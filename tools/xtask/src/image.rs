@@ -61,12 +61,21 @@ pub fn build(system: &'static System) -> Result<Image> {
     std::fs::create_dir_all(&parts).context(|| format!("cannot create {}", parts.display()))?;
     eprintln!("==> building system `{}`", system.name);
 
-    let mut kernel = release_build(KERNEL_PACKAGE);
+    let mut kernel = cargo::cargo();
+    kernel.args([
+        "build",
+        "--profile",
+        cargo::KERNEL_PROFILE,
+        "--target",
+        TARGET,
+        "-p",
+        KERNEL_PACKAGE,
+    ]);
     features(&mut kernel, system.kernel_features);
     kernel.envs(system.kernel_env.iter().copied());
     cargo::run(&mut kernel)?;
     copy_if_changed(
-        &cargo::aarch64_release_dir().join(KERNEL_PACKAGE),
+        &cargo::aarch64_kernel_dir().join(KERNEL_PACKAGE),
         &image.kernel,
     )?;
 

@@ -75,9 +75,9 @@ fn execute(command: Command) -> Result<bool> {
         Command::Proofs { long } => proofs::run(long).map(|()| true),
         Command::System(args) => sysimage::command(&args),
         Command::Disk(args) => disk::command(&args),
-        Command::Bench => {
+        Command::Bench { ipc_only } => {
             setup::ensure_qemu()?;
-            bench::run().map(|()| true)
+            bench::run(ipc_only).map(|()| true)
         }
     }
 }
