@@ -633,7 +633,7 @@ pub const SHELL_FILE: (&str, &str) = ("/s.txt", "alpha beta gamma");
 pub const SHELL_WC: &str = "1 3 17 /s.txt";
 /// The commands the shell-session check types, in order; `kill {}` is
 /// completed with the pid the background hog was given.
-pub const SHELL_COMMANDS: [&str; 13] = [
+pub const SHELL_COMMANDS: [&str; 14] = [
     "ls /bin",
     "write /s.txt alpha beta gamma",
     "cat /s.txt",
@@ -647,7 +647,13 @@ pub const SHELL_COMMANDS: [&str; 13] = [
     "help",
     "bogus",
     "mem",
+    "run fstest",
 ];
+/// fstest's verdict when every file operation did what it should (the
+/// storage issue's test client, run as a program).
+pub const SHELL_FSTEST_OK: &str = "fstest: ok";
+/// The start of every line fstest prints: its verdict.
+pub const SHELL_FSTEST: &str = "fstest: ";
 /// The index of `kill {}` in [`SHELL_COMMANDS`].
 pub const SHELL_KILL: usize = 7;
 /// The shell's answer to a background run.
@@ -805,6 +811,9 @@ pub fn shell_session(t: &Transcript) -> Result<ShellSession, Vec<String>> {
     });
     want(&mut f, 11, "`unknown command 'bogus': type help`", &|l| {
         l == "unknown command 'bogus': type help"
+    });
+    want(&mut f, 13, &format!("`{SHELL_FSTEST_OK}`"), &|l| {
+        l == SHELL_FSTEST_OK
     });
     want(&mut f, 12, "the files line", &|l| {
         match_numbers(l, SHELL_MEM_FILES).is_some()
@@ -1523,6 +1532,8 @@ mod tests {
             "cerne> mem",
             "procs: 65536 KiB free of 65536 KiB, largest 65536 KiB; 0 processes",
             "files: heap 6032 KiB free, 2159 KiB used; volume 62283 KiB free",
+            "cerne> run fstest",
+            "fstest: ok",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -1548,7 +1559,14 @@ mod tests {
     fn shell_session_catches_each_fault() {
         type Change = Box<dyn Fn(&mut Vec<String>)>;
         let drop_line = |s: &'static str| -> Change { Box::new(move |t| t.retain(|l| l != s)) };
-        let cases: [(&str, Change); 13] = [
+        let cases: [(&str, Change); 14] = [
+            (
+                "fstest failed",
+                Box::new(|t| {
+                    let last = t.len() - 1;
+                    t[last] = "fstest: read back failed: Io".into();
+                }),
+            ),
             ("no hello in /bin", drop_line("     20480  hello")),
             ("cat", drop_line("alpha beta gamma")),
             (

@@ -805,7 +805,8 @@ fn shell_session(ctx: &mut Ctx) -> Verdict {
             }
         })
         .collect();
-    let stop = |line: &str| expect::match_numbers(line, expect::SHELL_MEM_FILES).is_some();
+    // fstest's verdict (its first line) ends the session.
+    let stop = |line: &str| line.starts_with(expect::SHELL_FSTEST);
     let (run, mut problems) =
         default_session(ctx, NAME, &script, &stop, SHELL_SESSION_TIMEOUT, false)?;
     match expect::shell_session(&run.transcript) {
