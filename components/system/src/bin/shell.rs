@@ -96,16 +96,18 @@ impl Shell {
             Command::Ls(dir) => self.ls(&dir),
             Command::Cat(file) => self.cat(&file),
             Command::Write(file, text) => self.write(&file, text),
-            Command::Rm(path) => {
-                if let Err(e) = self.files.unlink(path.as_str()) {
+            Command::Rm(path) => match self.files.unlink(path.as_str()) {
+                Ok(()) => self.make_durable("rm"),
+                Err(e) => {
                     let _ = writeln!(self.out, "rm: {path}: {}", Why(e));
                 }
-            }
-            Command::Mkdir(path) => {
-                if let Err(e) = self.files.mkdir(path.as_str()) {
+            },
+            Command::Mkdir(path) => match self.files.mkdir(path.as_str()) {
+                Ok(()) => self.make_durable("mkdir"),
+                Err(e) => {
                     let _ = writeln!(self.out, "mkdir: {path}: {}", Why(e));
                 }
-            }
+            },
             Command::Run(run) => self.spawn(&run),
             Command::Ps => self.ps(),
             Command::Kill(pid) => match self.procs.kill(procs::PidOnly { pid: pid.into() }) {
@@ -120,6 +122,31 @@ impl Shell {
             Command::Mem => self.mem(),
             Command::Uptime => self.uptime(),
             Command::Policy(on) => self.set_policy(on),
+        }
+    }
+
+    /// Makes a change of the namespace durable before the prompt comes
+    /// back, as `write` does for a file: the file server keeps changes in
+    /// its cache until an fsync (docs/file-server.md), and an fsync of any
+    /// handle writes back everything, so the shell fsyncs the root.
+    fn make_durable(&mut self, what: &str) {
+        let synced = self
+            .files
+            .open(
+                "/",
+                libcerne::files::flags::READ | libcerne::files::flags::DIRECTORY,
+            )
+            .and_then(|h| {
+                let r = self.files.fsync(h);
+                let _ = self.files.close(h);
+                r
+            });
+        if let Err(e) = synced {
+            let _ = writeln!(
+                self.out,
+                "{what}: done, but not yet on the disk: {}",
+                Why(e)
+            );
         }
     }
 
