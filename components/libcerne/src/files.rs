@@ -14,8 +14,6 @@
 //! code`; a request the server cannot decode gets the mechanism's
 //! [`crate::interface::ProtocolError`].
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-
 pub use crate::interface::BufRange;
 use crate::interface::{ServerError, Word, FIRST_SERVER_CODE};
 
@@ -180,17 +178,6 @@ pub mod whence {
     pub const CURRENT: u32 = 1;
     /// From the end.
     pub const END: u32 = 2;
-}
-
-macro_rules! wire {
-    ($($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $field:ident : $ty:ty),* $(,)? })*) => {
-        $(
-            $(#[$m])*
-            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-            #[repr(C)]
-            pub struct $name { $($(#[$fm])* pub $field: $ty),* }
-        )*
-    };
 }
 
 wire! {

@@ -8,6 +8,24 @@
 //! [`entry!`].
 #![no_std]
 
+/// Declares the plain-data request and reply types of a protocol (files,
+/// procs, policy): `#[repr(C)]` structs with the zerocopy derives the
+/// interface mechanism views as message words. One definition for every
+/// protocol of this crate.
+macro_rules! wire {
+    ($($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $field:ident : $ty:ty),* $(,)? })*) => {
+        $(
+            $(#[$m])*
+            #[derive(
+                Clone, Copy, Debug, Default, PartialEq, Eq,
+                zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, zerocopy::KnownLayout,
+            )]
+            #[repr(C)]
+            pub struct $name { $($(#[$fm])* pub $field: $ty),* }
+        )*
+    };
+}
+
 pub mod blk;
 pub mod bootinfo;
 pub mod console;

@@ -14,8 +14,6 @@
 //! `admit` and `leave` are the process manager's alone (the server checks
 //! the caller's badge and answers others [`PolicyError::NotPermitted`]).
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-
 use crate::interface::{ServerError, Word, FIRST_SERVER_CODE};
 
 /// What the policy server refuses.
@@ -64,17 +62,6 @@ impl ServerError for PolicyError {
     fn from_code(code: Word) -> Option<Self> {
         ALL.into_iter().find(|e| e.code() == code)
     }
-}
-
-macro_rules! wire {
-    ($($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $field:ident : $ty:ty),* $(,)? })*) => {
-        $(
-            $(#[$m])*
-            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-            #[repr(C)]
-            pub struct $name { $($(#[$fm])* pub $field: $ty),* }
-        )*
-    };
 }
 
 wire! {

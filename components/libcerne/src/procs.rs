@@ -14,7 +14,7 @@
 //! | 5 | `list` | [`List`]: where the [`ProcessRecord`]s go | [`Listed`] |
 //! | 6 | `stats` | [`Empty`] | [`MemStats`]: the manager's untyped memory |
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use zerocopy::FromBytes;
 
 pub use crate::interface::BufRange;
 use crate::interface::{ServerError, Word, FIRST_SERVER_CODE};
@@ -87,17 +87,6 @@ impl ServerError for ProcError {
     fn from_code(code: Word) -> Option<Self> {
         ALL.into_iter().find(|e| e.code() == code)
     }
-}
-
-macro_rules! wire {
-    ($($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $field:ident : $ty:ty),* $(,)? })*) => {
-        $(
-            $(#[$m])*
-            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-            #[repr(C)]
-            pub struct $name { $($(#[$fm])* pub $field: $ty),* }
-        )*
-    };
 }
 
 wire! {
