@@ -44,6 +44,7 @@ pub mod ring;
 #[cfg(target_arch = "aarch64")]
 pub mod sel4;
 pub mod start;
+pub mod supervision;
 pub mod syscalls;
 pub mod time;
 

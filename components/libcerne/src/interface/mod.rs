@@ -59,6 +59,14 @@ pub enum ProtocolError {
     NoBuffer = 4,
     /// The server answered with a label this client does not know.
     UnknownReply = 5,
+    /// The server failed and was restarted before it answered: the request
+    /// may or may not have been carried out (docs/supervisor.md). The
+    /// client re-issues an idempotent operation itself; this reaches the
+    /// caller only for the others, or when the server kept restarting.
+    Restarted = 6,
+    /// The server is held stopped after failing too often: its supervisor
+    /// answers for it.
+    Unavailable = 7,
 }
 
 impl ProtocolError {
@@ -75,6 +83,8 @@ impl ProtocolError {
             3 => Self::BadBuffer,
             4 => Self::NoBuffer,
             5 => Self::UnknownReply,
+            6 => Self::Restarted,
+            7 => Self::Unavailable,
             _ => return None,
         })
     }
@@ -199,6 +209,31 @@ pub fn reply_result<T: Wire, E: ServerError>(label: Word, words: &[Word]) -> Res
         Some(e) => Err(Error::Server(e)),
         None => Err(Error::Protocol(ProtocolError::UnknownReply)),
     }
+}
+
+/// How many times a client re-issues an idempotent operation whose server
+/// restarted before answering, before it reports
+/// [`ProtocolError::Restarted`]: a server that fails on the same request
+/// each time is held by its supervisor long before.
+pub const RESTART_RETRIES: usize = 8;
+
+/// Calls `op` through `transport`, re-issuing it while the answer is
+/// [`ProtocolError::Restarted`] and `idempotent` holds (at most
+/// [`RESTART_RETRIES`] times). Returns the last answer's label and length.
+pub fn call_surviving_restarts<T: Transport + ?Sized>(
+    transport: &T,
+    label: Word,
+    idempotent: bool,
+    words: &[Word],
+    reply: &mut [Word; MAX_WORDS],
+) -> (Word, usize) {
+    let mut answer = transport.call(label, words, reply);
+    let mut retries = 0;
+    while idempotent && answer.0 == ProtocolError::Restarted.code() && retries < RESTART_RETRIES {
+        retries += 1;
+        answer = transport.call(label, words, reply);
+    }
+    answer
 }
 
 /// How a client reaches its server: one Call.
@@ -508,8 +543,13 @@ macro_rules! interface {
                         let mut words = [0; MAX_WORDS];
                         let used = encode(&request, &mut words);
                         let mut reply = [0; MAX_WORDS];
-                        let (label, len) =
-                            self.transport.call(Op::$variant.label(), &words[..used], &mut reply);
+                        let (label, len) = $crate::interface::call_surviving_restarts(
+                            &self.transport,
+                            Op::$variant.label(),
+                            Op::$variant.idempotent(),
+                            &words[..used],
+                            &mut reply,
+                        );
                         reply_result::<$rep, $err>(label, &reply[..len.min(MAX_WORDS)])
                     }
                 )*

@@ -264,3 +264,63 @@ proptest! {
         }
     }
 }
+
+/// A transport whose server "restarts" before answering the first
+/// `failures` calls: those answers are ProtocolError::Restarted, as the
+/// restarted server's runtime gives them.
+struct Restarting<'a> {
+    inner: Direct<'a>,
+    failures: core::cell::Cell<usize>,
+    calls: core::cell::Cell<usize>,
+}
+
+impl Transport for Restarting<'_> {
+    fn call(&self, label: Word, words: &[Word], reply: &mut [Word; MAX_WORDS]) -> (Word, usize) {
+        self.calls.set(self.calls.get() + 1);
+        if self.failures.get() > 0 {
+            self.failures.set(self.failures.get() - 1);
+            return (ProtocolError::Restarted.code(), 0);
+        }
+        self.inner.call(label, words, reply)
+    }
+}
+
+#[test]
+fn idempotent_operations_are_reissued_to_a_restarted_server_and_others_report_it() {
+    let s = server(64);
+    let restarting = |failures| Restarting {
+        inner: Direct {
+            server: &s,
+            badge: 0,
+        },
+        failures: core::cell::Cell::new(failures),
+        calls: core::cell::Cell::new(0),
+    };
+    // Idempotent: carried out by the restarted server, the caller sees
+    // only the answer.
+    let client = sample::Client::new(restarting(2));
+    assert_eq!(client.bump(Number { value: 4 }), Ok(Number { value: 5 }));
+    assert_eq!(client.transport().calls.get(), 3);
+    // Not idempotent: reported, not re-issued, nothing stored.
+    let client = sample::Client::new(restarting(1));
+    assert_eq!(
+        client.store(BufRange::new(0, 4)),
+        Err(Error::Protocol(ProtocolError::Restarted))
+    );
+    assert_eq!(client.transport().calls.get(), 1);
+    assert!(s.borrow().stored.is_empty());
+    // A server that restarts on every try: reported after the retries.
+    let client = sample::Client::new(restarting(usize::MAX));
+    assert_eq!(
+        client.bump(Number { value: 4 }),
+        Err(Error::Protocol(ProtocolError::Restarted))
+    );
+    assert_eq!(
+        client.transport().calls.get(),
+        1 + crate::interface::RESTART_RETRIES
+    );
+    assert_eq!(
+        ProtocolError::from_code(ProtocolError::Unavailable.code()),
+        Some(ProtocolError::Unavailable)
+    );
+}
