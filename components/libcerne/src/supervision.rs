@@ -67,6 +67,11 @@ impl Supervision {
         }
     }
 
+    /// The cap the heartbeat is answered on (0 when unsupervised).
+    pub const fn alive_cap(&self) -> u64 {
+        self.alive
+    }
+
     /// Whether a supervisor restarts this component.
     pub const fn supervised(&self) -> bool {
         self.supervised

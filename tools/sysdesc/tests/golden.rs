@@ -25,7 +25,10 @@ fn good_systems_expand_to_their_golden_specs() {
             std::fs::write(&path, &got).unwrap();
         }
         let want = std::fs::read_to_string(&path).unwrap();
-        assert!(got == want, "{name}: the expansion differs from good/cdl/{name}.cdl");
+        assert!(
+            got == want,
+            "{name}: the expansion differs from good/cdl/{name}.cdl"
+        );
     }
 }
 
