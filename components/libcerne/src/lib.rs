@@ -45,6 +45,7 @@ pub mod ring;
 pub mod sel4;
 pub mod start;
 pub mod supervision;
+pub mod supervisor;
 pub mod syscalls;
 pub mod time;
 

@@ -20,6 +20,14 @@
 //! A panic (see [`crate::debug::report_panic`]) leaves its message in the
 //! IPC buffer and faults with [`PANIC_MARK`] in x0, so the supervisor
 //! reports it by name.
+//!
+//! Fault injection: most injections the supervisor does to a component
+//! from outside (its text, data and registers are in the supervisor's
+//! reach). Those that must happen in the component's own code — a panic,
+//! garbage system calls, garbage sent to its peers — the supervisor asks
+//! for by writing [`INJECT_REQUEST_AT`] of the component's IPC buffer (an
+//! [`Injection`](crate::supervisor::Injection) number and a seed) before it
+//! signals the heartbeat; [`Supervision::on_signal`] carries it out.
 
 #[cfg(target_arch = "aarch64")]
 use crate::interface::ProtocolError;
@@ -33,6 +41,11 @@ pub const PANIC_MARK: u64 = u64::from_le_bytes(*b"CERNEPNC");
 pub const PANIC_MESSAGE_AT: usize = 16;
 /// Most bytes of a panic message kept in the IPC buffer.
 pub const PANIC_MESSAGE_MAX: usize = 512;
+
+/// Where in the IPC buffer the supervisor leaves an injection request:
+/// past seL4's 1 KiB `seL4_IPCBuffer`, in bytes the kernel never writes.
+/// The word holds the injection's number, the next one its seed.
+pub const INJECT_REQUEST_AT: usize = 2048;
 
 /// A component's side of supervision.
 #[derive(Clone, Copy, Debug)]
@@ -97,9 +110,21 @@ impl Supervision {
     /// the heartbeat bit, so callers handle what remains.
     pub fn on_signal(&self, word: u64) -> u64 {
         if self.is_heartbeat(word) {
+            self.carry_out_injection();
             self.answer_heartbeat();
         }
         word & !self.heartbeat
+    }
+
+    /// Carries out an injection the supervisor asked for, if any.
+    fn carry_out_injection(&self) {
+        #[cfg(target_arch = "aarch64")]
+        if self.supervised {
+            let (how, seed) = take_injection_request();
+            if let Some(how) = crate::supervisor::Injection::from_number(how) {
+                inject::carry_out(how, seed, self.incarnation);
+            }
+        }
     }
 
     /// Tells the supervisor this component is alive (and, after a restart,
@@ -108,6 +133,98 @@ impl Supervision {
         #[cfg(target_arch = "aarch64")]
         if self.supervised && self.alive != 0 {
             crate::sel4::Cap::<crate::sel4::Notification>::from_cptr(self.alive).signal();
+        }
+    }
+}
+
+/// Reads and clears the injection request in this thread's IPC buffer.
+#[cfg(target_arch = "aarch64")]
+fn take_injection_request() -> (u64, u64) {
+    let buffer = crate::sel4::ipc_buffer::ipc_buffer() as usize;
+    if buffer == 0 {
+        return (0, 0);
+    }
+    let how = (buffer + INJECT_REQUEST_AT) as *mut u64;
+    let seed = (buffer + INJECT_REQUEST_AT + 8) as *const u64;
+    // SAFETY: the IPC buffer is this thread's own 4 KiB page (TPIDR_EL0
+    // points at it, as the spec sets it); INJECT_REQUEST_AT + 16 lies
+    // inside it, past the seL4_IPCBuffer the kernel writes, and is 8-aligned.
+    // The supervisor writes these words through its own mapping only while
+    // this thread is between heartbeats: volatile accesses, never borrowed.
+    unsafe {
+        let request = (
+            core::ptr::read_volatile(how),
+            core::ptr::read_volatile(seed),
+        );
+        core::ptr::write_volatile(how, 0);
+        request
+    }
+}
+
+/// The injections a component carries out itself.
+#[cfg(target_arch = "aarch64")]
+mod inject {
+    use crate::sel4::{ipc, syscall};
+    use crate::supervisor::Injection;
+
+    /// SplitMix64: the injections' random numbers, from the seed.
+    pub(super) struct Random(u64);
+
+    impl Random {
+        pub(super) fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+    }
+
+    /// Slots past the component's own TCB, CNode and VSpace caps that
+    /// garbage may name (a CNode of 2^8 slots by default).
+    const SLOTS: u64 = 256;
+    /// How many garbage system calls or messages one injection makes.
+    const GARBAGE: usize = 64;
+
+    pub(super) fn carry_out(how: Injection, seed: u64, incarnation: u64) {
+        let mut random = Random(seed);
+        match how {
+            Injection::Panic => {
+                panic!("injected panic (incarnation {incarnation}, seed {seed:#x})")
+            }
+            Injection::GarbageKernel => {
+                for _ in 0..GARBAGE {
+                    // Invocations of random caps with random labels and
+                    // words, and non-blocking receives and sends: whatever
+                    // the kernel makes of them, it must answer with an
+                    // error or carry them out on this component's own
+                    // authority.
+                    let cptr = 4 + random.next() % SLOTS;
+                    let label = random.next() % 64;
+                    let words = [random.next(), random.next(), random.next(), random.next()];
+                    match random.next() % 8 {
+                        0 => {
+                            let _ = ipc::nb_recv(cptr);
+                        }
+                        1..=3 => {
+                            let _ = ipc::call(cptr, label, &words, &[]);
+                        }
+                        // An empty slot: a cap fault to the supervisor.
+                        4 => ipc::send(cptr + SLOTS, label, &words, &[]),
+                        5 => syscall::yield_now(),
+                        _ => ipc::nb_send(cptr, label, &words, &[]),
+                    }
+                }
+            }
+            Injection::GarbagePeer => {
+                for _ in 0..GARBAGE {
+                    let cptr = 4 + random.next() % SLOTS;
+                    let len = (random.next() % 8) as usize;
+                    let words = [random.next(); 8];
+                    ipc::nb_send(cptr, random.next() % 32, &words[..len], &[]);
+                }
+            }
+            _ => {}
         }
     }
 }
