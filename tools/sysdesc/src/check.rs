@@ -24,6 +24,7 @@ pub fn check(sys: &System) -> Vec<Diagnostic> {
     cx.system();
     cx.names();
     cx.components();
+    cx.supervision();
     cx.channels();
     cx.notifications();
     cx.irqs();
@@ -31,6 +32,7 @@ pub fn check(sys: &System) -> Vec<Diagnostic> {
     cx.shared();
     cx.memory();
     cx.per_component();
+    cx.window();
     let mut errors = cx.errors;
     crate::parse::sort(&mut errors);
     errors
@@ -39,6 +41,16 @@ pub fn check(sys: &System) -> Vec<Diagnostic> {
 struct Checker<'s> {
     sys: &'s System,
     errors: Vec<Diagnostic>,
+}
+
+/// The diagnostic for a supervisor's window from `base` to `end` that
+/// does not fit below [`SHARED_BASE`].
+pub(crate) fn window_too_big(supervisor: &str, base: u64, end: u64) -> String {
+    format!(
+        "the memory of the components supervisor '{supervisor}' supervises ({} MiB from {base:#x}, with guard pages) does not fit below {SHARED_BASE:#x} ({} MiB free above its heap)",
+        (end - base).div_ceil(1 << 20),
+        SHARED_BASE.saturating_sub(base) >> 20
+    )
 }
 
 fn at(o: Origin) -> String {
@@ -151,6 +163,48 @@ impl Checker<'_> {
                 );
             } else {
                 self.component_ref(o, &format!("component '{}'", c.name), "fault_handler", h);
+            }
+        }
+    }
+
+    /// At most one supervisor; every supervised component needs it, and
+    /// its faults go to it.
+    fn supervision(&mut self) {
+        let sys = self.sys;
+        let mut supervisors = sys.components.iter().filter(|c| c.supervisor);
+        let first = supervisors.next();
+        for c in supervisors {
+            let s = first.expect("a first supervisor");
+            self.error(
+                c.spans.at("supervisor"),
+                format!(
+                    "component '{}' is a second supervisor: component '{}' (at {}) already is; a system has at most one",
+                    c.name,
+                    s.name,
+                    at(s.spans.at("supervisor"))
+                ),
+            );
+        }
+        for (_, c) in sys.supervised() {
+            let Some(s) = first else {
+                self.error(
+                    c.spans.at("restart"),
+                    format!(
+                        "component '{}' has restart = \"always\", but no component of the system is its supervisor; expected a component with supervisor = true",
+                        c.name
+                    ),
+                );
+                continue;
+            };
+            match c.fault_handler.as_deref() {
+                Some(h) if h != s.name => self.error(
+                    c.spans.at("fault_handler"),
+                    format!(
+                        "component '{}' is supervised (restart = \"always\"), so its faults go to supervisor '{}', but it names fault_handler '{h}'; leave fault_handler unset or name '{}'",
+                        c.name, s.name, s.name
+                    ),
+                ),
+                _ => {}
             }
         }
     }
@@ -395,6 +449,19 @@ impl Checker<'_> {
                     size_text(sys.memory)
                 ),
             );
+        }
+    }
+
+    /// The supervisor's window must hold what the description alone fixes
+    /// (the expansion adds the images).
+    fn window(&mut self) {
+        let sys = self.sys;
+        let Some(w) = crate::layout::supervision_window(sys) else {
+            return;
+        };
+        if w.images > SHARED_BASE {
+            let s = &sys.components[w.supervisor];
+            self.error(s.spans.header, window_too_big(&s.name, w.base, w.images));
         }
     }
 

@@ -42,6 +42,9 @@ pub struct Program {
     pub entry: u64,
     /// The PT_LOAD segments with a non-zero size, in file order.
     pub segments: Vec<Segment>,
+    /// One past the last byte of the program header table in the file (a
+    /// supervisor reads the table from the file's first page).
+    pub headers_end: u64,
 }
 
 /// Reads `bytes` as an AArch64 little-endian ELF64 executable. The error
@@ -151,5 +154,11 @@ pub fn read(bytes: &[u8]) -> Result<Program, String> {
             "its entry point {entry:#x} is in no PT_LOAD segment"
         ));
     }
-    Ok(Program { entry, segments })
+    Ok(Program {
+        entry,
+        segments,
+        headers_end: table_end
+            .unwrap_or(HEADER64_SIZE as u64)
+            .max(HEADER64_SIZE as u64),
+    })
 }

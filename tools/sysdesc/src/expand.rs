@@ -20,8 +20,9 @@ use cerne_abi::rights::CapRights;
 
 use crate::elf::{self, Program};
 use crate::layout::{
-    channel_endpoint, cnode_cap, device_frame, object, page_table, shared_frame, Layout,
-    IMAGE_BASE, IPC_BUFFER, PT_SPAN, STACK_TOP,
+    channel_endpoint, cnode_cap, device_frame, image_runs, object, page_table, shared_frame,
+    supervision_window, template, ImagePage, Layout, IMAGE_BASE, IPC_BUFFER, PT_SPAN, SHARED_BASE,
+    STACK_TOP,
 };
 use crate::model::System;
 use crate::parse::{size_text, PAGE_SIZE};
@@ -74,6 +75,7 @@ pub fn expand(
     }
 
     let mut b = Builder::default();
+    let mut ready: Vec<(usize, Layout, &Program)> = Vec::new();
     for (index, c) in sys.components.iter().enumerate() {
         let layout = Layout::new(sys, index);
         let at = c.spans.at("program");
@@ -108,9 +110,25 @@ pub fn expand(
             ));
             continue;
         }
-        b.component(sys, index, &layout, program);
+        ready.push((index, layout, program));
+    }
+    let supervision = if errors.is_empty() {
+        supervision(sys, &ready, &files, &mut errors)
+    } else {
+        Supervision::default()
+    };
+    for (index, layout, program) in &ready {
+        let extra = if Some(*index) == supervision.supervisor {
+            &supervision.maps
+        } else {
+            &supervision.none
+        };
+        b.component(sys, *index, layout, program, extra);
     }
     b.shared_objects(sys);
+    for (name, kind, slots, origin) in supervision.objects {
+        b.object(name, kind, slots, origin);
+    }
 
     // Names the conventions made twice (an item named like another's object).
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -179,7 +197,197 @@ pub fn expand(
     }
 }
 
+/// A program's image: for each page a segment touches, its rights and the
+/// fill entries of the bytes with file data.
+type Image = BTreeMap<u64, (CapRights, Vec<Vec<String>>)>;
+
+/// The image pages of `program` (named `name` in fills).
+fn image_pages(name: &str, program: &Program) -> Image {
+    let mut image: Image = BTreeMap::new();
+    for s in &program.segments {
+        let first = s.vaddr / PAGE_SIZE * PAGE_SIZE;
+        let end = s.vaddr + s.memsz;
+        let file_end = s.vaddr + s.filesz;
+        let mut page = first;
+        while page < end {
+            let entry = image.entry(page).or_insert((CapRights::READ, Vec::new()));
+            entry.0 = rights(entry.0, s.writable, s.executable);
+            let from = s.vaddr.max(page);
+            let to = file_end.min(page + PAGE_SIZE);
+            if from < to {
+                entry.1.push(vec![
+                    (from - page).to_string(),
+                    (to - from).to_string(),
+                    FILL_FILE_DATA.to_string(),
+                    format!("\"{name}\""),
+                    (s.offset + (from - s.vaddr)).to_string(),
+                ]);
+            }
+            page += PAGE_SIZE;
+        }
+    }
+    image
+}
+
+/// The name of image page `page` (a vaddr) of component `me`.
+fn image_frame(me: &str, page: u64) -> ObjectName {
+    ObjectName::plain(&format!("{me}_image_{:x}", page / PAGE_SIZE))
+}
+
+/// What supervision adds: the supervisor's window mappings and the
+/// objects it needs (template CNodes, ELF header pages, pristine frames).
+#[derive(Default)]
+struct Supervision {
+    supervisor: Option<usize>,
+    maps: BTreeMap<u64, Mapping>,
+    none: BTreeMap<u64, Mapping>,
+    objects: Vec<(ObjectName, ObjectKind, Vec<CapSlot>, Origin)>,
+}
+
+fn supervision(
+    sys: &System,
+    ready: &[(usize, Layout, &Program)],
+    files: &[(String, Vec<u8>)],
+    errors: &mut Vec<Diagnostic>,
+) -> Supervision {
+    let mut out = Supervision::default();
+    let Some(w) = supervision_window(sys) else {
+        return out;
+    };
+    out.supervisor = Some(w.supervisor);
+    let s = &sys.components[w.supervisor];
+    let map = |out: &mut Supervision, vaddr: u64, frame: ObjectName, rights: CapRights| {
+        out.maps.insert(
+            vaddr,
+            Mapping {
+                frame,
+                rights,
+                cached: true,
+            },
+        );
+    };
+    let find = |index: usize| ready.iter().find(|(i, _, _)| *i == index);
+    let mut images = Vec::new();
+    for m in &w.components {
+        let Some((_, layout, program)) = find(m.index) else {
+            continue;
+        };
+        let c = &sys.components[m.index];
+        let origin = c.spans.header;
+        // The template: exactly the caps of its CNode.
+        out.objects.push((
+            template(&c.name),
+            ObjectKind::CNode {
+                size_bits: u64::from(c.cnode_bits),
+            },
+            layout
+                .slots
+                .iter()
+                .map(|s| slot(s.slot, s.cap.clone()))
+                .collect(),
+            origin,
+        ));
+        // The first page of its file: the ELF and program headers.
+        if program.headers_end > PAGE_SIZE {
+            errors.push(Diagnostic::at(
+                &sys.file,
+                c.spans.at("program"),
+                format!(
+                    "program '{}' of supervised component '{}' has its program headers at file bytes ..{:#x}; the supervisor reads them from the file's first 4 KiB",
+                    c.program, c.name, program.headers_end
+                ),
+            ));
+            continue;
+        }
+        let len = files
+            .iter()
+            .find(|(n, _)| *n == c.program)
+            .map_or(0, |(_, b)| b.len() as u64)
+            .min(PAGE_SIZE);
+        let elf_frame = object(&c.name, "elf");
+        out.objects.push((
+            elf_frame.clone(),
+            frame(
+                None,
+                vec![vec![
+                    "0".to_string(),
+                    len.to_string(),
+                    FILL_FILE_DATA.to_string(),
+                    format!("\"{}\"", c.program),
+                    "0".to_string(),
+                ]],
+            ),
+            Vec::new(),
+            origin,
+        ));
+        map(&mut out, m.elf, elf_frame, CapRights::READ);
+        // Stack, IPC buffer and heap: the very frames it maps.
+        for r in &m.runs {
+            let region = layout
+                .regions
+                .iter()
+                .take(3)
+                .find(|g| g.vaddr == r.vaddr && !g.frames.is_empty());
+            let Some(region) = region else { continue };
+            for k in 0..r.pages {
+                map(
+                    &mut out,
+                    r.mirror + k * PAGE_SIZE,
+                    region.frames.name(k),
+                    CapRights::READ_WRITE,
+                );
+            }
+        }
+        images.push((m.index, image_pages(&c.program, program)));
+    }
+    let mut v = w.images;
+    for (index, image) in images {
+        let me = sys.components[index].name.as_str();
+        let origin = sys.components[index].spans.header;
+        let pages: Vec<ImagePage> = image
+            .iter()
+            .map(|(&p, (r, fill))| {
+                let w = r.word() & CapRights::WRITE.word() != 0;
+                let x = r.word() & CapRights::GRANT.word() != 0;
+                (p, w, x, !fill.is_empty())
+            })
+            .collect();
+        let (runs, next) = image_runs(&pages, v);
+        for r in &runs {
+            for k in 0..r.pages {
+                let page = r.vaddr + k * PAGE_SIZE;
+                map(
+                    &mut out,
+                    r.mirror + k * PAGE_SIZE,
+                    image_frame(me, page),
+                    CapRights::READ_WRITE,
+                );
+                if r.pristine != 0 {
+                    let name = ObjectName::plain(&format!("{me}_pristine_{:x}", page / PAGE_SIZE));
+                    out.objects.push((
+                        name.clone(),
+                        frame(None, image[&page].1.clone()),
+                        Vec::new(),
+                        origin,
+                    ));
+                    map(&mut out, r.pristine + k * PAGE_SIZE, name, CapRights::READ);
+                }
+            }
+        }
+        v = next;
+    }
+    if v > SHARED_BASE {
+        errors.push(Diagnostic::at(
+            &sys.file,
+            s.spans.header,
+            crate::check::window_too_big(&s.name, w.base, v),
+        ));
+    }
+    out
+}
+
 /// One 4 KiB mapping of a component.
+#[derive(Clone)]
 struct Mapping {
     frame: ObjectName,
     rights: CapRights,
@@ -228,37 +436,19 @@ impl Builder {
         });
     }
 
-    fn component(&mut self, sys: &System, index: usize, layout: &Layout, program: &Program) {
+    fn component(
+        &mut self,
+        sys: &System,
+        index: usize,
+        layout: &Layout,
+        program: &Program,
+        extra: &BTreeMap<u64, Mapping>,
+    ) {
         let c = &sys.components[index];
         let me = c.name.as_str();
         let origin = c.spans.header;
         let mut maps: BTreeMap<u64, Mapping> = BTreeMap::new();
-
-        // The image: one frame per page a segment touches; fills for the
-        // bytes with file data.
-        let mut image: BTreeMap<u64, (CapRights, Vec<Vec<String>>)> = BTreeMap::new();
-        for s in &program.segments {
-            let first = s.vaddr / PAGE_SIZE * PAGE_SIZE;
-            let end = s.vaddr + s.memsz;
-            let file_end = s.vaddr + s.filesz;
-            let mut page = first;
-            while page < end {
-                let entry = image.entry(page).or_insert((CapRights::READ, Vec::new()));
-                entry.0 = rights(entry.0, s.writable, s.executable);
-                let from = s.vaddr.max(page);
-                let to = file_end.min(page + PAGE_SIZE);
-                if from < to {
-                    entry.1.push(vec![
-                        (from - page).to_string(),
-                        (to - from).to_string(),
-                        FILL_FILE_DATA.to_string(),
-                        format!("\"{}\"", c.program),
-                        (s.offset + (from - s.vaddr)).to_string(),
-                    ]);
-                }
-                page += PAGE_SIZE;
-            }
-        }
+        let image = image_pages(&c.program, program);
 
         let tcb = object(me, "tcb");
         let cnode = object(me, "cnode");
@@ -292,7 +482,9 @@ impl Builder {
                 sp: Some(STACK_TOP),
                 prio: Some(u64::from(c.priority)),
                 max_prio: Some(u64::from(c.mcp)),
-                resume: Some(true),
+                // The supervisor starts a supervised component itself,
+                // after reading its initial registers.
+                resume: Some(c.restart.is_none()),
                 fault_ep: layout.fault_ep,
                 init: Vec::new(),
                 ..Tcb::default()
@@ -316,7 +508,7 @@ impl Builder {
         // Frames this component owns, and everything it maps.
         let mut frames = Vec::new();
         for (&page, (r, fill)) in &image {
-            let name = ObjectName::plain(&format!("{me}_image_{:x}", page / PAGE_SIZE));
+            let name = image_frame(me, page);
             maps.insert(
                 page,
                 Mapping {
@@ -346,6 +538,9 @@ impl Builder {
                 frames.push((region.frames.name(k), frame(None, Vec::new())));
             }
         }
+
+        // The supervisor's window onto the components it supervises.
+        maps.extend(extra.iter().map(|(&v, m)| (v, m.clone())));
 
         // Page tables: one pt per 2 MiB touched.
         let mut pts: BTreeMap<u64, Vec<CapSlot>> = BTreeMap::new();

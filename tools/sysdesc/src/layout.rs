@@ -72,10 +72,7 @@ pub fn constant(name: &str) -> String {
 /// The CNode cap a component's TCB and its own slot 2 hold: guard 0 of
 /// `64 - cnode_bits` bits, so that a CPtr is the slot number.
 pub fn cnode_cap(component: &str, cnode_bits: u8) -> Cap {
-    let mut cap = Cap::to_object(object(component, "cnode"));
-    cap.guard = 0;
-    cap.guard_size = 64 - u64::from(cnode_bits.min(64));
-    cap
+    guarded_cnode_cap(object(component, "cnode"), cnode_bits)
 }
 
 /// A generated constant: name, value, doc comment.
@@ -96,6 +93,48 @@ pub struct SlotCap {
     pub slot: u64,
     /// The cap.
     pub cap: Cap,
+    /// The kind of its object: "tcb", "cnode", "vspace", "endpoint",
+    /// "notification", "irq", "frame", "untyped" or "asid_pool".
+    pub kind: &'static str,
+}
+
+/// What the supervisor holds for one supervised component: slots of its
+/// own CSpace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupervisedSlots {
+    /// The supervised component.
+    pub component: String,
+    /// Its TCB (all rights).
+    pub tcb: u64,
+    /// Its CNode (guarded like its own `cnode_cap`).
+    pub cnode: u64,
+    /// Its template CNode (`<c>_template`), guarded the same way.
+    pub template: u64,
+    /// W to its bound notification, badged with its heartbeat bit.
+    pub heartbeat: u64,
+    /// R to the endpoint of each channel it serves: (channel, slot).
+    pub endpoints: Vec<(String, u64)>,
+}
+
+/// The name of the heartbeat bit of a supervised component.
+pub const HEARTBEAT_BIT: &str = "heartbeat";
+
+/// The name of the supervisor's bit for `component`'s answers.
+pub fn alive_bit(component: &str) -> String {
+    format!("alive_{component}")
+}
+
+/// The template CNode of supervised `component`.
+pub fn template(component: &str) -> ObjectName {
+    object(component, "template")
+}
+
+/// A CNode cap to `name` guarded like [`cnode_cap`].
+pub fn guarded_cnode_cap(name: ObjectName, cnode_bits: u8) -> Cap {
+    let mut cap = Cap::to_object(name);
+    cap.guard = 0;
+    cap.guard_size = 64 - u64::from(cnode_bits.min(64));
+    cap
 }
 
 /// The frames of a region, named without listing them (a region can be
@@ -203,6 +242,12 @@ pub struct Layout {
     pub served: Vec<ServedBuffers>,
     /// The lowest stack address: ELF segments must end a guard page below.
     pub stack_bottom: u64,
+    /// The slot of its `ALIVE` cap (W to the supervisor's notification),
+    /// when it is supervised.
+    pub alive: Option<u64>,
+    /// When it is the supervisor: its caps to each supervised component,
+    /// in file order.
+    pub supervises: Vec<SupervisedSlots>,
 }
 
 /// The bit of notification or IRQ `item` in `waiter`'s bound notification.
@@ -214,13 +259,26 @@ pub fn bit_of(sys: &System, waiter: &str, item: &str) -> Option<u64> {
 }
 
 /// The bits of `component`'s bound notification: its IRQs, then the
-/// notifications it waits on, in file order, from bit 63 down. Items past
-/// the 64th get no bit (the checks report them).
+/// notifications it waits on, in file order, then `heartbeat` when it is
+/// supervised, and for the supervisor `alive_<c>` for each component it
+/// supervises, from bit 63 down. Items past the 64th get no bit (the checks
+/// report them).
 pub fn notification_bits(sys: &System, component: &str) -> Vec<(String, u64)> {
     let irqs = sys.irqs.iter().filter(|i| i.component == component);
     let waits = sys.notifications.iter().filter(|n| n.waiter == component);
+    let me = sys.component(component);
+    let heartbeat = me
+        .filter(|c| c.restart.is_some())
+        .map(|_| HEARTBEAT_BIT.to_string());
+    let alive: Vec<String> = if me.is_some_and(|c| c.supervisor) {
+        sys.supervised().map(|(_, c)| alive_bit(&c.name)).collect()
+    } else {
+        Vec::new()
+    };
     irqs.map(|i| i.name.clone())
         .chain(waits.map(|n| n.name.clone()))
+        .chain(heartbeat)
+        .chain(alive)
         .enumerate()
         .filter_map(|(k, name)| 63u64.checked_sub(k as u64).map(|bit| (name, bit)))
         .collect()
@@ -234,6 +292,11 @@ pub fn bits_needed(sys: &System, component: &str) -> usize {
             .iter()
             .filter(|n| n.waiter == component)
             .count()
+        + match sys.component(component) {
+            Some(c) if c.restart.is_some() => 1,
+            Some(c) if c.supervisor => sys.supervised().count(),
+            _ => 0,
+        }
 }
 
 fn pages(size: u64) -> u64 {
@@ -257,14 +320,17 @@ impl Layout {
         l.slots.push(SlotCap {
             slot: SLOT_TCB,
             cap: tcb,
+            kind: "tcb",
         });
         l.slots.push(SlotCap {
             slot: SLOT_CNODE,
             cap: cnode_cap(me, c.cnode_bits),
+            kind: "cnode",
         });
         l.slots.push(SlotCap {
             slot: SLOT_VSPACE,
             cap: Cap::to_object(object(me, "pgd")),
+            kind: "vspace",
         });
         l.caps.push(konst(
             "TCB".into(),
@@ -285,11 +351,12 @@ impl Layout {
         // Caps past the CNode's end are counted (the checks report them) but
         // not kept, so that a huge region cannot make a huge layout.
         let capacity = 1u64 << c.cnode_bits.min(crate::parse::MAX_CNODE_BITS as u8);
-        let push = |l: &mut Layout, cap: Cap| {
+        let push = |l: &mut Layout, kind: &'static str, cap: Cap| {
             if l.first_free < capacity {
                 l.slots.push(SlotCap {
                     slot: l.first_free,
                     cap,
+                    kind,
                 });
             }
             l.first_free = l.first_free.saturating_add(1);
@@ -313,7 +380,7 @@ impl Layout {
                 } else {
                     CapRights::READ
                 };
-                push(&mut l, cap);
+                push(&mut l, "endpoint", cap);
                 for client in &ch.clients {
                     let (doc, name) = if client.sessions > 0 {
                         (
@@ -361,7 +428,7 @@ impl Layout {
                     CapRights::WRITE.word() | CapRights::GRANT_REPLY.word() | grant,
                 );
                 cap.badge = client.badge;
-                push(&mut l, cap);
+                push(&mut l, "endpoint", cap);
             }
             if let Some(client) = ch
                 .clients
@@ -397,7 +464,7 @@ impl Layout {
                         CapRights::WRITE.word() | CapRights::GRANT_REPLY.word(),
                     );
                     cap.badge = client.badge + session;
-                    push(&mut l, cap);
+                    push(&mut l, "endpoint", cap);
                 }
                 l.badges.push(konst(
                     format!("{name}_FIRST_SESSION"),
@@ -427,7 +494,7 @@ impl Layout {
                         for page in 0..pages(ch.buffer) {
                             let mut cap = Cap::to_object(shared_frame(&region, page));
                             cap.rights = CapRights::READ_WRITE;
-                            push(&mut l, cap);
+                            push(&mut l, "frame", cap);
                         }
                     }
                 }
@@ -453,7 +520,7 @@ impl Layout {
             let mut cap = Cap::to_object(object(&n.waiter, "ntfn"));
             cap.rights = CapRights::WRITE;
             cap.badge = bit.map_or(0, |b| 1 << b);
-            push(&mut l, cap);
+            push(&mut l, "notification", cap);
         }
         // IRQ handlers.
         for irq in sys.irqs.iter().filter(|i| i.component == me) {
@@ -465,7 +532,7 @@ impl Layout {
                     irq.name, irq.irq
                 ),
             ));
-            push(&mut l, Cap::to_object(ObjectName::plain(&irq.name)));
+            push(&mut l, "irq", Cap::to_object(ObjectName::plain(&irq.name)));
         }
         // Device frames (RW, uncached), one per page.
         for d in sys.devices.iter().filter(|d| d.component == me) {
@@ -483,7 +550,7 @@ impl Layout {
                 let mut cap = Cap::to_object(device_frame(&d.name, page));
                 cap.rights = CapRights::READ_WRITE;
                 cap.cached = false;
-                push(&mut l, cap);
+                push(&mut l, "frame", cap);
             }
         }
         // Shared memory frames, rights per perms. A channel's per-client
@@ -510,7 +577,7 @@ impl Layout {
             for page in 0..pages(s.size) {
                 let mut cap = Cap::to_object(shared_frame(&s.name, page));
                 cap.rights = perms_rights(m.perms);
-                push(&mut l, cap);
+                push(&mut l, "frame", cap);
             }
         }
         // Untyped memory to make objects from at run time, and an ASID
@@ -525,7 +592,7 @@ impl Layout {
                     c.untyped.trailing_zeros()
                 ),
             ));
-            push(&mut l, Cap::to_object(object(me, "untyped")));
+            push(&mut l, "untyped", Cap::to_object(object(me, "untyped")));
             l.caps.push(konst(
                 "UNTYPED_BITS".into(),
                 u64::from(c.untyped.trailing_zeros()),
@@ -537,7 +604,7 @@ impl Layout {
                 "An ASID pool of this component's own (512 ASIDs), for the VSpaces it makes."
                     .into(),
             ));
-            push(&mut l, Cap::to_object(object(me, "asid_pool")));
+            push(&mut l, "asid_pool", Cap::to_object(object(me, "asid_pool")));
         }
         // Its fault endpoint.
         if let Some(h) = &c.fault_handler {
@@ -551,7 +618,7 @@ impl Layout {
             cap.rights =
                 CapRights::from_word(CapRights::WRITE.word() | CapRights::GRANT_REPLY.word());
             cap.badge = (index + 1) as u64;
-            push(&mut l, cap);
+            push(&mut l, "endpoint", cap);
         }
         // The faults it handles.
         let handled: Vec<(usize, &str)> = sys
@@ -569,7 +636,7 @@ impl Layout {
             ));
             let mut cap = Cap::to_object(object(me, "faults"));
             cap.rights = CapRights::READ;
-            push(&mut l, cap);
+            push(&mut l, "endpoint", cap);
             for (i, name) in handled {
                 l.badges.push(konst(
                     format!("FAULT_{}", constant(name)),
@@ -588,13 +655,77 @@ impl Layout {
             ));
             let mut cap = Cap::to_object(object(me, "ntfn"));
             cap.rights = CapRights::READ;
-            push(&mut l, cap);
+            push(&mut l, "notification", cap);
             for (name, bit) in &l.bits {
                 l.badges.push(konst(
                     constant(name),
                     1 << bit,
                     format!("'{name}': bit {bit} of the bound notification's word."),
                 ));
+            }
+        }
+        // Supervision: a supervised component answers the supervisor's
+        // heartbeat on ALIVE; the supervisor holds each supervised
+        // component's TCB, CNode, template CNode, a heartbeat cap and the
+        // endpoints it serves. Constants exist in every component, 0 when
+        // they do not apply, so code compiles in any system.
+        let supervisor = sys.supervisor().map(|s| s.name.as_str());
+        match (c.restart.is_some(), supervisor) {
+            (true, Some(s)) => {
+                l.alive = Some(l.first_free);
+                let bit = bit_of(sys, s, &alive_bit(me));
+                l.caps.push(konst(
+                    "ALIVE".into(),
+                    l.first_free,
+                    format!(
+                        "Where this supervised component answers heartbeats: supervisor '{s}''s notification (W, bit {}).",
+                        bit.unwrap_or(0)
+                    ),
+                ));
+                let mut cap = Cap::to_object(object(s, "ntfn"));
+                cap.rights = CapRights::WRITE;
+                cap.badge = bit.map_or(0, |b| 1 << b);
+                push(&mut l, "notification", cap);
+            }
+            _ => l.caps.push(konst(
+                "ALIVE".into(),
+                0,
+                "0: this component is not supervised (it has no heartbeat to answer).".into(),
+            )),
+        }
+        if c.supervisor {
+            for (_, k) in sys.supervised() {
+                let them = k.name.as_str();
+                let tcb = l.first_free;
+                push(&mut l, "tcb", Cap::to_object(object(them, "tcb")));
+                let cnode = l.first_free;
+                push(&mut l, "cnode", cnode_cap(them, k.cnode_bits));
+                let templ = l.first_free;
+                push(
+                    &mut l,
+                    "cnode",
+                    guarded_cnode_cap(template(them), k.cnode_bits),
+                );
+                let heartbeat = l.first_free;
+                let mut cap = Cap::to_object(object(them, "ntfn"));
+                cap.rights = CapRights::WRITE;
+                cap.badge = bit_of(sys, them, HEARTBEAT_BIT).map_or(0, |b| 1 << b);
+                push(&mut l, "notification", cap);
+                let mut endpoints = Vec::new();
+                for ch in sys.channels.iter().filter(|ch| ch.server == them) {
+                    endpoints.push((ch.name.clone(), l.first_free));
+                    let mut cap = Cap::to_object(channel_endpoint(&ch.name));
+                    cap.rights = CapRights::READ;
+                    push(&mut l, "endpoint", cap);
+                }
+                l.supervises.push(SupervisedSlots {
+                    component: them.to_string(),
+                    tcb,
+                    cnode,
+                    template: templ,
+                    heartbeat,
+                    endpoints,
+                });
             }
         }
         l.caps.push(konst(
@@ -607,6 +738,18 @@ impl Layout {
             u64::from(c.cnode_bits),
             "log2 of the CNode's slots (also the depth of a CPtr).".into(),
         ));
+        l.caps.push(konst(
+            "SUPERVISED".into(),
+            u64::from(c.restart.is_some()),
+            "1 when the supervisor restarts this component (restart = \"always\"), else 0.".into(),
+        ));
+        if c.restart.is_none() {
+            l.badges.push(konst(
+                "HEARTBEAT".into(),
+                0,
+                "0: this component is not supervised, so no heartbeat bit.".into(),
+            ));
+        }
 
         // Address space.
         l.stack_bottom = STACK_TOP.saturating_sub(c.stack);
@@ -766,6 +909,150 @@ impl Layout {
             .last()
             .map_or(DEVICE_BASE, |&(i, v)| v.saturating_add(sys.devices[i].size))
     }
+}
+
+/// A run of a supervised component's private pages, contiguous in its
+/// address space with the same rights, and where the supervisor maps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MirrorRun {
+    /// The first page's address in the component.
+    pub vaddr: u64,
+    /// How many 4 KiB pages.
+    pub pages: u64,
+    /// Where the supervisor maps the same frames (read-write).
+    pub mirror: u64,
+    /// Where the supervisor maps the pages' original bytes (read-only), 0
+    /// when they start zeroed.
+    pub pristine: u64,
+    /// Executable in the component.
+    pub executable: bool,
+    /// Writable in the component.
+    pub writable: bool,
+}
+
+/// What the supervisor's window holds for one supervised component that
+/// the description alone fixes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticMirror {
+    /// The supervised component.
+    pub component: String,
+    /// Its index (0-based) in `System::components`.
+    pub index: usize,
+    /// Where the supervisor maps the first page of its program's file
+    /// (read-only): the ELF header and program headers.
+    pub elf: u64,
+    /// Its stack, IPC buffer and heap (when it has one), mirrored.
+    pub runs: Vec<MirrorRun>,
+}
+
+/// The supervisor's window onto the memory of the components it
+/// supervises, from the end of its heap rounded up to 2 MiB: first, for
+/// each supervised component in file order, the first page of its ELF file
+/// and the mirror of its stack, IPC buffer and heap (each followed by a
+/// guard page); then, from `images`, for each in file order, the mirror of
+/// its ELF image pages and the pristine copies of the filled ones (each
+/// followed by a guard page; see [`image_runs`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The supervisor's index in `System::components`.
+    pub supervisor: usize,
+    /// Where the window starts.
+    pub base: u64,
+    /// The static part, per supervised component.
+    pub components: Vec<StaticMirror>,
+    /// Where the image mirrors start.
+    pub images: u64,
+}
+
+/// The supervisor's window, when the system has a supervisor.
+pub fn supervision_window(sys: &System) -> Option<Window> {
+    let supervisor = sys.components.iter().position(|c| c.supervisor)?;
+    let s = &sys.components[supervisor];
+    let base = HEAP_BASE.saturating_add(s.heap).next_multiple_of(PT_SPAN);
+    let mut v = base;
+    let mut components = Vec::new();
+    for (index, c) in sys.supervised() {
+        let elf = v;
+        v = v.saturating_add(2 * PAGE_SIZE);
+        let mut runs = Vec::new();
+        for (vaddr, pages) in [
+            (STACK_TOP.saturating_sub(c.stack), c.stack / PAGE_SIZE),
+            (IPC_BUFFER, 1),
+            (HEAP_BASE, c.heap / PAGE_SIZE),
+        ] {
+            if pages == 0 {
+                continue;
+            }
+            runs.push(MirrorRun {
+                vaddr,
+                pages,
+                mirror: v,
+                pristine: 0,
+                executable: false,
+                writable: true,
+            });
+            v = v.saturating_add(pages.saturating_mul(PAGE_SIZE));
+        }
+        v = v.saturating_add(PAGE_SIZE);
+        components.push(StaticMirror {
+            component: c.name.clone(),
+            index,
+            elf,
+            runs,
+        });
+    }
+    Some(Window {
+        supervisor,
+        base,
+        components,
+        images: v,
+    })
+}
+
+/// One page of an ELF image: (vaddr, writable, executable, has file data).
+pub type ImagePage = (u64, bool, bool, bool);
+
+/// The runs of one supervised component's image pages (in vaddr order)
+/// in the supervisor's window from `base`: the pages mirrored packed from
+/// `base`, a guard page, the pristine copies of the filled pages packed,
+/// a guard page. Returns the runs and where the next component's start.
+/// The generated `supervised::image_runs` computes the same from the
+/// program headers.
+pub fn image_runs(pages: &[ImagePage], base: u64) -> (Vec<MirrorRun>, u64) {
+    let n = pages.len() as u64;
+    let filled = pages.iter().filter(|p| p.3).count() as u64;
+    let pristine_base = base + (n + 1) * PAGE_SIZE;
+    let next = pristine_base + (filled + 1) * PAGE_SIZE;
+    let mut runs: Vec<MirrorRun> = Vec::new();
+    let mut f = 0;
+    for (i, &(vaddr, w, x, fill)) in pages.iter().enumerate() {
+        let extends = runs.last().is_some_and(|r| {
+            r.vaddr + r.pages * PAGE_SIZE == vaddr
+                && r.writable == w
+                && r.executable == x
+                && (r.pristine != 0) == fill
+        });
+        if extends {
+            runs.last_mut().expect("a run").pages += 1;
+        } else {
+            runs.push(MirrorRun {
+                vaddr,
+                pages: 1,
+                mirror: base + i as u64 * PAGE_SIZE,
+                pristine: if fill {
+                    pristine_base + f * PAGE_SIZE
+                } else {
+                    0
+                },
+                executable: x,
+                writable: w,
+            });
+        }
+        if fill {
+            f += 1;
+        }
+    }
+    (runs, next)
 }
 
 /// Frame rights for shared memory perms.

@@ -84,8 +84,45 @@ pub struct Component {
     /// gets to make objects from at run time, with an ASID pool of its own
     /// for the address spaces it makes (0: none).
     pub untyped: u64,
+    /// `supervisor = true`: this component restarts the system's supervised
+    /// components (at most one per system).
+    pub supervisor: bool,
+    /// `restart = "always"`: the supervisor restarts this component when it
+    /// fails, with this policy. `None` for `restart = "never"` (default).
+    pub restart: Option<RestartPolicy>,
     /// Positions.
     pub spans: Spans,
+}
+
+/// How the supervisor restarts a component (`restart = "always"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// `restart_backoff_ms`: the delay before the second restart of a run
+    /// of quick failures (the first is at once; each further one doubles).
+    pub backoff_ms: u64,
+    /// `restart_backoff_max_ms`: the longest delay, >= `backoff_ms`.
+    pub backoff_max_ms: u64,
+    /// `restart_limit`: quick failures in a row after which the component
+    /// is held and not restarted, 1..=100.
+    pub limit: u64,
+    /// `restart_stable_ms`: a component that ran this long since its last
+    /// restart has its failure count reset.
+    pub stable_ms: u64,
+    /// `heartbeat_ms`: how often the supervisor pings it (0: never; else
+    /// 50..=60000).
+    pub heartbeat_ms: u64,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            backoff_ms: 10,
+            backoff_max_ms: 1000,
+            limit: 5,
+            stable_ms: 2000,
+            heartbeat_ms: 500,
+        }
+    }
 }
 
 /// An endpoint between one server and its clients (call / reply).
@@ -254,6 +291,22 @@ impl System {
     /// The component called `name`.
     pub fn component(&self, name: &str) -> Option<&Component> {
         self.components.iter().find(|c| c.name == name)
+    }
+    /// The system's supervisor (the first component with `supervisor = true`).
+    pub fn supervisor(&self) -> Option<&Component> {
+        self.components.iter().find(|c| c.supervisor)
+    }
+    /// The components the supervisor restarts (`restart = "always"`), in
+    /// file order, with their 0-based indices.
+    pub fn supervised(&self) -> impl Iterator<Item = (usize, &Component)> + '_ {
+        self.components
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.restart.is_some())
+    }
+    /// Whether component `name` is supervised.
+    pub fn is_supervised(&self, name: &str) -> bool {
+        self.component(name).is_some_and(|c| c.restart.is_some())
     }
     /// The 1-based index of component `name` in file order.
     pub fn component_index(&self, name: &str) -> Option<usize> {

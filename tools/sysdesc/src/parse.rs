@@ -16,7 +16,7 @@ use toml::Spanned;
 
 use crate::model::{
     Channel, ChannelBuffer, Client, Component, Device, Irq, IrqTrigger, Notification, Origin,
-    Perms, SharedMapping, SharedMemory, Spans, System,
+    Perms, RestartPolicy, SharedMapping, SharedMemory, Spans, System,
 };
 
 /// The page size every size and address is a multiple of.
@@ -57,7 +57,32 @@ const COMPONENT_KEYS: &[&str] = &[
     "fault_handler",
     "cnode_bits",
     "untyped",
+    "supervisor",
+    "restart",
+    "restart_backoff_ms",
+    "restart_backoff_max_ms",
+    "restart_limit",
+    "restart_stable_ms",
+    "heartbeat_ms",
 ];
+/// The keys only a component with `restart = "always"` may have.
+const RESTART_KEYS: &[&str] = &[
+    "restart_backoff_ms",
+    "restart_backoff_max_ms",
+    "restart_limit",
+    "restart_stable_ms",
+    "heartbeat_ms",
+];
+/// The longest `restart_backoff_ms` and `restart_backoff_max_ms`: 10 minutes.
+pub const MAX_BACKOFF_MS: u64 = 600_000;
+/// The most `restart_limit` may say.
+pub const MAX_RESTART_LIMIT: u64 = 100;
+/// The longest `restart_stable_ms`: an hour.
+pub const MAX_STABLE_MS: u64 = 3_600_000;
+/// The shortest non-zero `heartbeat_ms`.
+pub const MIN_HEARTBEAT_MS: u64 = 50;
+/// The longest `heartbeat_ms`.
+pub const MAX_HEARTBEAT_MS: u64 = 60_000;
 const CHANNEL_KEYS: &[&str] = &["name", "server", "clients", "buffer", "mint", "grant"];
 const CLIENT_KEYS: &[&str] = &["component", "badge", "sessions"];
 /// The most sessions one client may hold.
@@ -93,7 +118,9 @@ pub fn parse(file: &str, text: &str) -> Result<System, Vec<Diagnostic>> {
     };
     let system = cx.system(root.get_ref());
     let mut errors = cx.errors;
+    let mut system = system;
     if errors.is_empty() {
+        resolve_supervision(&mut system);
         errors = crate::check::check(&system);
     }
     if errors.is_empty() {
@@ -101,6 +128,20 @@ pub fn parse(file: &str, text: &str) -> Result<System, Vec<Diagnostic>> {
     } else {
         sort(&mut errors);
         Err(errors)
+    }
+}
+
+/// A supervised component without a `fault_handler` gets the supervisor
+/// as its fault handler: the supervisor learns of its failures from its
+/// faults. (One that names another fault handler is reported by the checks.)
+pub fn resolve_supervision(system: &mut System) {
+    let Some(supervisor) = system.supervisor().map(|s| s.name.clone()) else {
+        return;
+    };
+    for c in &mut system.components {
+        if c.restart.is_some() && c.fault_handler.is_none() {
+            c.fault_handler = Some(supervisor.clone());
+        }
     }
 }
 
@@ -631,6 +672,8 @@ impl<'t> Cx<'t> {
             }
             Some(size)
         });
+        let supervisor = self.flag(t, "supervisor");
+        let restart = self.restart(t, supervisor == Some(true));
         let priority = priority? as u8;
         Some(Component {
             name: name?,
@@ -648,8 +691,127 @@ impl<'t> Cx<'t> {
             },
             cnode_bits: cnode_bits.unwrap_or(Some(u64::from(DEFAULT_CNODE_BITS)))? as u8,
             untyped: untyped.unwrap_or(Some(0))?,
+            supervisor: supervisor?,
+            restart: restart?,
             spans: item.spans,
         })
+    }
+
+    /// `restart` and its settings: `Some(None)` for "never", `None` after
+    /// an error. The settings are allowed only with `restart = "always"`,
+    /// which the supervisor itself may not have.
+    fn restart(&mut self, t: &DeTable<'_>, supervisor: bool) -> Option<Option<RestartPolicy>> {
+        let expected = "restart \"always\" or \"never\"";
+        let always = match t.get("restart") {
+            None => Some(false),
+            Some(v) => match self.string(v, expected).as_deref() {
+                Some("always") => {
+                    if supervisor {
+                        self.error_span(
+                            &v.span(),
+                            "expected restart \"never\" for the supervisor (supervisor = true), found \"always\": nothing restarts the supervisor",
+                        );
+                        None
+                    } else {
+                        Some(true)
+                    }
+                }
+                Some("never") => Some(false),
+                Some(_) => {
+                    let found = self.found(v);
+                    self.error_span(&v.span(), format!("expected {expected}, found {found}"));
+                    None
+                }
+                None => None,
+            },
+        };
+        let mut ok = always.is_some();
+        if always == Some(false) {
+            for key in RESTART_KEYS {
+                if let Some((k, _)) = t.get_key_value(*key) {
+                    self.error_span(
+                        &k.span(),
+                        format!("'{key}' is allowed only with restart = \"always\" (this component is not restarted)"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let mut policy = RestartPolicy::default();
+        let mut int =
+            |cx: &mut Self, key: &str, expected: String, min: u64, max: u64, to: &mut u64| {
+                if let Some(v) = t.get(key) {
+                    match cx.integer(v, &expected, min, max) {
+                        Some(n) => *to = n,
+                        None => ok = false,
+                    }
+                }
+            };
+        int(
+            self,
+            "restart_backoff_ms",
+            format!("restart_backoff_ms, milliseconds 0..={MAX_BACKOFF_MS}"),
+            0,
+            MAX_BACKOFF_MS,
+            &mut policy.backoff_ms,
+        );
+        int(
+            self,
+            "restart_backoff_max_ms",
+            format!("restart_backoff_max_ms, milliseconds 0..={MAX_BACKOFF_MS}"),
+            0,
+            MAX_BACKOFF_MS,
+            &mut policy.backoff_max_ms,
+        );
+        int(
+            self,
+            "restart_limit",
+            format!("restart_limit, quick failures in a row 1..={MAX_RESTART_LIMIT}"),
+            1,
+            MAX_RESTART_LIMIT,
+            &mut policy.limit,
+        );
+        int(
+            self,
+            "restart_stable_ms",
+            format!("restart_stable_ms, milliseconds 1..={MAX_STABLE_MS}"),
+            1,
+            MAX_STABLE_MS,
+            &mut policy.stable_ms,
+        );
+        if let Some(v) = t.get("heartbeat_ms") {
+            let expected = format!(
+                "heartbeat_ms 0 (no heartbeat) or milliseconds {MIN_HEARTBEAT_MS}..={MAX_HEARTBEAT_MS}"
+            );
+            match self.integer(v, &expected, 0, MAX_HEARTBEAT_MS) {
+                Some(n) if n == 0 || n >= MIN_HEARTBEAT_MS => policy.heartbeat_ms = n,
+                Some(n) => {
+                    self.error_span(&v.span(), format!("expected {expected}, found {n}"));
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if ok && always == Some(true) && policy.backoff_max_ms < policy.backoff_ms {
+            let (key, v) = match t.get("restart_backoff_max_ms") {
+                Some(v) => ("restart_backoff_max_ms", v),
+                None => ("restart_backoff_ms", t.get("restart_backoff_ms")?),
+            };
+            self.error_span(
+                &v.span(),
+                format!(
+                    "expected restart_backoff_max_ms ({}) >= restart_backoff_ms ({}), found {key} = {}",
+                    policy.backoff_max_ms,
+                    policy.backoff_ms,
+                    self.found(v)
+                ),
+            );
+            ok = false;
+        }
+        if !ok {
+            return None;
+        }
+        Some(always.unwrap_or(false).then_some(policy))
     }
 
     fn channel(&mut self, table: &DeTable<'_>, span: Range<usize>) -> Option<Channel> {

@@ -25,11 +25,17 @@ pub mod caps {
     /// This component's bound notification (R): its IRQs and notifications.
     pub const NOTIFICATION: u64 = 7;
 
+    /// 0: this component is not supervised (it has no heartbeat to answer).
+    pub const ALIVE: u64 = 0;
+
     /// The first CSpace slot that holds no cap.
     pub const FIRST_FREE: u64 = 8;
 
     /// log2 of the CNode's slots (also the depth of a CPtr).
     pub const CNODE_BITS: u64 = 8;
+
+    /// 1 when the supervisor restarts this component (restart = "always"), else 0.
+    pub const SUPERVISED: u64 = 0;
 }
 
 /// Virtual addresses of component `console`'s memory regions.
@@ -62,4 +68,7 @@ pub mod badges {
 
     /// 'uart_irq': bit 63 of the bound notification's word.
     pub const UART_IRQ: u64 = 0x8000_0000_0000_0000;
+
+    /// 0: this component is not supervised, so no heartbeat bit.
+    pub const HEARTBEAT: u64 = 0;
 }

@@ -19,11 +19,17 @@ pub mod caps {
     /// Channel 'pingpong': the endpoint to call server 'pong' on (WP, badge 1).
     pub const PINGPONG: u64 = 5;
 
+    /// 0: this component is not supervised (it has no heartbeat to answer).
+    pub const ALIVE: u64 = 0;
+
     /// The first CSpace slot that holds no cap.
     pub const FIRST_FREE: u64 = 6;
 
     /// log2 of the CNode's slots (also the depth of a CPtr).
     pub const CNODE_BITS: u64 = 8;
+
+    /// 1 when the supervisor restarts this component (restart = "always"), else 0.
+    pub const SUPERVISED: u64 = 0;
 }
 
 /// Virtual addresses of component `ping`'s memory regions.
@@ -44,4 +50,7 @@ pub mod addrs {
 
 /// Badges component `ping` receives: from its channels' clients and fault sources, and the bits of its bound notification.
 #[allow(dead_code)]
-pub mod badges {}
+pub mod badges {
+    /// 0: this component is not supervised, so no heartbeat bit.
+    pub const HEARTBEAT: u64 = 0;
+}

@@ -16,11 +16,17 @@ pub mod caps {
     /// Channel 'pingpong': the endpoint this server receives on (R).
     pub const PINGPONG: u64 = 4;
 
+    /// 0: this component is not supervised (it has no heartbeat to answer).
+    pub const ALIVE: u64 = 0;
+
     /// The first CSpace slot that holds no cap.
     pub const FIRST_FREE: u64 = 5;
 
     /// log2 of the CNode's slots (also the depth of a CPtr).
     pub const CNODE_BITS: u64 = 8;
+
+    /// 1 when the supervisor restarts this component (restart = "always"), else 0.
+    pub const SUPERVISED: u64 = 0;
 }
 
 /// Virtual addresses of component `pong`'s memory regions.
@@ -44,4 +50,7 @@ pub mod addrs {
 pub mod badges {
     /// The badge of client 'ping' on channel 'pingpong'.
     pub const PINGPONG_PING: u64 = 1;
+
+    /// 0: this component is not supervised, so no heartbeat bit.
+    pub const HEARTBEAT: u64 = 0;
 }
