@@ -152,7 +152,7 @@ fn module(
 }
 
 /// `0x1000_1000`: hex in groups of four digits, as rustfmt leaves it.
-fn hex(v: u64) -> String {
+pub(crate) fn hex(v: u64) -> String {
     let digits = format!("{v:x}");
     let mut groups = Vec::new();
     let mut end = digits.len();
@@ -166,7 +166,7 @@ fn hex(v: u64) -> String {
 }
 
 /// Text safe for one comment line.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

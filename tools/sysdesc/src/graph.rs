@@ -87,6 +87,15 @@ pub fn dot(sys: &System) -> String {
             );
         }
     }
+    if let Some(s) = sys.supervisor() {
+        for (_, c) in sys.supervised() {
+            let _ = writeln!(
+                out,
+                "  \"c_{}\" -> \"c_{}\" [style=dashed, color=\"#6a1b9a\", penwidth=2, label=\"restarts\"];",
+                s.name, c.name
+            );
+        }
+    }
     out.push_str("}\n");
     out
 }
@@ -125,6 +134,7 @@ enum EdgeKind {
     Notification,
     Shared,
     Fault,
+    Restart,
 }
 
 impl EdgeKind {
@@ -137,6 +147,9 @@ impl EdgeKind {
             Self::Shared => "stroke=\"#2e7d32\" stroke-width=\"3\"",
             Self::Fault => {
                 "stroke=\"#b00020\" stroke-width=\"1.4\" stroke-dasharray=\"2 3\" marker-end=\"url(#arrow-red)\""
+            }
+            Self::Restart => {
+                "stroke=\"#6a1b9a\" stroke-width=\"2\" stroke-dasharray=\"10 4\" marker-end=\"url(#arrow-purple)\""
             }
         }
     }
@@ -156,7 +169,8 @@ pub fn svg(sys: &System) -> String {
     let outer = radius + 140.0;
     let margin = 40.0;
     let width = 2.0 * (outer + 70.0 + margin);
-    let legend_h = 110.0;
+    let supervision = sys.supervisor().is_some() && sys.supervised().next().is_some();
+    let legend_h = if supervision { 130.0 } else { 110.0 };
     let legend_y = width / 2.0 + outer + 60.0;
     let height = legend_y + legend_h;
     let (cx, cy) = (width / 2.0, width / 2.0);
@@ -181,7 +195,11 @@ pub fn svg(sys: &System) -> String {
         ("blue", "#1f4e9c"),
         ("orange", "#b35900"),
         ("red", "#b00020"),
-    ] {
+        ("purple", "#6a1b9a"),
+    ]
+    .into_iter()
+    .filter(|(id, _)| supervision || *id != "purple")
+    {
         let _ = writeln!(
             out,
             "<marker id=\"arrow-{id}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"{colour}\"/></marker>"
@@ -237,6 +255,11 @@ pub fn svg(sys: &System) -> String {
     for (i, c) in sys.components.iter().enumerate() {
         if let Some(h) = c.fault_handler.as_deref().and_then(index) {
             edges.push((i, h, EdgeKind::Fault, "faults".to_string()));
+        }
+    }
+    if let Some(s) = sys.components.iter().position(|c| c.supervisor) {
+        for (i, _) in sys.supervised() {
+            edges.push((s, i, EdgeKind::Restart, "restarts".to_string()));
         }
     }
     out.push_str("<g id=\"edges\">\n");
@@ -388,7 +411,13 @@ pub fn svg(sys: &System) -> String {
         (EdgeKind::Notification, "notification: signaller to waiter"),
         (EdgeKind::Shared, "shared memory between mappers (perms)"),
         (EdgeKind::Fault, "faults go to the fault handler"),
+        (EdgeKind::Restart, "the supervisor restarts the component"),
     ];
+    let rows = &rows[..if supervision {
+        rows.len()
+    } else {
+        rows.len() - 1
+    }];
     for (k, (kind, text)) in rows.iter().enumerate() {
         let y = ly + 18.0 * k as f64;
         let _ = writeln!(

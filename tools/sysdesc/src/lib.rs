@@ -9,6 +9,8 @@
 //!   builds ([`expand()`]), with the programs' ELF images as frame fills;
 //! - generates each component's `caps` / `addrs` / `badges` constants
 //!   ([`caps_module()`]) for its build.rs to `include!`;
+//! - generates the supervisor's table of the components it restarts
+//!   ([`supervisor_module()`]);
 //! - draws the authority graph ([`dot()`], [`svg()`]).
 #![forbid(unsafe_code)]
 
@@ -20,6 +22,7 @@ pub mod graph;
 pub mod layout;
 pub mod model;
 pub mod parse;
+pub mod supervised;
 
 pub use capdl::Diagnostic;
 pub use caps::caps_module;
@@ -27,3 +30,4 @@ pub use expand::{expand, Expanded};
 pub use graph::{dot, svg};
 pub use model::System;
 pub use parse::{load, parse};
+pub use supervised::supervisor_module;

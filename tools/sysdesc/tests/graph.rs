@@ -122,3 +122,21 @@ fn names_are_escaped() {
     assert!(svg.contains("system a &lt;b&gt; &amp; &quot;c&quot;"));
     assert!(sysdesc::dot(&sys).starts_with("digraph \"a <b> & \\\"c\\\"\" {"));
 }
+
+#[test]
+fn supervision_is_drawn() {
+    let sys = sysdesc::parse("supervised.toml", &common::good("supervised.toml")).unwrap();
+    let dot = sysdesc::dot(&sys);
+    assert!(dot.contains(
+        "\"c_sup\" -> \"c_fs\" [style=dashed, color=\"#6a1b9a\", penwidth=2, label=\"restarts\"];"
+    ));
+    assert!(dot.contains("\"c_sup\" -> \"c_app\" [style=dashed"));
+    assert!(!dot.contains("\"c_sup\" -> \"c_logger\" [style=dashed"));
+    let svg = sysdesc::svg(&sys);
+    balanced(&svg);
+    assert_eq!(svg.matches(">restarts</text>").count(), 2);
+    assert!(svg.contains("the supervisor restarts the component"));
+    // Systems without supervision draw no such legend row.
+    let example = sysdesc::parse("example.toml", &common::good("example.toml")).unwrap();
+    assert!(!sysdesc::svg(&example).contains("restarts"));
+}
