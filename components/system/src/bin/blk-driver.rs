@@ -19,6 +19,12 @@
 //! Its client talks to it only through the rings of `libcerne::blk` in the
 //! shared `blk_queues` page, and the `blk_request` / `blk_done`
 //! notifications: the client never calls it.
+//!
+//! It may be restarted in place at any moment (docs/block.md, "Restart"):
+//! it then resets the device before it builds its virtqueue again, so
+//! nothing the previous incarnation gave the device is still in flight,
+//! and serves a new generation of the block protocol, which the client
+//! joins by pushing again what it had not seen completed.
 #![no_std]
 #![no_main]
 
@@ -26,13 +32,16 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use core::fmt::Write;
-use libcerne::blk::{self, Completion, Op, Queues, Request, Status, FLAG_FLUSH, FLAG_READ_ONLY};
+use libcerne::blk::{
+    self, Completion, DriverSession, Op, Queues, Request, Status, FLAG_FLUSH, FLAG_READ_ONLY,
+};
+use libcerne::supervision::Supervision;
 
 use libcerne::console::Console;
 use libcerne::sel4::{Cap, Frame, IrqHandler, Notification};
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -260,6 +269,9 @@ struct Driver {
     /// A request taken from the ring that did not fit in the virtqueue yet.
     stalled: Option<Request>,
     completed: u64,
+    /// A new client's reset is under way: requests of the previous one
+    /// that the device still finishes complete to no one.
+    draining: bool,
     console: Console,
 }
 
@@ -448,6 +460,10 @@ impl Driver {
     }
 
     fn complete(&mut self, id: u64, status: Status, sectors: u32) {
+        self.completed += 1;
+        if self.draining {
+            return;
+        }
         let c = Completion {
             id,
             status: status as u32,
@@ -462,7 +478,11 @@ impl Driver {
                 "[blk] completion ring full or corrupt: completion of request {id} dropped"
             );
         }
-        self.completed += 1;
+    }
+
+    /// Whether the device holds none of this driver's requests.
+    fn idle(&self) -> bool {
+        self.pending.iter().all(Option::is_none)
     }
 
     /// Moves requests from the ring to the virtqueue while there is room.
@@ -490,7 +510,28 @@ impl Driver {
     }
 }
 
-fn main(_arg: usize, cycles_at_entry: u64) -> ! {
+/// This component's side of supervision. The generator's
+/// `caps::SUPERVISED`, `caps::ALIVE` and `badges::HEARTBEAT` are not there
+/// yet; once they are, this is `libcerne::supervision!(arg)`.
+fn supervision(arg: usize) -> Supervision {
+    Supervision::start(false, 0, 0, arg)
+}
+
+/// Most reads of the status register while waiting for a reset to finish
+/// (QEMU finishes it within the write).
+const RESET_POLLS: usize = 1 << 20;
+
+/// Resets the device (virtio 1.2, 4.2.3.1: write 0 to the status, then
+/// wait until it reads back 0): after it, the device has finished or
+/// dropped every request an earlier incarnation of this driver gave it and
+/// no longer reads or writes its queues, which this incarnation reuses.
+fn reset(transport: &mut MmioTransport<'static>) -> bool {
+    transport.set_status(DeviceStatus::empty());
+    (0..RESET_POLLS).any(|_| transport.get_status().is_empty())
+}
+
+fn main(arg: usize, cycles_at_entry: u64) -> ! {
+    let sup = supervision(arg);
     let irq: Cap<IrqHandler> = Cap::from_cptr(caps::VIRTIO_IRQ);
     let wake: Cap<Notification> = Cap::from_cptr(caps::NOTIFICATION);
     let done: Cap<Notification> = Cap::from_cptr(caps::BLK_DONE);
@@ -505,6 +546,9 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let Some(mut transport) = probe() else {
         panic!("[blk] no virtio-blk device in the transport page");
     };
+    if !reset(&mut transport) {
+        panic!("[blk] the device does not finish its reset");
+    }
     let negotiated = transport.begin_init(Features::RO | Features::FLUSH | Features::VERSION_1);
     let low: u32 = transport.read_config_space(0).unwrap_or(0);
     let high: u32 = transport.read_config_space(4).unwrap_or(0);
@@ -529,13 +573,14 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
         free_slots: [true; SLOTS],
         stalled: None,
         completed: 0,
+        draining: false,
         console: libcerne::console!(),
     };
     let flags = if read_only { FLAG_READ_ONLY } else { 0 } | if flush { FLAG_FLUSH } else { 0 };
-    let generation = queues.publish(capacity, flags);
+    let mut session = DriverSession::start(&queues, capacity, flags);
     let _ = writeln!(
         driver.console,
-        "[blk] virtio-blk up: {} sectors ({} MiB){}{}, transport v{:?}, DMA {} + {} pages, generation {generation}",
+        "[blk] virtio-blk up: {} sectors ({} MiB){}{}, transport v{:?}, DMA {} + {} pages, generation {} (incarnation {})",
         capacity,
         capacity / 2048,
         if read_only { ", read-only" } else { "" },
@@ -543,6 +588,8 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
         driver.transport.version(),
         regions().own.pages,
         regions().data.pages,
+        session.generation(),
+        sup.incarnation(),
     );
     if cfg!(feature = "boot-bench") {
         let _ = writeln!(
@@ -556,20 +603,40 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let measure = cfg!(feature = "storage-bench");
     let mut busy = 0u64;
     loop {
-        let word = wake.wait();
+        // The heartbeat is answered here; a wake-up for it alone changes
+        // nothing else.
+        let word = sup.on_signal(wake.wait());
+        if word == 0 {
+            continue;
+        }
         let woke = if measure { libcerne::pmu::cycles() } else { 0 };
+        let mut signal = false;
         if word & badges::VIRTIO_IRQ != 0 {
             driver.transport.ack_interrupt();
             driver.reap();
             let _ = irq.ack();
+            signal = !driver.draining;
+        }
+        // A new client (a restarted file server) asked to start afresh:
+        // take nothing more of the old one's, let the device finish what it
+        // has, then acknowledge under a new generation.
+        if session.poll_reset(&queues) && !driver.draining {
+            driver.draining = true;
+            driver.stalled = None;
+        }
+        if session.finish_reset(&queues, driver.idle()) {
+            driver.draining = false;
+            signal = true;
         }
         let before = driver.completed;
-        driver.take_requests();
+        if session.serving(&queues) {
+            driver.take_requests();
+        }
         if driver.queue.should_notify() {
             driver.transport.notify(0);
         }
         // Completions from reap, and any refused outright by take_requests.
-        if driver.completed != before || word & badges::VIRTIO_IRQ != 0 {
+        if signal || driver.completed != before {
             done.signal();
         }
         if measure {
