@@ -63,7 +63,7 @@ mod tests {
             assert_eq!(FsError::from_code(e.code()), Some(*e));
         }
         assert_eq!(FsError::from_code(0), None);
-        assert_eq!(FsError::from_code(19), None);
+        assert_eq!(FsError::from_code(20), None);
         assert_eq!(FsError::from_code(u16::MAX), None);
     }
 }

@@ -46,11 +46,14 @@
 //! # Sessions and handles
 //!
 //! A client is identified by its badge (`u64`); its session is simply the
-//! set of handles it owns. A [`Handle`] value is `generation << 16 | slot`:
-//! the slot's generation changes every time the slot is freed, so a closed
-//! handle value is never valid again, and every use checks that the caller
-//! owns the slot. A foreign, closed or made-up handle gives
-//! [`FsError::UnknownHandle`]. [`Limits`] caps handles per client and in
+//! set of handles it owns. A [`Handle`] value is `incarnation << 48 |
+//! generation << 16 | slot`: the slot's generation (32 bits) changes every
+//! time the slot is freed, so a closed handle value is never valid again,
+//! and every use checks that the caller owns the slot. A foreign, closed or
+//! made-up handle gives [`FsError::UnknownHandle`]. The incarnation (16
+//! bits) is the file server component's ([`FileServer::set_incarnation`]):
+//! a handle from before a restart gives [`FsError::Stale`] and never names
+//! a file of the new table. [`Limits`] caps handles per client and in
 //! total.
 //!
 //! # Positions and sizes
@@ -379,8 +382,14 @@ struct Slot {
 
 /// Bits of a handle value used for the slot index.
 const SLOT_BITS: u32 = 16;
-/// Mask of the generation (48 bits).
-const GEN_MASK: u64 = (1 << (64 - SLOT_BITS)) - 1;
+/// Bits of the slot's generation, above the slot index.
+const GEN_BITS: u32 = 32;
+/// Mask of the generation (32 bits).
+const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
+/// Where the server's incarnation (its low 16 bits) sits in a handle.
+const INCARNATION_SHIFT: u32 = SLOT_BITS + GEN_BITS;
+/// The bits of the incarnation a handle carries.
+const INCARNATION_MASK: u64 = (1 << (64 - INCARNATION_SHIFT)) - 1;
 
 /// The file server: a mounted FAT32 volume, its block cache, and every
 /// client's handles. See the module doc.
@@ -397,6 +406,9 @@ pub struct FileServer<D: BlockDevice> {
     per_client: BTreeMap<u64, usize>,
     open_count: usize,
     limits: Limits,
+    /// The server's incarnation as handles carry it (see
+    /// [`FileServer::set_incarnation`]).
+    incarnation: u64,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for FileServer<D> {
@@ -686,6 +698,7 @@ impl<D: BlockDevice> FileServer<D> {
             per_client: BTreeMap::new(),
             open_count: 0,
             limits,
+            incarnation: 0,
         })
     }
 
@@ -718,6 +731,15 @@ impl<D: BlockDevice> FileServer<D> {
     pub fn set_time(&mut self, now: Timestamp) -> Result<(), FsError> {
         self.clock.set(now.to_fat()?);
         Ok(())
+    }
+
+    /// Tells the server which incarnation of the file server component it
+    /// is (0 at boot, n after the n-th restart): every handle it gives out
+    /// carries it (its low 16 bits), and a handle that carries an earlier
+    /// one is answered with [`FsError::Stale`] (one that carries a later
+    /// one is made up: `UnknownHandle`). Set it before the first `open`.
+    pub fn set_incarnation(&mut self, incarnation: u64) {
+        self.incarnation = incarnation;
     }
 
     /// The limits in force.
@@ -777,11 +799,26 @@ impl<D: BlockDevice> FileServer<D> {
         usize::try_from(h.0 & ((1 << SLOT_BITS) - 1)).unwrap_or(usize::MAX)
     }
 
-    /// The open state of `h` if `client` owns it.
-    fn get(slots: &mut [Slot], client: u64, h: Handle) -> Result<&mut Open, FsError> {
+    /// The open state of `h` if `client` owns it; `Stale` for a handle of
+    /// another incarnation of the server.
+    fn get(
+        slots: &mut [Slot],
+        incarnation: u64,
+        client: u64,
+        h: Handle,
+    ) -> Result<&mut Open, FsError> {
+        let tag = h.0 >> INCARNATION_SHIFT;
+        if tag != incarnation & INCARNATION_MASK {
+            // An earlier incarnation's handle, or a made-up one.
+            return Err(if tag < incarnation || incarnation > INCARNATION_MASK {
+                FsError::Stale
+            } else {
+                FsError::UnknownHandle
+            });
+        }
         let index =
             usize::try_from(h.0 & ((1 << SLOT_BITS) - 1)).map_err(|_| FsError::UnknownHandle)?;
-        let generation = h.0 >> SLOT_BITS;
+        let generation = (h.0 >> SLOT_BITS) & GEN_MASK;
         let slot = slots.get_mut(index).ok_or(FsError::UnknownHandle)?;
         if slot.generation != generation {
             return Err(FsError::UnknownHandle);
@@ -818,7 +855,9 @@ impl<D: BlockDevice> FileServer<D> {
         };
         let slot = self.slots.get_mut(index).ok_or(FsError::TooManyHandles)?;
         slot.open = Some(open);
-        let raw = (slot.generation << SLOT_BITS) | index as u64;
+        let raw = ((self.incarnation & INCARNATION_MASK) << INCARNATION_SHIFT)
+            | ((slot.generation & GEN_MASK) << SLOT_BITS)
+            | index as u64;
         self.open_count += 1;
         *self.per_client.entry(owner).or_insert(0) += 1;
         Ok(Handle(raw))
@@ -950,7 +989,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// # Errors
     /// `UnknownHandle`.
     pub fn close(&mut self, client: u64, h: Handle) -> Result<(), FsError> {
-        Self::get(&mut self.slots, client, h)?;
+        Self::get(&mut self.slots, self.incarnation, client, h)?;
         self.release(usize::try_from(h.0 & ((1 << SLOT_BITS) - 1)).unwrap_or(usize::MAX));
         Ok(())
     }
@@ -986,7 +1025,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// # Errors
     /// `UnknownHandle`, `NotFound` (removed), `Io`.
     pub fn fstat(&mut self, client: u64, h: Handle) -> Result<Stat, FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
+        let o = Self::get(&mut self.slots, self.incarnation, client, h)?;
         if o.gone {
             return Err(FsError::NotFound);
         }
@@ -1027,7 +1066,7 @@ impl<D: BlockDevice> FileServer<D> {
         pos: Option<u64>,
         buf: &mut [u8],
     ) -> Result<usize, FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
+        let o = Self::get(&mut self.slots, self.incarnation, client, h)?;
         if o.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -1108,7 +1147,35 @@ impl<D: BlockDevice> FileServer<D> {
     /// `UnknownHandle`, `IsADirectory`, `NotWritable`, `NotFound`
     /// (removed), `FileTooLarge`, `NoSpace` (nothing could be written), `Io`.
     pub fn write(&mut self, client: u64, h: Handle, data: &[u8]) -> Result<usize, FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
+        self.write_file(client, h, None, data)
+    }
+
+    /// Writes `data` at `pos` without using or moving `h`'s position, also
+    /// on an `APPEND` handle (so that doing it twice has the effect of
+    /// once: the file protocol's `write_at` is idempotent).
+    ///
+    /// # Errors
+    /// As [`FileServer::write`].
+    pub fn write_at(
+        &mut self,
+        client: u64,
+        h: Handle,
+        pos: u64,
+        data: &[u8],
+    ) -> Result<usize, FsError> {
+        self.write_file(client, h, Some(pos), data)
+    }
+
+    /// Writes `h`'s file at `at`, or at its position (the end for `APPEND`)
+    /// and then moves the position past what was written.
+    fn write_file(
+        &mut self,
+        client: u64,
+        h: Handle,
+        at: Option<u64>,
+        data: &[u8],
+    ) -> Result<usize, FsError> {
+        let o = Self::get(&mut self.slots, self.incarnation, client, h)?;
         if o.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -1119,10 +1186,10 @@ impl<D: BlockDevice> FileServer<D> {
             return Err(FsError::NotFound);
         }
         let entry = target(&self.fs, &self.cache, &self.geo, o)?;
-        let pos = if o.flags.contains(OpenFlags::APPEND) {
-            entry.size()
-        } else {
-            o.pos
+        let pos = match at {
+            Some(at) => at,
+            None if o.flags.contains(OpenFlags::APPEND) => entry.size(),
+            None => o.pos,
         };
         if data.is_empty() {
             return Ok(0);
@@ -1135,8 +1202,10 @@ impl<D: BlockDevice> FileServer<D> {
         }
         let slot = Self::slot_index(h);
         let n = self.write_entry(slot, entry, pos, data)?;
-        if let Some(o) = self.slots.get_mut(slot).and_then(|s| s.open.as_mut()) {
-            o.pos = pos + n as u64;
+        if at.is_none() {
+            if let Some(o) = self.slots.get_mut(slot).and_then(|s| s.open.as_mut()) {
+                o.pos = pos + n as u64;
+            }
         }
         Ok(n)
     }
@@ -1148,7 +1217,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// `UnknownHandle`, `IsADirectory`, `NotFound` (removed),
     /// `InvalidArgument` (negative or too large), `Io`.
     pub fn seek(&mut self, client: u64, h: Handle, from: SeekFrom) -> Result<u64, FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
+        let o = Self::get(&mut self.slots, self.incarnation, client, h)?;
         if o.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -1178,7 +1247,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// (removed), `FileTooLarge`, `NoSpace` (the file keeps its old size),
     /// `Io`.
     pub fn truncate(&mut self, client: u64, h: Handle, len: u64) -> Result<(), FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
+        let o = Self::get(&mut self.slots, self.incarnation, client, h)?;
         if o.is_dir {
             return Err(FsError::IsADirectory);
         }
@@ -1217,7 +1286,7 @@ impl<D: BlockDevice> FileServer<D> {
     /// # Errors
     /// `UnknownHandle`, `Io`.
     pub fn fsync(&mut self, client: u64, h: Handle) -> Result<(), FsError> {
-        Self::get(&mut self.slots, client, h)?;
+        Self::get(&mut self.slots, self.incarnation, client, h)?;
         self.sync()
     }
 
@@ -1252,7 +1321,7 @@ impl<D: BlockDevice> FileServer<D> {
         start: u64,
         max: usize,
     ) -> Result<Vec<DirEntryInfo>, FsError> {
-        let o = Self::get(&mut self.slots, client, h)?;
+        let o = Self::get(&mut self.slots, self.incarnation, client, h)?;
         if !o.is_dir {
             return Err(FsError::NotADirectory);
         }

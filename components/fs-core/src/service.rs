@@ -49,6 +49,13 @@ impl<D: BlockDevice> FileService<D> {
         self.usage = usage;
     }
 
+    /// Tells the server which incarnation of the component it is: handles
+    /// of another are answered with `Stale` (see
+    /// [`FileServer::set_incarnation`]).
+    pub fn set_incarnation(&mut self, incarnation: u64) {
+        self.fs.set_incarnation(incarnation);
+    }
+
     /// The file server.
     pub fn fs(&mut self) -> &mut FileServer<D> {
         &mut self.fs
@@ -135,13 +142,7 @@ impl<D: BlockDevice> FileService<D> {
         let h = Handle::from_raw(handle);
         let n = match at {
             None => self.fs.write(badge, h, scratch)?,
-            Some(pos) => {
-                let saved = self.fs.seek(badge, h, SeekFrom::Current(0))?;
-                self.fs.seek(badge, h, SeekFrom::Start(pos))?;
-                let written = self.fs.write(badge, h, scratch);
-                self.fs.seek(badge, h, SeekFrom::Start(saved))?;
-                written?
-            }
+            Some(pos) => self.fs.write_at(badge, h, pos, scratch)?,
         };
         Ok(files::Count { bytes: n as u64 })
     }

@@ -5,10 +5,20 @@
 //! ranges of it ([`BufRange`]).
 //!
 //! Each operation says whether it is idempotent (carrying it out twice has
-//! the effect of once): the positional `read_at` / `write_at`, `stat`,
-//! `fstat`, `read_dir`, `truncate`, `fsync`, `statfs` and `stats` are; `open`,
-//! `close`, `read`, `write` (which move the handle's position), `seek`,
-//! `mkdir`, `unlink` and `rename` are not.
+//! the effect of once), so that the interface client may re-issue it by
+//! itself when the server restarted before answering: the positional
+//! `read_at` / `write_at` (`write_at` writes at its position even on an
+//! `APPEND` handle), `stat`, `fstat`, `read_dir`, `truncate` (to a length),
+//! `fsync`, `statfs`, `stats` and `close_all` are; `open` (it may create or
+//! truncate, and `EXCLUSIVE` fails the second time), `close`, `read`,
+//! `write` (which move the handle's position, or append), `seek` (relative
+//! to the position), `mkdir`, `unlink` and `rename` are not, and their
+//! callers get `Error::Protocol(ProtocolError::Restarted)` to act on.
+//!
+//! Handles do not survive a restart of the server: each carries the
+//! server's incarnation, and one from an earlier incarnation is answered
+//! with [`FsError::Stale`] (so a re-issued `read_at` on such a handle gets
+//! `Stale`, never another file's bytes).
 //!
 //! Error replies carry [`FsError`]s, as labels `FIRST_SERVER_CODE - 1 +
 //! code`; a request the server cannot decode gets the mechanism's
@@ -72,11 +82,16 @@ pub enum FsError {
     /// A range of the request lies outside the buffer the client shares
     /// with the server (or the client has none).
     BadBuffer = 18,
+    /// The file server restarted since this handle was opened: handles do
+    /// not survive a restart (the server's table of them is gone, and a
+    /// handle must never name another file afterwards). Open the file
+    /// again; data that was fsync'd before the restart is there.
+    Stale = 19,
 }
 
 impl FsError {
     /// Every error, in code order.
-    pub const ALL: [FsError; 18] = [
+    pub const ALL: [FsError; 19] = [
         FsError::UnknownHandle,
         FsError::PathTooLong,
         FsError::InvalidName,
@@ -95,9 +110,10 @@ impl FsError {
         FsError::Corrupt,
         FsError::FileTooLarge,
         FsError::BadBuffer,
+        FsError::Stale,
     ];
 
-    /// The stable numeric code (1..=18).
+    /// The stable numeric code (1..=19).
     #[must_use]
     pub const fn code(self) -> u16 {
         self as u16
@@ -132,6 +148,7 @@ impl FsError {
             FsError::Corrupt => "Corrupt",
             FsError::FileTooLarge => "FileTooLarge",
             FsError::BadBuffer => "BadBuffer",
+            FsError::Stale => "Stale",
         }
     }
 }
@@ -401,7 +418,8 @@ crate::interface! {
         4 => Write: fn write(Transfer) -> Count, once;
         /// Reads at a position; the handle's position is not used.
         5 => ReadAt: fn read_at(TransferAt) -> Count, idempotent;
-        /// Writes at a position.
+        /// Writes at a position (also on an `APPEND` handle); the handle's
+        /// position is not used.
         6 => WriteAt: fn write_at(TransferAt) -> Count, idempotent;
         /// Moves the handle's position.
         7 => Seek: fn seek(Seek) -> Position, once;
@@ -684,5 +702,25 @@ mod tests {
         assert!(!protocol::Op::Write.idempotent());
         assert!(protocol::Op::Fsync.idempotent());
         assert!(!protocol::Op::Rename.idempotent());
+    }
+
+    #[test]
+    fn idempotence_of_every_operation() {
+        use protocol::Op;
+        let idempotent = [
+            Op::ReadAt,
+            Op::WriteAt,
+            Op::Stat,
+            Op::Fstat,
+            Op::ReadDir,
+            Op::Truncate,
+            Op::Fsync,
+            Op::Statfs,
+            Op::Stats,
+            Op::CloseAll,
+        ];
+        for op in Op::ALL {
+            assert_eq!(op.idempotent(), idempotent.contains(op), "{op:?}");
+        }
     }
 }

@@ -9,6 +9,12 @@
 //! `libcerne::files`; each shares a buffer with this server alone, which
 //! carries paths, data and listings. Everything that decides an answer is
 //! `cerne_fs::FileService`, tested on the host.
+//!
+//! It may be restarted in place by its supervisor (docs/file-server.md,
+//! "Restart"): the new incarnation has the block driver forget what the old
+//! one left in flight, mounts the volume (repairing what a crash can leave),
+//! and hands out handles that carry its incarnation, so that the old ones
+//! are answered `Stale`.
 #![no_std]
 #![no_main]
 
@@ -22,6 +28,7 @@ use cerne_fs::{BlockDevice, FileServer, FileService, IoError};
 use libcerne::blk::{self, BlkError, Doorbell, Queues};
 use libcerne::interface::{message_words, SharedBuffer, MAX_WORDS};
 use libcerne::sel4::{Cap, Endpoint, Notification};
+use libcerne::supervision::Supervision;
 
 include!(concat!(env!("OUT_DIR"), "/fileserver.rs"));
 
@@ -60,6 +67,7 @@ fn usage() -> (u64, u64, u64, u64) {
 struct Bell {
     driver: Cap<Notification>,
     own: Cap<Notification>,
+    sup: Supervision,
 }
 
 impl Doorbell for Bell {
@@ -67,12 +75,19 @@ impl Doorbell for Bell {
         self.driver.signal();
     }
     fn wait_for_driver(&self) {
-        // The bound notification carries only blk_done: any wake-up is the
-        // driver's.
+        // The bound notification carries blk_done and, when supervised, the
+        // heartbeat: that one is answered here and the wait goes on.
         let start = now();
-        let _ = self.own.wait();
+        while self.sup.on_signal(self.own.wait()) == 0 {}
         WAITED.fetch_add(now().wrapping_sub(start), Ordering::Relaxed);
     }
+}
+
+/// This component's side of supervision. The generator's
+/// `caps::SUPERVISED`, `caps::ALIVE` and `badges::HEARTBEAT` are not there
+/// yet; once they are, this is `libcerne::supervision!(arg)`.
+fn supervision(arg: usize) -> Supervision {
+    Supervision::start(false, 0, 0, arg)
 }
 
 /// The disk, through the block driver.
@@ -101,7 +116,10 @@ impl BlockDevice for Disk {
     }
 }
 
-fn main(_arg: usize, cycles_at_entry: u64) -> ! {
+fn main(arg: usize, cycles_at_entry: u64) -> ! {
+    // First: a restarted server answers the request its predecessor left
+    // unanswered (Restarted), so that client does not wait for ever.
+    let sup = supervision(arg);
     // SAFETY: the description gives this component its heap region, mapped
     // read-write and used by nothing else; this is the one call.
     unsafe { libcerne::heap::init(addrs::HEAP, addrs::HEAP_SIZE) };
@@ -112,6 +130,7 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let bell = Bell {
         driver: Cap::from_cptr(caps::BLK_REQUEST),
         own: Cap::from_cptr(caps::NOTIFICATION),
+        sup,
     };
     // SAFETY: blk_queues and blk_data are mapped read-write here and in the
     // driver only, and this server reaches them only through these values.
@@ -145,20 +164,24 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let clients = buffers.len();
     let mut service = FileService::new(fs, buffers);
     service.set_usage(usage);
+    service.set_incarnation(sup.incarnation());
     let free = service.fs().stats().map(|s| s.free_bytes).unwrap_or(0);
     let _ = writeln!(
         console,
-        "[fs] FAT32 volume mounted: {} MiB, {} KiB free; serving {clients} clients",
+        "[fs] FAT32 volume mounted: {} MiB, {} KiB free; serving {clients} clients (incarnation {})",
         sectors / 2048,
-        free / 1024
+        free / 1024,
+        sup.incarnation()
     );
     let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::FILES);
     let mut words = [0; MAX_WORDS];
     let mut message = endpoint.recv();
     loop {
-        if message.badge & badges::BLK_DONE != 0 {
-            // A completion signal that arrived while no request waited:
-            // nothing to answer.
+        if message.badge & badges::BLK_DONE != 0 || sup.is_heartbeat(message.badge) {
+            // A signal of the bound notification, not a client's request: a
+            // completion that arrived while no request waited (nothing to
+            // do), or the heartbeat (answered here).
+            sup.on_signal(message.badge);
             message = endpoint.recv();
             continue;
         }
