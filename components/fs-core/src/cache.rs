@@ -19,6 +19,17 @@
 //!   [`BlockDevice::flush`] is called. When `sync` returns `Ok`, everything
 //!   written to the cache before it is durable.
 //!
+//! **Order.** A write-back reaches the device in two steps when the cache
+//! knows where the volume's data region starts
+//! ([`BlockCache::set_data_start`]): first every dirty sector of the data
+//! region (file data and directories), then a flush, then the sectors
+//! before it (boot sector, FSInfo, the FATs). So a crash at any point of a
+//! write-back leaves the FAT as it was before, or the directories and data
+//! as they are now: an entry may point at clusters the FAT does not give
+//! it yet, a cluster may be allocated that no entry reaches, never the
+//! reverse (clusters a durable entry reaches freed or given to another
+//! file). The repair at mount (`repair`) fixes exactly those two.
+//!
 //! If a write-back fails, the pages stay dirty (writing them again later is
 //! harmless), so a device error never discards data held in the cache.
 //!
@@ -146,6 +157,10 @@ pub struct BlockCache<D: BlockDevice> {
     pos: u64,
     clock: u64,
     stats: CacheStats,
+    /// The first sector of the volume's data region (0: no order).
+    data_start: u64,
+    /// Sectors were written since the last flush.
+    unflushed: bool,
 }
 
 /// Mask with the low `n` bits set (`n` ≤ 8).
@@ -177,7 +192,22 @@ impl<D: BlockDevice> BlockCache<D> {
                 capacity_pages: capacity as u64,
                 ..CacheStats::default()
             },
+            data_start: 0,
+            unflushed: false,
         }
+    }
+
+    /// Whether [`BlockCache::sync`] has anything to do: dirty sectors, or
+    /// sectors written back but not yet flushed.
+    pub fn needs_sync(&self) -> bool {
+        self.unflushed || self.slots.iter().any(|sl| sl.dirty != 0)
+    }
+
+    /// Orders every later write-back: sectors from `sector` on (the data
+    /// region) first, then a flush, then those before it (see the module
+    /// doc). 0 turns the order off.
+    pub fn set_data_start(&mut self, sector: u64) {
+        self.data_start = sector;
     }
 
     /// Size of the byte stream: the device size in bytes.
@@ -377,33 +407,68 @@ impl<D: BlockDevice> BlockCache<D> {
         Ok(total)
     }
 
-    /// Writes every dirty sector to the device in one `write_batch` (one
-    /// entry per run of consecutive dirty sectors in a page, in disk order)
-    /// without flushing. Pages stay cached, now clean.
+    /// Writes every dirty sector to the device without a final flush: in
+    /// one `write_batch` (one entry per run of consecutive dirty sectors in
+    /// a page, in disk order), or, when both the data region and the
+    /// sectors before it are dirty and an order is set, the data region's
+    /// batch, a flush, then the rest's batch. Pages stay cached, now clean.
     ///
     /// # Errors
-    /// [`CacheError::Device`]; the pages then stay dirty.
+    /// [`CacheError::Device`]; the pages not written then stay dirty.
     pub fn write_back(&mut self) -> Result<(), CacheError> {
+        let split = self.data_start;
+        if split == 0 {
+            return self.write_back_range(0, u64::MAX);
+        }
+        let dirty_in = |c: &Self, lo: u64, hi: u64| {
+            c.slots.iter().any(|sl| {
+                (0..c.page_sectors(sl.page)).any(|k| {
+                    let sector = sl.page * SPP + k as u64;
+                    sl.dirty & (1 << k) != 0 && (lo..hi).contains(&sector)
+                })
+            })
+        };
+        if dirty_in(self, split, u64::MAX) && dirty_in(self, 0, split) {
+            self.write_back_range(split, u64::MAX)?;
+            self.dev.flush()?;
+            self.stats.flushes += 1;
+            self.write_back_range(0, split)
+        } else {
+            self.write_back_range(0, u64::MAX)
+        }
+    }
+
+    /// Writes the dirty sectors in `lo..hi` in one batch.
+    fn write_back_range(&mut self, lo: u64, hi: u64) -> Result<(), CacheError> {
+        let in_range = |page: u64, k: usize| (lo..hi).contains(&(page * SPP + k as u64));
         let mut order: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].dirty != 0)
+            .filter(|&i| {
+                let sl = self.slots[i];
+                (0..self.page_sectors(sl.page))
+                    .any(|k| sl.dirty & (1 << k) != 0 && in_range(sl.page, k))
+            })
             .collect();
         if order.is_empty() {
             return Ok(());
         }
         order.sort_by_key(|&i| self.slots[i].page);
         let mut batch: Vec<(u64, &[u8])> = Vec::new();
+        let mut cleaned: Vec<(usize, u8)> = Vec::new();
         let mut sectors = 0u64;
         for &i in &order {
             let slot = self.slots[i];
             let n = self.page_sectors(slot.page);
+            let want = |k: usize| slot.dirty & (1 << k) != 0 && in_range(slot.page, k);
+            let mut mask = 0u8;
             let mut k = 0;
             while k < n {
-                if slot.dirty & (1 << k) == 0 {
+                if !want(k) {
                     k += 1;
                     continue;
                 }
                 let start = k;
-                while k < n && slot.dirty & (1 << k) != 0 {
+                while k < n && want(k) {
+                    mask |= 1 << k;
                     k += 1;
                 }
                 let base = i * PAGE_SIZE;
@@ -413,27 +478,40 @@ impl<D: BlockDevice> BlockCache<D> {
                 ));
                 sectors += (k - start) as u64;
             }
+            cleaned.push((i, mask));
         }
+        self.unflushed = true;
         self.dev.write_batch(&batch)?;
         drop(batch);
-        for &i in &order {
-            self.slots[i].dirty = 0;
+        for (i, mask) in cleaned {
+            self.slots[i].dirty &= !mask;
         }
         self.stats.write_batches += 1;
         self.stats.sectors_written += sectors;
         Ok(())
     }
 
-    /// Writes back every dirty page (one batch) and then flushes the device:
-    /// on `Ok`, everything written to the cache so far is durable.
+    /// Writes back every dirty page ([`BlockCache::write_back`]) and then
+    /// flushes the device: on `Ok`, everything written to the cache so far
+    /// is durable.
     ///
     /// # Errors
     /// [`CacheError::Device`] from the batch or the flush.
     pub fn sync(&mut self) -> Result<(), CacheError> {
         self.write_back()?;
         self.dev.flush()?;
+        self.unflushed = false;
         self.stats.flushes += 1;
         Ok(())
+    }
+
+    /// Forgets every change not yet written back (the sectors are read from
+    /// the device again): for a device that refuses writes.
+    pub fn drop_dirty(&mut self) {
+        for slot in &mut self.slots {
+            slot.valid &= !slot.dirty;
+            slot.dirty = 0;
+        }
     }
 
     /// Forgets every clean page (dirty pages stay), so that the next

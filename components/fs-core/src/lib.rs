@@ -8,6 +8,7 @@
 //! * [`cache`]: the write-back page cache and its fsync guarantee;
 //! * [`server`]: sessions, handles and every operation;
 //! * [`path`]: which paths are accepted;
+//! * `repair`: making a volume consistent after an unclean stop;
 //! * [`error`]: the stable error codes;
 //! * [`service`]: the file protocol served on top of [`FileServer`];
 //! * [`format`](mod@format): making a fresh volume.
@@ -25,6 +26,7 @@ pub mod device;
 pub mod error;
 pub mod format;
 pub mod path;
+mod repair;
 pub mod server;
 pub mod service;
 
@@ -33,6 +35,7 @@ pub use device::{BlockDevice, DiskCounters, Faults, IoError, MemDisk, SECTOR_SIZ
 pub use error::FsError;
 pub use format::{format, format_with_cluster_size, min_sectors};
 pub use path::{parse_path, path_from_bytes, MAX_PATH};
+pub use repair::Repaired;
 pub use server::{
     DirEntryInfo, FileServer, FsStats, Handle, Limits, OpenFlags, SeekFrom, Stat, Timestamp,
     MAX_FILE_SIZE,

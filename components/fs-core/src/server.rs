@@ -90,6 +90,7 @@ use crate::chain::{self, Alloc, Cursor, Geometry};
 use crate::device::BlockDevice;
 use crate::error::Fat;
 use crate::path::{has_prefix, parse_path, same_path};
+use crate::repair::{self, Repaired};
 use crate::FsError;
 
 /// The largest file FAT can hold, in bytes (4 GiB − 1).
@@ -409,6 +410,11 @@ pub struct FileServer<D: BlockDevice> {
     /// The server's incarnation as handles carry it (see
     /// [`FileServer::set_incarnation`]).
     incarnation: u64,
+    /// The boot sector's status flags with the dirty flag off, written
+    /// back at unmount.
+    clean_flags: u8,
+    /// What the mount repaired, when the volume was not cleanly unmounted.
+    repaired: Option<Repaired>,
 }
 
 impl<D: BlockDevice> core::fmt::Debug for FileServer<D> {
@@ -580,6 +586,15 @@ fn target<D: BlockDevice>(
     Ok(found)
 }
 
+/// Makes everything written so far durable, if anything is pending: the
+/// barrier before and after an operation that frees clusters, so that the
+/// clusters it frees are never given to another file in the same
+/// write-back as the change that stops using them (see `repair`).
+fn barrier<D: BlockDevice>(cache: &SharedCache<D>) -> Result<(), FsError> {
+    cache.with(|c| if c.needs_sync() { c.sync() } else { Ok(()) })??;
+    Ok(())
+}
+
 /// After the file at `path` was cut to `size` bytes: every handle on it
 /// forgets the clusters past the new end.
 fn cut(slots: &mut [Slot], geo: &Geometry, path: &[String], size: u64) {
@@ -672,7 +687,30 @@ impl<D: BlockDevice> FileServer<D> {
     /// As [`FileServer::mount`].
     pub fn mount_with(device: D, cache_pages: usize, limits: Limits) -> Result<Self, FsError> {
         let cache = SharedCache::new(BlockCache::new(device, cache_pages));
-        let boot = check_boot_sector(&cache)?;
+        let mut boot = check_boot_sector(&cache)?;
+        // After an unclean stop the volume is repaired first; then it stays
+        // marked dirty, durably, before anything else is written, until the
+        // last write of `unmount`.
+        let flags = boot[repair::FLAGS_OFFSET as usize];
+        let mut repaired = None;
+        if flags & repair::DIRTY != 0 {
+            repaired = Some(cache.with(repair::repair)??);
+        }
+        if let Some(sector) = repair::data_start_sector(&boot) {
+            cache.with(|c| c.set_data_start(sector))?;
+        }
+        if cache
+            .with(|c| {
+                c.write_at(repair::FLAGS_OFFSET, &[flags | repair::DIRTY])?;
+                c.sync()
+            })?
+            .is_err()
+        {
+            // A read-only device: nothing will be written, nothing can be
+            // left half-written. Forget the attempt.
+            cache.with(BlockCache::drop_dirty)?;
+        }
+        boot[repair::FLAGS_OFFSET as usize] = flags | repair::DIRTY;
         let clock = Rc::new(Cell::new(Timestamp::EPOCH.to_fat()?));
         let options = fatfs::FsOptions::new()
             .update_accessed_date(false)
@@ -699,7 +737,16 @@ impl<D: BlockDevice> FileServer<D> {
             open_count: 0,
             limits,
             incarnation: 0,
+            clean_flags: flags & !repair::DIRTY,
+            repaired,
         })
+    }
+
+    /// What the mount repaired (`None`: the volume was cleanly unmounted,
+    /// nothing to do).
+    #[must_use]
+    pub fn repaired(&self) -> Option<Repaired> {
+        self.repaired
     }
 
     /// Writes the file system's summary (FSInfo), syncs the cache and gives
@@ -714,12 +761,16 @@ impl<D: BlockDevice> FileServer<D> {
             cache,
             geo,
             alloc,
+            clean_flags,
             ..
         } = self;
         let (free, _) = free_clusters(&fs, &alloc)?;
         fs.unmount().map_err(Fat)?;
         let mut c = cache.try_into_inner().ok_or(FsError::Io)?;
         alloc.unmount(&mut c, &geo, free)?;
+        c.sync()?;
+        // Clean only once everything else is durable.
+        c.write_at(repair::FLAGS_OFFSET, &[clean_flags])?;
         c.sync()?;
         Ok(c.into_device())
     }
@@ -952,6 +1003,9 @@ impl<D: BlockDevice> FileServer<D> {
                 if flags.contains(OpenFlags::TRUNCATE) {
                     let mut f = e.to_file();
                     check_chain(&self.fs, &mut f)?;
+                    if e.len() > 0 {
+                        barrier(&self.cache)?;
+                    }
                     f.truncate().map_err(Fat)?;
                     f.flush().map_err(Fat)?;
                     truncated = true;
@@ -970,6 +1024,7 @@ impl<D: BlockDevice> FileServer<D> {
         }
         drop(parent);
         if truncated {
+            barrier(&self.cache)?;
             cut(&mut self.slots, &self.geo, &canon, 0);
         }
         self.insert(Open {
@@ -1266,12 +1321,14 @@ impl<D: BlockDevice> FileServer<D> {
             let path = o.path.clone();
             let mut f = open_file_at(&self.fs, &path)?;
             check_chain(&self.fs, &mut f)?;
+            barrier(&self.cache)?;
             f.seek(fatfs::SeekFrom::Start(len)).map_err(Fat)?;
             let cut_result = f.truncate().map_err(Fat);
             // Whatever fatfs freed is gone from every handle's cursor.
             cut(&mut self.slots, &self.geo, &path, len);
             cut_result?;
             f.flush().map_err(Fat)?;
+            barrier(&self.cache)?;
         } else if len > size {
             self.write_entry(Self::slot_index(h), entry, len, &[])?;
         }
@@ -1405,8 +1462,10 @@ impl<D: BlockDevice> FileServer<D> {
             check_chain(&self.fs, &mut e.to_file())?;
         }
         drop(e);
+        barrier(&self.cache)?;
         parent.remove(last).map_err(Fat)?;
         drop(parent);
+        barrier(&self.cache)?;
         for o in self.slots.iter_mut().filter_map(|s| s.open.as_mut()) {
             if same_path(&o.path, &canon) {
                 o.gone = true;

@@ -152,6 +152,13 @@ fn main(arg: usize, cycles_at_entry: u64) -> ! {
             panic!("[fs] cannot mount the disk: {}", e.name());
         }
     };
+    if let Some(r) = fs.repaired() {
+        let _ = writeln!(
+            console,
+            "[fs] volume repaired after an unclean stop: {} entries removed, {} files cut, {} dot entries fixed, {} lost clusters freed",
+            r.entries_removed, r.files_cut, r.dots_fixed, r.clusters_freed
+        );
+    }
     let buffers: Vec<_> = buffers::FILES
         .iter()
         .map(|&(badge, vaddr)| {
