@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// The programs this crate builds.
-const PROGRAMS: [&str; 10] = [
+const PROGRAMS: [&str; 11] = [
     "console-driver",
     "shell",
     "ping",
@@ -16,11 +16,12 @@ const PROGRAMS: [&str; 10] = [
     "fs-abuse",
     "procman",
     "policy",
+    "supervisor",
 ];
 
 /// Channels whose protocols carry bytes in the shared buffer
 /// (libcerne::console, libcerne::files).
-const BUFFERED_CHANNELS: [&str; 3] = ["console", "files", "procs"];
+const BUFFERED_CHANNELS: [&str; 4] = ["console", "files", "procs", "supervisor"];
 
 /// A buffered channel that `component` uses but the description gives no
 /// `buffer`.
@@ -63,7 +64,17 @@ fn main() {
                     path.display(),
                     c.name
                 ),
-                None => sysdesc::caps_module(&system, &c.name).unwrap_or_else(|d| panic!("{d}")),
+                None => {
+                    let mut text =
+                        sysdesc::caps_module(&system, &c.name).unwrap_or_else(|d| panic!("{d}"));
+                    // The supervisor's table of what it supervises; empty
+                    // for every other component.
+                    text.push_str(
+                        &sysdesc::supervisor_module(&system, &c.name)
+                            .unwrap_or_else(|d| panic!("{d}")),
+                    );
+                    text
+                }
             },
             None => format!(
                 "compile_error!(\"{} runs no component with program '{program}'\");",

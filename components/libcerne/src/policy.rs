@@ -16,6 +16,10 @@
 
 use crate::interface::{ServerError, Word, FIRST_SERVER_CODE};
 
+/// The policy's period in microseconds: the supervisor, which owns the
+/// timer, signals the policy server's tick this often.
+pub const PERIOD_US: u64 = 40_000;
+
 /// What the policy server refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyError {

@@ -260,9 +260,156 @@ crate::interface! {
     }
 }
 
+/// What a fault message says: a short cause, the address it names (the
+/// faulting data or instruction address, the CPtr of a cap fault, the
+/// pc), and the pc. `label` is the message's label (the seL4 fault type),
+/// `mr` its words (SEL4-ABI.md §7 layouts, `cerne_abi::fault`).
+pub fn fault_cause(label: u64, mr: &[u64]) -> (&'static str, u64, u64) {
+    use cerne_abi::fault as f;
+    let at = |i: usize| mr.get(i).copied().unwrap_or(0);
+    match label {
+        1 => ("cap fault", at(f::CAP_FAULT_ADDR), at(f::CAP_FAULT_IP)),
+        2 => (
+            "unknown syscall",
+            at(f::UNKNOWN_SYSCALL_FAULT_IP),
+            at(f::UNKNOWN_SYSCALL_FAULT_IP),
+        ),
+        3 => ("user exception", at(0), at(0)),
+        5 if at(f::VM_FAULT_PREFETCH) != 0 => (
+            "instruction fault",
+            at(f::VM_FAULT_ADDR),
+            at(f::VM_FAULT_IP),
+        ),
+        5 => ("data fault", at(f::VM_FAULT_ADDR), at(f::VM_FAULT_IP)),
+        _ => ("fault", 0, at(0)),
+    }
+}
+
+/// What the supervisor does after a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Restart at this time (milliseconds, the supervisor's clock).
+    RestartAt(u64),
+    /// Keep it stopped: it failed `restart_limit` times in a row.
+    Hold,
+}
+
+/// The restart back-off of one component, as MINIX 3's reincarnation
+/// server does it: the first restart at once, then after a delay that
+/// doubles with each quick failure in a row (from `base_ms`, capped at
+/// `max_ms`); the `limit`-th failure in a row holds the component. A run
+/// of `stable_ms` since the last restart forgets the failures before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    base_ms: u64,
+    max_ms: u64,
+    limit: u64,
+    stable_ms: u64,
+    in_row: u64,
+    last_restart_ms: Option<u64>,
+}
+
+impl Backoff {
+    /// The back-off of the description's settings.
+    pub const fn new(base_ms: u64, max_ms: u64, limit: u64, stable_ms: u64) -> Self {
+        Self {
+            base_ms,
+            max_ms,
+            limit,
+            stable_ms,
+            in_row: 0,
+            last_restart_ms: None,
+        }
+    }
+
+    /// A failure at `now_ms`.
+    pub fn on_failure(&mut self, now_ms: u64) -> Decision {
+        if let Some(t) = self.last_restart_ms {
+            if now_ms.saturating_sub(t) >= self.stable_ms {
+                self.in_row = 0;
+            }
+        }
+        self.in_row += 1;
+        if self.in_row >= self.limit.max(1) {
+            return Decision::Hold;
+        }
+        let delay = match self.in_row {
+            1 => 0,
+            k => self
+                .base_ms
+                .checked_shl((k - 2) as u32)
+                .unwrap_or(u64::MAX)
+                .min(self.max_ms),
+        };
+        Decision::RestartAt(now_ms.saturating_add(delay))
+    }
+
+    /// The component was restarted at `now_ms`.
+    pub fn restarted(&mut self, now_ms: u64) {
+        self.last_restart_ms = Some(now_ms);
+    }
+
+    /// Failures in a row so far.
+    pub const fn in_row(&self) -> u64 {
+        self.in_row
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_messages_are_described() {
+        assert_eq!(
+            fault_cause(5, &[0x1234, 0x10, 0, 0x92]),
+            ("data fault", 0x10, 0x1234)
+        );
+        assert_eq!(
+            fault_cause(5, &[0x1234, 0x1234, 1, 0x82]),
+            ("instruction fault", 0x1234, 0x1234)
+        );
+        assert_eq!(fault_cause(1, &[0x40, 77]), ("cap fault", 77, 0x40));
+        assert_eq!(fault_cause(3, &[0x50]), ("user exception", 0x50, 0x50));
+        assert_eq!(fault_cause(9, &[]), ("fault", 0, 0));
+    }
+
+    #[test]
+    fn restarts_back_off_doubling_then_hold() {
+        let mut b = Backoff::new(10, 35, 5, 1000);
+        let mut now = 0;
+        let mut delays = [0u64; 0].to_vec();
+        loop {
+            match b.on_failure(now) {
+                Decision::RestartAt(t) => {
+                    delays.push(t - now);
+                    now = t + 1;
+                    b.restarted(t);
+                }
+                Decision::Hold => break,
+            }
+        }
+        // At once, then 10, 20, then capped at 35; the 5th failure holds.
+        assert_eq!(delays, [0, 10, 20, 35]);
+        assert_eq!(b.in_row(), 5);
+    }
+
+    #[test]
+    fn a_stable_run_forgets_earlier_failures() {
+        let mut b = Backoff::new(10, 1000, 3, 500);
+        assert_eq!(b.on_failure(0), Decision::RestartAt(0));
+        b.restarted(0);
+        assert_eq!(b.on_failure(100), Decision::RestartAt(110));
+        b.restarted(110);
+        // Ran 500 ms: the next failure is a first one again.
+        assert_eq!(b.on_failure(610), Decision::RestartAt(610));
+        b.restarted(610);
+        assert_eq!(b.on_failure(620), Decision::RestartAt(630));
+        b.restarted(630);
+        assert_eq!(b.on_failure(640), Decision::Hold);
+        // A limit of one holds at the first failure.
+        assert_eq!(Backoff::new(1, 1, 1, 1).on_failure(0), Decision::Hold);
+    }
 
     #[test]
     fn error_codes_are_distinct_and_round_trip() {

@@ -32,6 +32,9 @@ prio <pid> [n]            show a process's priority, or set its highest to n
 mem                       memory of the process manager and the file server
 uptime                    time since boot
 policy on|off             apply the priority policy, or fixed priorities
+crash <component> [how]   make a supervised component fail: fault (default), panic, hang, bad-write
+caps <component>          the caps a component holds: the spec's, and live if supervised
+restarts                  every supervised component: state, restarts, last recovery
 ";
 
 /// An absolute path, made from what was typed.
@@ -163,6 +166,13 @@ pub enum Command<'a> {
     /// `policy on|off`: turn the priority policy on, or hold every
     /// process at its highest priority.
     Policy(bool),
+    /// `crash <component> [how]`: the component and how (default
+    /// `fault`); the supervisor checks both.
+    Crash(&'a str, &'a str),
+    /// `caps <component>`.
+    Caps(&'a str),
+    /// `restarts`.
+    Restarts,
 }
 
 /// Why a line is not a command; its `Display` is the one-line message.
@@ -291,6 +301,17 @@ pub fn parse(line: &str) -> Result<Command<'_>, Usage<'_>> {
             "off" => Command::Policy(false),
             _ => return Err(Usage::Of("policy on|off")),
         },
+        "crash" => {
+            const USAGE: &str = "crash <component> [fault|panic|hang|bad-write|...]";
+            let mut w = words(rest);
+            match (w.next(), w.next(), w.next()) {
+                (Some(c), None, _) => Command::Crash(c, "fault"),
+                (Some(c), Some(how), None) => Command::Crash(c, how),
+                _ => return Err(Usage::Of(USAGE)),
+            }
+        }
+        "caps" => Command::Caps(one(rest, "caps <component>")?),
+        "restarts" => none(rest, "restarts").map(|()| Command::Restarts)?,
         other => return Err(Usage::Unknown(other)),
     })
 }

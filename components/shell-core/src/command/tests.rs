@@ -216,7 +216,7 @@ fn policy_on_and_off() {
 fn help_names_every_command() {
     for cmd in [
         "help", "ls", "cat", "write", "rm", "mkdir", "run", "ps", "kill", "prio", "mem", "uptime",
-        "policy",
+        "policy", "crash", "caps", "restarts",
     ] {
         assert!(
             HELP.lines()
@@ -224,4 +224,17 @@ fn help_names_every_command() {
             "{cmd}"
         );
     }
+}
+
+#[test]
+fn supervision_commands() {
+    assert_eq!(parse("crash blk"), Ok(Command::Crash("blk", "fault")));
+    assert_eq!(parse("crash  fs panic "), Ok(Command::Crash("fs", "panic")));
+    assert_eq!(parse("caps fs"), Ok(Command::Caps("fs")));
+    assert_eq!(parse("restarts"), Ok(Command::Restarts));
+    for bad in ["crash", "crash a b c"] {
+        assert!(usage(bad).starts_with("usage: crash <component>"), "{bad}");
+    }
+    assert_eq!(usage("caps"), "usage: caps <component>");
+    assert_eq!(usage("restarts now"), "usage: restarts");
 }

@@ -4,9 +4,8 @@
 //! mechanism (fixed-priority round robin); which priority a process gets is
 //! decided here, by the rule of `cerne_procman::policy`.
 //!
-//! Every [`PERIOD_US`] the EL1 physical timer (which the kernel lets EL0
-//! program, its interrupt INTID 30 delivered to this server's bound
-//! notification) wakes the server; it reads each process's CPU time with
+//! Every [`PERIOD_US`] the supervisor, which owns the EL1 physical timer
+//! (docs/supervisor.md), signals this server's `policy_tick` bit; it reads each process's CPU time with
 //! seL4_BenchmarkGetThreadUtilisation and moves priorities as the rule
 //! says. `enable` turns the rule off (every process at its highest: plain
 //! round robin) and on again.
@@ -22,14 +21,14 @@ use libcerne::generic_timer;
 use libcerne::interface::{message_words, Reply, ServerError, MAX_WORDS};
 use libcerne::policy::{self, PolicyError, PrioInfo};
 use libcerne::sel4::benchmark::benchmark_get_thread_utilisation;
-use libcerne::sel4::{ipc_buffer, CNode, Cap, Endpoint, IrqHandler, Tcb};
+use libcerne::sel4::{ipc_buffer, CNode, Cap, Endpoint, Tcb};
 
 include!(concat!(env!("OUT_DIR"), "/policy.rs"));
 
 /// Processes the server can hold at once.
 const MAX_ADMITTED: usize = 64;
 /// How often the rule is applied, in microseconds.
-const PERIOD_US: u64 = 40_000;
+const PERIOD_US: u64 = policy::PERIOD_US;
 
 /// The slot of admitted process `i`'s TCB cap.
 const fn tcb_slot(i: usize) -> Word {
@@ -235,10 +234,6 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
             "[policy] first instruction at cycle {cycles_at_entry}"
         );
     }
-    let timer: Cap<IrqHandler> = Cap::from_cptr(caps::POLICY_TICK);
-    let mut deadline = generic_timer::physical_count() + server.period_ticks;
-    generic_timer::arm_physical_timer(deadline);
-    let _ = timer.ack();
     let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::POLICY);
     ipc_buffer::set_receive_path(caps::CNODE, server.receive_slot(), 64);
     let mut message = endpoint.recv();
@@ -246,15 +241,6 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     loop {
         if message.badge & badges::POLICY_TICK != 0 {
             server.tick();
-            // The level interrupt drops once the timer is stopped; then the
-            // next deadline (skipping any missed), and the ack.
-            generic_timer::stop_physical_timer();
-            let now = generic_timer::physical_count();
-            while deadline <= now {
-                deadline += server.period_ticks;
-            }
-            generic_timer::arm_physical_timer(deadline);
-            let _ = timer.ack();
             message = endpoint.recv();
             continue;
         }

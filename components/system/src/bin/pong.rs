@@ -1,5 +1,6 @@
 //! The server of the call / reply pair: answers each call on `pingpong`
-//! with its argument plus one and the caller's badge.
+//! with its argument plus one and the caller's badge. It is supervised
+//! (docs/supervisor.md): it answers heartbeats between calls.
 #![no_std]
 #![no_main]
 
@@ -9,9 +10,14 @@ use libcerne::sel4::{Cap, Endpoint};
 
 include!(concat!(env!("OUT_DIR"), "/pong.rs"));
 
-fn main(_arg: usize, cycles_at_entry: u64) -> ! {
+fn main(arg: usize, cycles_at_entry: u64) -> ! {
+    let supervision = libcerne::supervision!(arg);
     let mut console = libcerne::console!();
-    let _ = writeln!(console, "[pong] serving pingpong");
+    let _ = writeln!(
+        console,
+        "[pong] serving pingpong (incarnation {})",
+        supervision.incarnation()
+    );
     if cfg!(feature = "boot-bench") {
         let _ = writeln!(
             console,
@@ -21,6 +27,12 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
     let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::PINGPONG);
     let mut request = endpoint.recv();
     loop {
+        if supervision.is_heartbeat(request.badge) {
+            // A signal of the bound notification, not a call.
+            supervision.on_signal(request.badge);
+            request = endpoint.recv();
+            continue;
+        }
         let answer = [request.mr(0).wrapping_add(1), request.badge];
         request = endpoint.reply_recv(0, &answer, &[]);
     }

@@ -723,7 +723,6 @@ impl Manager {
         let mut mr = [0; MAX_WORDS];
         let n = message_words(message, &mut mr).unwrap_or(0);
         let mr = &mr[..n];
-        let at = |i: usize| mr.get(i).copied().unwrap_or(0);
         let (pid, name) = match &self.slots[p] {
             Some(proc) => (proc.pid, proc.name),
             None => return,
@@ -731,18 +730,7 @@ impl Manager {
         let name = core::str::from_utf8(&name)
             .unwrap_or("?")
             .trim_end_matches('\0');
-        let (cause, address) = match label {
-            1 => ("cap fault", at(1)),
-            2 => ("unknown syscall", at(8)),
-            3 => ("user exception", at(0)),
-            5 if at(2) != 0 => ("instruction fault", at(1)),
-            5 => ("data fault", at(1)),
-            _ => ("fault", 0),
-        };
-        let pc = match label {
-            2 => at(8),
-            _ => at(0),
-        };
+        let (cause, address, pc) = libcerne::supervisor::fault_cause(label, mr);
         self.say(format_args!(
             "{PROCESS_FAULT_PREFIX}{pid} ({name}{PROCESS_FAULT_MARK}{cause} at {address:#x}, pc {pc:#x} (seL4 fault label {label}); reaped\n"
         ));

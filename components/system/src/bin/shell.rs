@@ -20,6 +20,7 @@ use libcerne::interface::{BufRange, Error, SharedBuffer};
 use libcerne::policy::{self, PrioInfo};
 use libcerne::procs::{self, how, ProcessRecord};
 use libcerne::sel4::{Cap, Endpoint};
+use libcerne::supervisor::{self, Injection};
 use zerocopy::FromBytes;
 
 include!(concat!(env!("OUT_DIR"), "/shell.rs"));
@@ -85,6 +86,8 @@ struct Shell {
     procs: procs::protocol::Client<Ep>,
     procs_buffer: SharedBuffer,
     policy: policy::protocol::Client<Ep>,
+    supervisor: supervisor::protocol::Client<Ep>,
+    supervisor_buffer: SharedBuffer,
 }
 
 impl Shell {
@@ -121,6 +124,9 @@ impl Shell {
             Command::Prio(pid, max) => self.prio(pid, max),
             Command::Mem => self.mem(),
             Command::Uptime => self.uptime(),
+            Command::Crash(component, how) => self.crash(component, how),
+            Command::Caps(component) => self.caps(component),
+            Command::Restarts => self.restarts(),
             Command::Policy(on) => self.set_policy(on),
         }
     }
@@ -332,6 +338,87 @@ impl Shell {
         };
     }
 
+    /// Puts `name` at the start of the supervisor buffer.
+    fn supervisor_name(&mut self, name: &str) -> BufRange {
+        let len = name.len().min(32);
+        let _ = self.supervisor_buffer.write(0, &name.as_bytes()[..len]);
+        BufRange::new(0, len as u32)
+    }
+
+    fn crash(&mut self, component: &str, how: &str) {
+        let Some(injection) = Injection::parse(how) else {
+            let mut names = [""; Injection::ALL.len()];
+            for (n, i) in names.iter_mut().zip(Injection::ALL) {
+                *n = i.name();
+            }
+            let _ = writeln!(
+                self.out,
+                "crash: no such way to fail: '{how}'; one of {names:?}"
+            );
+            return;
+        };
+        let name = self.supervisor_name(component);
+        let seed = libcerne::generic_timer::physical_count();
+        match self.supervisor.inject(supervisor::Inject {
+            name,
+            how: injection as u64,
+            seed,
+        }) {
+            Ok(done) => {
+                let _ = writeln!(
+                    self.out,
+                    "crash: {} injected into {component} (incarnation {}, at {:#x}); the supervisor reports the restart",
+                    injection.name(),
+                    done.incarnation,
+                    done.address
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(self.out, "crash: {component}: {}", Why(e));
+            }
+        }
+    }
+
+    /// Prints the text the supervisor wrote after the name.
+    fn supervisor_text(&mut self, len: u64) {
+        let mut bytes = [0u8; 256];
+        let mut at = 64usize;
+        let end = 64 + len as usize;
+        while at < end {
+            let n = (end - at).min(bytes.len());
+            if self.supervisor_buffer.read(at, &mut bytes[..n]).is_err() {
+                break;
+            }
+            self.out.put(&bytes[..n]);
+            at += n;
+        }
+    }
+
+    fn text_range(&self) -> BufRange {
+        BufRange::new(64, (self.supervisor_buffer.len() - 64) as u32)
+    }
+
+    fn caps(&mut self, component: &str) {
+        let name = self.supervisor_name(component);
+        let out = self.text_range();
+        match self.supervisor.caps(supervisor::CapsOf { name, out }) {
+            Ok(w) => self.supervisor_text(w.len),
+            Err(e) => {
+                let _ = writeln!(self.out, "caps: {component}: {}", Why(e));
+            }
+        }
+    }
+
+    fn restarts(&mut self) {
+        let out = self.text_range();
+        match self.supervisor.report(supervisor::Out { out }) {
+            Ok(w) => self.supervisor_text(w.len),
+            Err(e) => {
+                let _ = writeln!(self.out, "restarts: {}", Why(e));
+            }
+        }
+    }
+
     fn prio_info(&mut self, i: &PrioInfo) {
         let _ = writeln!(
             self.out,
@@ -450,6 +537,12 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
         // this SharedBuffer.
         procs_buffer: unsafe { SharedBuffer::new(addrs::PROCS_BUFFER, addrs::PROCS_BUFFER_SIZE) },
         policy: policy::protocol::Client::new(Cap::from_cptr(caps::POLICY)),
+        supervisor: supervisor::protocol::Client::new(Cap::from_cptr(caps::SUPERVISOR)),
+        // SAFETY: the description maps the supervisor channel's buffer
+        // read-write for the whole run; reached only through this value.
+        supervisor_buffer: unsafe {
+            SharedBuffer::new(addrs::SUPERVISOR_BUFFER, addrs::SUPERVISOR_BUFFER_SIZE)
+        },
     };
     if cfg!(feature = "boot-bench") {
         let _ = writeln!(
