@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// The programs this crate builds.
-const PROGRAMS: [&str; 11] = [
+const PROGRAMS: [&str; 12] = [
     "console-driver",
     "shell",
     "ping",
@@ -17,6 +17,7 @@ const PROGRAMS: [&str; 11] = [
     "procman",
     "policy",
     "supervisor",
+    "campaign",
 ];
 
 /// Channels whose protocols carry bytes in the shared buffer
@@ -39,6 +40,9 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-Tcerne-user.ld");
     }
     println!("cargo:rerun-if-env-changed=CERNE_SYSTEM");
+    // The fault-injection campaign's seed and size (campaign.rs).
+    println!("cargo:rerun-if-env-changed=CERNE_CAMPAIGN_SEED");
+    println!("cargo:rerun-if-env-changed=CERNE_CAMPAIGN_INJECTIONS");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("manifest dir"));
     let path = std::env::var_os("CERNE_SYSTEM")
         .filter(|p| !p.is_empty())

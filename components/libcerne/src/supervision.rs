@@ -42,6 +42,11 @@ pub const PANIC_MESSAGE_AT: usize = 16;
 /// Most bytes of a panic message kept in the IPC buffer.
 pub const PANIC_MESSAGE_MAX: usize = 512;
 
+/// The incarnation a held component is started with, once, only to answer
+/// the request it left unanswered ([`ProtocolError::Unavailable`]) and stop
+/// itself: its caller must not wait for ever either.
+pub const HELD: u64 = u64::MAX;
+
 /// Where in the IPC buffer the supervisor leaves an injection request:
 /// past seL4's 1 KiB `seL4_IPCBuffer`, in bytes the kernel never writes.
 /// The word holds the injection's number, the next one its seed.
@@ -64,6 +69,9 @@ impl Supervision {
     /// unanswered request.
     pub fn start(supervised: bool, alive: u64, heartbeat: u64, arg: usize) -> Self {
         let s = Self::new(supervised, alive, heartbeat, arg);
+        if s.incarnation == HELD {
+            stop_held();
+        }
         if s.incarnation > 0 {
             answer_orphaned_request();
         }
@@ -235,6 +243,20 @@ mod inject {
 pub fn answer_orphaned_request() {
     #[cfg(target_arch = "aarch64")]
     crate::sel4::ipc::reply(ProtocolError::Restarted.code(), &[], &[]);
+}
+
+/// A held component's last act: answer the unanswered request
+/// `Unavailable`, then suspend itself (slot 1 holds every component's own
+/// TCB cap, docs/systems.md).
+fn stop_held() -> ! {
+    #[cfg(target_arch = "aarch64")]
+    {
+        crate::sel4::ipc::reply(ProtocolError::Unavailable.code(), &[], &[]);
+        let _ = crate::sel4::Cap::<crate::sel4::Tcb>::from_cptr(1).suspend();
+    }
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// The supervision of the component this program is, from its generated

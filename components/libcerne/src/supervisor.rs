@@ -8,6 +8,13 @@
 //! | 2 | `status` | [`Named`] | [`Status`] |
 //! | 3 | `caps` | [`CapsOf`]: a name, where to write | [`Written`]: the lines of its caps |
 //! | 4 | `report` | [`Out`] | [`Written`]: one line per supervised component |
+//! | 5 | `settle` | [`Settle`]: a name, an incarnation, a quiet time | [`Status`], once the component recovered, was held, or stayed quiet |
+//!
+//! `settle` is answered late: the supervisor keeps the caller's reply cap
+//! and answers at the first tick at which the component runs an
+//! incarnation newer than the one named and has answered a heartbeat since
+//! its restart, is held, or has run `quiet_ms` without failing (one
+//! `settle` waits at a time; a second is answered [`SupervisorError::Busy`]).
 
 use crate::interface::{BufRange, ServerError, Word, FIRST_SERVER_CODE};
 
@@ -24,14 +31,17 @@ pub enum SupervisorError {
     BadInjection,
     /// A name or output range outside the shared buffer.
     BadBuffer,
+    /// Another `settle` is waiting.
+    Busy,
 }
 
-const ALL: [SupervisorError; 5] = [
+const ALL: [SupervisorError; 6] = [
     SupervisorError::NoSuchComponent,
     SupervisorError::NotSupervised,
     SupervisorError::NotRunning,
     SupervisorError::BadInjection,
     SupervisorError::BadBuffer,
+    SupervisorError::Busy,
 ];
 
 impl SupervisorError {
@@ -43,6 +53,7 @@ impl SupervisorError {
             Self::NotRunning => "not running (restarting or held)",
             Self::BadInjection => "no such injection",
             Self::BadBuffer => "bad buffer range",
+            Self::Busy => "another settle is waiting",
         }
     }
 }
@@ -238,6 +249,17 @@ wire! {
         pub out: BufRange,
     }
 
+    /// `settle`: wait until the component has recovered from what was
+    /// done to it at `incarnation`, or ran `quiet_ms` without failing.
+    pub struct Settle {
+        /// Its name.
+        pub name: BufRange,
+        /// Its incarnation when the fault was injected.
+        pub incarnation: u64,
+        /// How long a run without a failure counts as "no effect".
+        pub quiet_ms: u64,
+    }
+
     /// How many bytes of text were written.
     pub struct Written {
         /// Bytes.
@@ -257,6 +279,8 @@ crate::interface! {
         3 => Caps: fn caps(CapsOf) -> Written, idempotent;
         /// One line per supervised component.
         4 => Report: fn report(Out) -> Written, idempotent;
+        /// Waits until the component has recovered, was held, or stayed quiet.
+        5 => Settle: fn settle(Settle) -> Status, idempotent;
     }
 }
 
@@ -379,15 +403,10 @@ mod tests {
         let mut b = Backoff::new(10, 35, 5, 1000);
         let mut now = 0;
         let mut delays = [0u64; 0].to_vec();
-        loop {
-            match b.on_failure(now) {
-                Decision::RestartAt(t) => {
-                    delays.push(t - now);
-                    now = t + 1;
-                    b.restarted(t);
-                }
-                Decision::Hold => break,
-            }
+        while let Decision::RestartAt(t) = b.on_failure(now) {
+            delays.push(t - now);
+            now = t + 1;
+            b.restarted(t);
         }
         // At once, then 10, 20, then capped at 35; the 5th failure holds.
         assert_eq!(delays, [0, 10, 20, 35]);

@@ -117,6 +117,16 @@ pub const SYSTEMS: &[System] = &[
         disk: Some("default"),
     },
     System {
+        name: "reliability",
+        about: "the default system running the fault-injection campaign (`cargo xtask reliability`; run under icount)",
+        kernel_features: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
+        root_task: ROOT_TASK,
+        description: Some("systems/default.toml"),
+        component_features: &["system-components/reliability"],
+        disk: Some("default"),
+    },
+    System {
         name: "capdl-boot-error",
         about: "a description the tools accept but an EL2 boot cannot build (a device at the GIC's hypervisor interface): the root task names the object",
         kernel_features: &[],

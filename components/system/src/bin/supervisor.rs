@@ -29,11 +29,14 @@ use core::fmt::Write;
 use libcerne::abi::rights::CapRights;
 use libcerne::generic_timer;
 use libcerne::interface::{message_words, ProtocolError, Reply, SharedBuffer, MAX_WORDS};
+use libcerne::sel4::benchmark::benchmark_get_thread_utilisation;
 use libcerne::sel4::{self, ipc, CNode, Cap, Endpoint, IrqHandler, Notification, Tcb, UserContext};
-use libcerne::supervision::{INJECT_REQUEST_AT, PANIC_MARK, PANIC_MESSAGE_AT, PANIC_MESSAGE_MAX};
+use libcerne::supervision::{
+    HELD, INJECT_REQUEST_AT, PANIC_MARK, PANIC_MESSAGE_AT, PANIC_MESSAGE_MAX,
+};
 use libcerne::supervisor::{
     fault_cause, protocol, Backoff, CapsOf, Decision, Inject, Injected, Injection, Named, Out,
-    State, Status, SupervisorError, Written,
+    Settle, State, Status, SupervisorError, Written,
 };
 
 include!(concat!(env!("OUT_DIR"), "/supervisor.rs"));
@@ -44,8 +47,13 @@ use supervised::{Run, Supervised, COMPONENTS};
 const TICK_US: u64 = 10_000;
 /// The policy server's period, in ticks.
 const POLICY_EVERY: u64 = libcerne::policy::PERIOD_US / TICK_US;
-/// Heartbeats missed in a row that make a component hung.
+/// Heartbeats missed in a row, while the component got the CPU, that make
+/// it hung (it runs but does not come back to its loop).
 const MISSES: u32 = 2;
+/// Heartbeats missed in a row without using the CPU that make it hung
+/// (blocked for good). Fewer would blame a component that a hung one of a
+/// higher priority starves.
+const IDLE_MISSES: u32 = 8;
 /// Supervised components at most.
 const MAX_CHILDREN: usize = 16;
 /// The 36 registers of a UserContext.
@@ -55,6 +63,8 @@ const REGISTERS: u64 = 36;
 const MAX_IMAGE_RUNS: usize = 16;
 /// A free slot of this CSpace for caps moved out of a component's.
 const SCRATCH: u64 = caps::FIRST_FREE;
+/// Where the reply cap of a waiting `settle` is kept.
+const SETTLE_SLOT: u64 = caps::FIRST_FREE + 1;
 /// seL4_DebugCapIdentify's number for a reply cap.
 const REPLY_CAP_TYPE: u64 = libcerne::abi::object::CapTag::Reply as u64;
 
@@ -101,7 +111,10 @@ struct Child {
     /// Heartbeat: the last ping answered, misses in a row, next ping (ms).
     answered: bool,
     missed: u32,
+    idle_missed: u32,
     next_ping: u64,
+    /// Its CPU time when it was last pinged.
+    cpu_at_ping: u64,
 }
 
 impl Child {
@@ -122,7 +135,13 @@ impl Child {
     fn template(&self) -> Cap<CNode> {
         Cap::from_cptr(self.spec.template)
     }
+    fn cpu_time(&self) -> u64 {
+        benchmark_get_thread_utilisation(self.tcb())
+            .map(|u| u.thread_time)
+            .unwrap_or(0)
+    }
     fn ping(&mut self, now_ms: u64) {
+        self.cpu_at_ping = self.cpu_time();
         Cap::<Notification>::from_cptr(self.spec.heartbeat).signal();
         self.answered = false;
         self.next_ping = now_ms + self.spec.heartbeat_ms.max(1);
@@ -139,7 +158,16 @@ impl Log {
     }
 }
 
+/// A `settle` waiting for its answer.
+#[derive(Clone, Copy)]
+struct Settling {
+    child: usize,
+    incarnation: u64,
+    deadline_ms: u64,
+}
+
 struct Supervisor {
+    settling: Option<Settling>,
     children: heapless_children::Children,
     log: Log,
     own_cnode: Cap<CNode>,
@@ -232,15 +260,33 @@ impl Supervisor {
             ));
         }
         match decision {
-            Decision::Hold => self.log.line(format_args!(
-                "[super] {name} held: {in_row} failures in a row; it stays stopped and its clients get `unavailable`"
-            )),
+            Decision::Hold => {
+                self.log.line(format_args!(
+                    "[super] {name} held: {in_row} failures in a row; it stays stopped and its clients get `unavailable`"
+                ));
+                self.start_held(i);
+            }
             Decision::RestartAt(t) if t <= now => self.restart(i),
             Decision::RestartAt(t) => self.log.line(format_args!(
                 "[super] {name} restarts in {} ms (failure {in_row} in a row)",
                 t - now
             )),
         }
+    }
+
+    /// Rebuilds held child `i` and starts it once as incarnation
+    /// [`HELD`]: it answers its unanswered request `Unavailable` and
+    /// suspends itself.
+    fn start_held(&mut self, i: usize) {
+        let own = self.own_cnode;
+        let Some(c) = self.children.get_mut(i) else {
+            return;
+        };
+        restore_memory(c);
+        restore_cspace(c, own);
+        let mut regs = c.initial;
+        regs.set_x(0, HELD);
+        let _ = c.tcb().write_registers(true, 0, REGISTERS, &regs);
     }
 
     /// Rebuilds child `i` from the spec and starts it.
@@ -268,6 +314,7 @@ impl Supervisor {
         c.backoff.restarted(now);
         c.awaiting_ready = true;
         c.missed = 0;
+        c.idle_missed = 0;
         c.ping(now);
     }
 
@@ -280,6 +327,7 @@ impl Supervisor {
         };
         c.answered = true;
         c.missed = 0;
+        c.idle_missed = 0;
         if c.awaiting_ready {
             c.awaiting_ready = false;
             let ticks = count.wrapping_sub(c.failed_at);
@@ -311,10 +359,14 @@ impl Supervisor {
                 State::Restarting if now >= c.restart_at => self.restart(i),
                 State::Running if c.spec.heartbeat_ms > 0 && now >= c.next_ping => {
                     if !c.answered {
-                        c.missed += 1;
+                        if c.cpu_time() > c.cpu_at_ping {
+                            c.missed += 1;
+                        } else {
+                            c.idle_missed += 1;
+                        }
                     }
-                    if c.missed >= MISSES {
-                        let silent = c.spec.heartbeat_ms * u64::from(c.missed);
+                    if c.missed >= MISSES || c.idle_missed >= IDLE_MISSES {
+                        let silent = c.spec.heartbeat_ms * u64::from(c.missed + c.idle_missed);
                         self.failed(i, Cause::Hang(silent));
                     } else {
                         c.ping(now);
@@ -323,6 +375,41 @@ impl Supervisor {
                 State::Held => answer_for_held(c.spec),
                 _ => {}
             }
+        }
+    }
+
+    fn status_of(&self, i: usize) -> Status {
+        self.children
+            .iter()
+            .nth(i)
+            .map_or(Status::default(), |c| Status {
+                state: c.state as u64,
+                incarnation: c.incarnation,
+                failures_in_row: c.backoff.in_row(),
+                last_recovery_ticks: c.last_recovery_ticks,
+                failures: c.failures,
+            })
+    }
+
+    /// Answers the waiting `settle` once its component has settled.
+    fn answer_settle(&mut self) {
+        let Some(w) = self.settling else {
+            return;
+        };
+        let now = self.now_ms();
+        let Some(c) = self.children.iter().nth(w.child) else {
+            return;
+        };
+        let settled = match c.state {
+            State::Held => true,
+            State::Running if c.incarnation > w.incarnation => !c.awaiting_ready,
+            State::Running => now >= w.deadline_ms,
+            _ => false,
+        };
+        if settled {
+            let reply = Reply::ok(&self.status_of(w.child));
+            Cap::<sel4::Reply>::from_cptr(SETTLE_SLOT).send(reply.label, reply.message(), &[]);
+            self.settling = None;
         }
     }
 
@@ -530,6 +617,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         own_cnode: Cap::from_cptr(caps::CNODE),
         per_ms: per_second / 1000,
         ticks: 0,
+        settling: None,
     };
     let now = sup.now_ms();
     let mut image_base = supervised::IMAGES;
@@ -581,7 +669,9 @@ fn main(_arg: usize, _cycles: u64) -> ! {
             last_recovery_ticks: 0,
             answered: true,
             missed: 0,
+            idle_missed: 0,
             next_ping: 0,
+            cpu_at_ping: 0,
         };
         child.backoff.restarted(now);
         child.next_ping = now + spec.heartbeat_ms;
@@ -641,6 +731,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
             }
         }
         serve_requests(&mut sup, requests, &mut words);
+        sup.answer_settle();
     }
 }
 
@@ -652,6 +743,12 @@ fn serve_requests(sup: &mut Supervisor, requests: Cap<Endpoint>, words: &mut [u6
             return;
         }
         let reply = match (message_words(&m, words), buffer_of(m.badge)) {
+            (Ok(len), Some(buffer)) if m.label() == protocol::Op::Settle.label() => {
+                match wait_to_settle(sup, &buffer, &words[..len]) {
+                    Ok(()) => continue,
+                    Err(e) => Reply::error(libcerne::interface::ServerError::code(e)),
+                }
+            }
             (Ok(len), Some(buffer)) => {
                 let mut server = Server { sup, buffer };
                 protocol::dispatch(&mut server, m.badge, m.label(), &words[..len])
@@ -661,6 +758,30 @@ fn serve_requests(sup: &mut Supervisor, requests: Cap<Endpoint>, words: &mut [u6
         };
         ipc::reply(reply.label, reply.message(), &[]);
     }
+}
+
+/// Keeps a `settle` request's reply cap until its component settles.
+fn wait_to_settle(
+    sup: &mut Supervisor,
+    buffer: &SharedBuffer,
+    words: &[u64],
+) -> Result<(), SupervisorError> {
+    let r: Settle = libcerne::interface::decode(words).map_err(|_| SupervisorError::BadBuffer)?;
+    let child = sup.child(buffer, r.name)?;
+    if sup.settling.is_some() {
+        return Err(SupervisorError::Busy);
+    }
+    let _ = sup.own_cnode.delete(SETTLE_SLOT, 64);
+    sup.own_cnode
+        .save_caller(SETTLE_SLOT, 64)
+        .map_err(|_| SupervisorError::Busy)?;
+    sup.settling = Some(Settling {
+        child,
+        incarnation: r.incarnation,
+        deadline_ms: sup.now_ms() + r.quiet_ms,
+    });
+    sup.answer_settle();
+    Ok(())
 }
 
 fn buffer_of(badge: u64) -> Option<SharedBuffer> {
@@ -741,28 +862,20 @@ impl protocol::Server for Server<'_> {
     }
 
     fn status(&mut self, _badge: u64, r: Named) -> Result<Status, SupervisorError> {
-        let i = match self.sup.child(&self.buffer, r.name) {
-            Ok(i) => i,
-            Err(SupervisorError::NotSupervised) => {
-                return Ok(Status {
-                    state: State::Unsupervised as u64,
-                    ..Status::default()
-                })
-            }
-            Err(e) => return Err(e),
-        };
-        let c = self
-            .sup
-            .children
-            .get_mut(i)
-            .ok_or(SupervisorError::NoSuchComponent)?;
-        Ok(Status {
-            state: c.state as u64,
-            incarnation: c.incarnation,
-            failures_in_row: c.backoff.in_row(),
-            last_recovery_ticks: c.last_recovery_ticks,
-            failures: c.failures,
-        })
+        match self.sup.child(&self.buffer, r.name) {
+            Ok(i) => Ok(self.sup.status_of(i)),
+            Err(SupervisorError::NotSupervised) => Ok(Status {
+                state: State::Unsupervised as u64,
+                ..Status::default()
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn settle(&mut self, _badge: u64, r: Settle) -> Result<Status, SupervisorError> {
+        // Only reached when the settle could not wait (see serve_requests).
+        let i = self.sup.child(&self.buffer, r.name)?;
+        Ok(self.sup.status_of(i))
     }
 
     fn caps(&mut self, _badge: u64, r: CapsOf) -> Result<Written, SupervisorError> {
