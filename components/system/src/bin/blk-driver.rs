@@ -510,11 +510,9 @@ impl Driver {
     }
 }
 
-/// This component's side of supervision. The generator's
-/// `caps::SUPERVISED`, `caps::ALIVE` and `badges::HEARTBEAT` are not there
-/// yet; once they are, this is `libcerne::supervision!(arg)`.
+/// This component's side of supervision, from its generated constants.
 fn supervision(arg: usize) -> Supervision {
-    Supervision::start(false, 0, 0, arg)
+    libcerne::supervision!(arg)
 }
 
 /// Most reads of the status register while waiting for a reset to finish

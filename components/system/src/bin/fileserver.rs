@@ -83,11 +83,9 @@ impl Doorbell for Bell {
     }
 }
 
-/// This component's side of supervision. The generator's
-/// `caps::SUPERVISED`, `caps::ALIVE` and `badges::HEARTBEAT` are not there
-/// yet; once they are, this is `libcerne::supervision!(arg)`.
+/// This component's side of supervision, from its generated constants.
 fn supervision(arg: usize) -> Supervision {
-    Supervision::start(false, 0, 0, arg)
+    libcerne::supervision!(arg)
 }
 
 /// The disk, through the block driver.
