@@ -63,6 +63,18 @@ const REGISTERS: u64 = 36;
 const MAX_IMAGE_RUNS: usize = 16;
 /// A free slot of this CSpace for caps moved out of a component's.
 const SCRATCH: u64 = caps::FIRST_FREE;
+/// Every bit of this component's bound notification: its clock and the
+/// heartbeat answers (all above the badges of its clients).
+const SIGNAL_BITS: u64 = {
+    let mut bits = badges::SUPERVISOR_TICK;
+    let mut i = 0;
+    while i < COMPONENTS.len() {
+        bits |= COMPONENTS[i].alive;
+        i += 1;
+    }
+    bits
+};
+
 /// Where the reply cap of a waiting `settle` is kept.
 const SETTLE_SLOT: u64 = caps::FIRST_FREE + 1;
 /// seL4_DebugCapIdentify's number for a reply cap.
@@ -167,6 +179,13 @@ struct Settling {
 }
 
 struct Supervisor {
+    /// Signal words of the bound notification that a receive on another
+    /// endpoint took (seL4 completes a pending bound notification on any
+    /// Recv of the thread): handled like those of the main receive.
+    swallowed: u64,
+    /// The clock: its period and next deadline in counter ticks.
+    period: u64,
+    deadline: u64,
     settling: Option<Settling>,
     children: heapless_children::Children,
     log: Log,
@@ -343,6 +362,29 @@ impl Supervisor {
         }
     }
 
+    /// A signal word of the bound notification: the clock, heartbeat
+    /// answers.
+    fn signals(&mut self, word: u64, timer: Cap<IrqHandler>) {
+        if word & badges::SUPERVISOR_TICK != 0 {
+            // The level interrupt drops once the timer is stopped; then the
+            // next deadline (skipping any missed), and the ack.
+            generic_timer::stop_physical_timer();
+            let now = generic_timer::physical_count();
+            while self.deadline <= now {
+                self.deadline += self.period;
+            }
+            generic_timer::arm_physical_timer(self.deadline);
+            let _ = timer.ack();
+            self.tick();
+        }
+        for i in 0..self.children.len() {
+            let alive = self.children.get_mut(i).map_or(0, |c| c.spec.alive);
+            if word & alive != 0 {
+                self.alive(i);
+            }
+        }
+    }
+
     /// Every tick: restarts due, heartbeats, the policy's period, and the
     /// calls waiting on held components.
     fn tick(&mut self) {
@@ -372,7 +414,7 @@ impl Supervisor {
                         c.ping(now);
                     }
                 }
-                State::Held => answer_for_held(c.spec),
+                State::Held => self.swallowed |= answer_for_held(c.spec),
                 _ => {}
             }
         }
@@ -533,7 +575,9 @@ fn restore_cspace(c: &Child, own: Cap<CNode>) {
 }
 
 /// Answers every call waiting on a held component's endpoints.
-fn answer_for_held(spec: &Supervised) {
+/// Returns the signal words of the bound notification the receives took.
+fn answer_for_held(spec: &Supervised) -> u64 {
+    let mut swallowed = 0;
     for &(_, slot) in spec.endpoints {
         let ep: Cap<Endpoint> = Cap::from_cptr(slot);
         loop {
@@ -541,9 +585,14 @@ fn answer_for_held(spec: &Supervised) {
             if m.badge == 0 && m.label() == 0 && m.is_empty() {
                 break;
             }
+            if m.label() == 0 && m.badge & SIGNAL_BITS != 0 {
+                swallowed |= m.badge;
+                continue;
+            }
             ipc::reply(ProtocolError::Unavailable.code(), &[], &[]);
         }
     }
+    swallowed
 }
 
 /// A panic message read from a child's IPC buffer.
@@ -618,6 +667,9 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         per_ms: per_second / 1000,
         ticks: 0,
         settling: None,
+        swallowed: 0,
+        period: per_second * TICK_US / 1_000_000,
+        deadline: 0,
     };
     let now = sup.now_ms();
     let mut image_base = supervised::IMAGES;
@@ -689,10 +741,9 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         TICK_US / 1000
     ));
 
-    let period = per_second * TICK_US / 1_000_000;
     let timer: Cap<IrqHandler> = Cap::from_cptr(caps::SUPERVISOR_TICK);
-    let mut deadline = generic_timer::physical_count() + period;
-    generic_timer::arm_physical_timer(deadline);
+    sup.deadline = generic_timer::physical_count() + sup.period;
+    generic_timer::arm_physical_timer(sup.deadline);
     let _ = timer.ack();
     let faults: Cap<Endpoint> = Cap::from_cptr(caps::FAULTS);
     let requests: Cap<Endpoint> = Cap::from_cptr(caps::SUPERVISOR);
@@ -700,21 +751,8 @@ fn main(_arg: usize, _cycles: u64) -> ! {
     loop {
         let message = faults.recv();
         let badge = message.badge;
-        if badge & badges::SUPERVISOR_TICK != 0 {
-            generic_timer::stop_physical_timer();
-            let now = generic_timer::physical_count();
-            while deadline <= now {
-                deadline += period;
-            }
-            generic_timer::arm_physical_timer(deadline);
-            let _ = timer.ack();
-            sup.tick();
-        }
-        for i in 0..sup.children.len() {
-            let alive = sup.children.get_mut(i).map_or(0, |c| c.spec.alive);
-            if badge & alive != 0 {
-                sup.alive(i);
-            }
+        if message.label() == 0 {
+            sup.signals(badge, timer);
         }
         if message.label() != 0 {
             if let Some(i) = sup.index_of_badge(badge) {
@@ -731,6 +769,11 @@ fn main(_arg: usize, _cycles: u64) -> ! {
             }
         }
         serve_requests(&mut sup, requests, &mut words);
+        while sup.swallowed != 0 {
+            let word = core::mem::take(&mut sup.swallowed);
+            sup.signals(word, timer);
+            serve_requests(&mut sup, requests, &mut words);
+        }
         sup.answer_settle();
     }
 }
@@ -741,6 +784,10 @@ fn serve_requests(sup: &mut Supervisor, requests: Cap<Endpoint>, words: &mut [u6
         let m = requests.nb_recv();
         if m.badge == 0 {
             return;
+        }
+        if m.label() == 0 && m.badge & SIGNAL_BITS != 0 {
+            sup.swallowed |= m.badge;
+            continue;
         }
         let reply = match (message_words(&m, words), buffer_of(m.badge)) {
             (Ok(len), Some(buffer)) if m.label() == protocol::Op::Settle.label() => {
