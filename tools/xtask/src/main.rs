@@ -15,6 +15,7 @@ mod image;
 mod miri;
 mod proofs;
 mod qemu;
+mod reliability;
 mod runner;
 mod setup;
 mod suite;
@@ -75,6 +76,10 @@ fn execute(command: Command) -> Result<bool> {
         Command::Proofs { long } => proofs::run(long).map(|()| true),
         Command::System(args) => sysimage::command(&args),
         Command::Disk(args) => disk::command(&args),
+        Command::Reliability(args) => reliability::command(&reliability::Campaign {
+            seed: args.seed,
+            injections: args.injections,
+        }),
         Command::Bench { ipc_only } => {
             setup::ensure_qemu()?;
             bench::run(ipc_only).map(|()| true)

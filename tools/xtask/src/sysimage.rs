@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use capdl::plan::{self, PlanError, UntypedRegion};
 use cerne_plat::region::{Region, RegionSet};
@@ -58,6 +59,18 @@ pub fn load(description: &Path) -> Result<sysdesc::System> {
     })
 }
 
+/// Environment variables the component programs are built with, on top of
+/// xtask's own: set by a command before it builds (`cargo xtask
+/// reliability` passes the campaign's seed and size, which
+/// `components/system/build.rs` watches) and cleared after.
+static PROGRAM_ENV: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Builds the component programs with `vars` in their environment from now
+/// on (an empty list: none but xtask's own).
+pub fn set_program_env(vars: Vec<(String, String)>) {
+    *PROGRAM_ENV.lock().unwrap_or_else(|e| e.into_inner()) = vars;
+}
+
 /// Builds the programs of `system` (described in `description`) with the
 /// given cargo features.
 pub fn build_programs(
@@ -88,6 +101,13 @@ pub fn build_programs(
     }
     crate::image::features(&mut cmd, features);
     cmd.env("CERNE_SYSTEM", absolute(description)?);
+    cmd.envs(
+        PROGRAM_ENV
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     cargo::run(&mut cmd)
 }
 

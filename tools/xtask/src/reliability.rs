@@ -1,0 +1,864 @@
+//! `cargo xtask reliability`: the fault-injection campaign of the default
+//! system (components/system/src/bin/campaign.rs) booted under `-icount`
+//! on a fresh disk, its transcript read injection by injection, and the
+//! disk checked on the host afterwards.
+//!
+//! The campaign is configured when it is built: `CERNE_CAMPAIGN_SEED` and
+//! `CERNE_CAMPAIGN_INJECTIONS` are passed to the component programs' cargo
+//! (crate::sysimage::set_program_env), so that a seed names a run exactly.
+//! Under `-icount shift=0` one guest instruction is 1 ns; the generic timer
+//! counts at 62.5 MHz, so a tick is 16 instructions and 62,500 ticks are a
+//! millisecond of guest time.
+//!
+//! Figures that must be zero: kernel failures (a kernel panic or exception,
+//! a failure halt, an unhandled user fault: something no supervisor caught),
+//! hangs (an injection with outcome `unknown`, a run with no `done` line),
+//! injections not accounted for, acknowledged data lost (the guest's
+//! `lost` lines and every `acked` file the host finds otherwise on the
+//! image), and a FAT check that fails.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cerne_abi::console::USER_FAULT_PREFIX;
+
+use crate::cargo;
+use crate::console::{Outcome, Transcript, FAILURE_MARKERS};
+use crate::error::{Context, Result};
+use crate::image::{self, Image};
+use crate::qemu::Machine;
+use crate::runner::{self, Options, Run};
+use crate::systems;
+
+/// The system that runs the campaign.
+pub const SYSTEM: &str = "reliability";
+/// The seed when none is given.
+pub const DEFAULT_SEED: u64 = 1;
+/// Injections of a run.
+pub const DEFAULT_INJECTIONS: u64 = 200;
+/// Injections of a `--long` run.
+pub const LONG_INJECTIONS: u64 = 10_000;
+/// The campaign's build-time settings (components/system/build.rs).
+pub const SEED_ENV: &str = "CERNE_CAMPAIGN_SEED";
+/// See [`SEED_ENV`].
+pub const INJECTIONS_ENV: &str = "CERNE_CAMPAIGN_INJECTIONS";
+/// Generic-timer ticks per millisecond (62.5 MHz).
+pub const TICKS_PER_MS: u64 = 62_500;
+/// Guest instructions per tick under `-icount shift=0` (1 ns each).
+pub const INSTRUCTIONS_PER_TICK: u64 = 16;
+/// The disk image a campaign boots with: `target/disk/<this>.img`, made
+/// afresh for every run.
+pub const DISK_NAME: &str = "reliability-campaign";
+
+/// The outcomes the campaign prints.
+pub const OUTCOMES: [&str; 5] = ["restarted", "no-effect", "held", "skipped", "unknown"];
+
+/// What a campaign run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Campaign {
+    /// The seed of every choice.
+    pub seed: u64,
+    /// How many injections.
+    pub injections: u64,
+}
+
+impl Campaign {
+    /// The bound on the run: boot, then about 0.3 s per injection under
+    /// TCG where it was measured (40 in 21 s with the boot), with room for
+    /// a loaded machine.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(120 + self.injections.saturating_mul(2))
+    }
+
+    /// The command that runs this campaign again.
+    pub fn command(&self) -> String {
+        let mut line = String::from("cargo xtask reliability");
+        if self.injections == LONG_INJECTIONS {
+            line.push_str(" --long");
+        } else if self.injections != DEFAULT_INJECTIONS {
+            line.push_str(&format!(" --injections {}", self.injections));
+        }
+        line.push_str(&format!(" --seed {}", self.seed));
+        line
+    }
+}
+
+/// One `[campaign] inj ...` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injection {
+    /// Its number, from 0.
+    pub k: u64,
+    /// The component injected into.
+    pub target: String,
+    /// How (fault, panic, hang, ...).
+    pub how: String,
+    /// The injection's own seed.
+    pub seed: u64,
+    /// restarted, no-effect, held, skipped or unknown.
+    pub outcome: String,
+    /// Ticks from the failure to the restarted component's first heartbeat
+    /// answer (0 unless restarted).
+    pub recovery_ticks: u64,
+    /// Workload operations during it.
+    pub ops: u64,
+    /// The line as printed.
+    pub line: String,
+}
+
+/// Reads one `[campaign] inj` line.
+pub fn parse_injection(line: &str) -> Option<Injection> {
+    let rest = &line[line.find("[campaign] inj ")? + "[campaign] inj ".len()..];
+    let w: Vec<&str> = rest.split_whitespace().collect();
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+    let (k, target, how, seed, outcome, more) = match w.as_slice() {
+        [k, "target", t, "how", h, "seed", s, "outcome", o, more @ ..] => (k, t, h, s, o, more),
+        _ => return None,
+    };
+    let (recovery_ticks, ops) = match more {
+        ["recovery_ticks", r, "ops", n] => (r.parse().ok()?, n.parse().ok()?),
+        [] => (0, 0),
+        _ => return None,
+    };
+    Some(Injection {
+        k: k.parse().ok()?,
+        target: target.to_string(),
+        how: how.to_string(),
+        seed: hex(seed)?,
+        outcome: outcome.to_string(),
+        recovery_ticks,
+        ops,
+        line: line.trim().to_string(),
+    })
+}
+
+/// A line that says the kernel (or supervision) failed, with the injection
+/// in progress when it was printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelFailure {
+    /// The line.
+    pub line: String,
+    /// The injection then: number, target, how (from the supervisor's
+    /// `injecting` line), if any had started.
+    pub during: Option<(u64, String, String)>,
+}
+
+/// Everything a campaign's console said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// `[campaign] start: seed S, N injections`.
+    pub start: Option<(u64, u64)>,
+    /// Every injection line, in order.
+    pub injections: Vec<Injection>,
+    /// `[campaign] inject <target>: <error>`: an injection the supervisor
+    /// refused for another reason than a stopped target.
+    pub refused: Vec<String>,
+    /// `[campaign] acked <path> <len> <crc>`.
+    pub acked: Vec<(String, u64, u32)>,
+    /// `[campaign] lost <path>`.
+    pub lost: Vec<String>,
+    /// `[campaign] done: N injections, W operations, E errors, L lost`.
+    pub done: Option<[u64; 4]>,
+    /// Kernel panics, exceptions, failure halts, unhandled user faults.
+    pub kernel_failures: Vec<KernelFailure>,
+    /// The injection in progress when the console ended, if it never got
+    /// its line (`[super] injecting` seen after the last `inj` line).
+    pub unfinished: Option<(u64, String, String)>,
+}
+
+/// Reads a campaign's console.
+pub fn parse(t: &Transcript) -> Parsed {
+    let mut p = Parsed::default();
+    let mut during: Option<(u64, String, String)> = None;
+    for line in &t.console {
+        if let Some(rest) = line.split("[campaign] start: seed ").nth(1) {
+            let seed = rest.split(',').next().unwrap_or("");
+            let n = rest.split(", ").nth(1).and_then(|s| s.split(' ').next());
+            if let (Some(seed), Some(n)) = (
+                u64::from_str_radix(seed.trim_start_matches("0x"), 16).ok(),
+                n.and_then(|n| n.parse().ok()),
+            ) {
+                p.start = Some((seed, n));
+            }
+        } else if let Some(inj) = parse_injection(line) {
+            p.injections.push(inj);
+            during = None;
+        } else if let Some(rest) = line.split("[super] injecting ").nth(1) {
+            // The campaign's own clean restart after a no-effect injection
+            // (seed 0) belongs to the injection already started.
+            if during.is_none() {
+                let w: Vec<&str> = rest.split_whitespace().collect();
+                if let [how, "into", target, ..] = w.as_slice() {
+                    during = Some((
+                        p.injections.len() as u64,
+                        target.to_string(),
+                        how.to_string(),
+                    ));
+                }
+            }
+        } else if line.contains("[campaign] inject ") {
+            p.refused.push(line.trim().to_string());
+            during = None;
+        } else if let Some(rest) = line.split("[campaign] acked ").nth(1) {
+            let w: Vec<&str> = rest.split_whitespace().collect();
+            if let [path, len, crc] = w.as_slice() {
+                if let (Ok(len), Ok(crc)) = (
+                    len.parse(),
+                    u32::from_str_radix(crc.trim_start_matches("0x"), 16),
+                ) {
+                    p.acked.push((path.to_string(), len, crc));
+                }
+            }
+        } else if let Some(rest) = line.split("[campaign] lost ").nth(1) {
+            p.lost.push(rest.trim().to_string());
+        } else if let Some(n) = crate::expect::match_numbers(
+            line,
+            "[campaign] done: {} injections, {} workload operations, {} errors recovered, {} acknowledged files lost",
+        ) {
+            if let [a, b, c, d] = n[..] {
+                p.done = Some([a, b, c, d]);
+            }
+        }
+        if FAILURE_MARKERS.iter().any(|m| line.contains(m)) || line.contains(USER_FAULT_PREFIX) {
+            p.kernel_failures.push(KernelFailure {
+                line: line.trim().to_string(),
+                during: during.clone(),
+            });
+        }
+    }
+    p.unfinished = during;
+    p
+}
+
+/// The figures of one group of injections (one way of failing, one
+/// target, or all).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    /// Injections (every line, skipped ones too).
+    pub injections: u64,
+    /// Kernel failures while one of these was in progress.
+    pub kernel_failures: u64,
+    /// Outcome `unknown`, or in progress when the run ended.
+    pub hangs: u64,
+    /// Outcome `restarted`.
+    pub restarted: u64,
+    /// Outcome `no-effect`.
+    pub no_effect: u64,
+    /// Outcome `held`.
+    pub held: u64,
+    /// Outcome `skipped` (the target was held or restarting).
+    pub skipped: u64,
+    /// Recovery times of the restarts, in ticks, sorted.
+    pub recovery_ticks: Vec<u64>,
+    /// Workload operations.
+    pub ops: u64,
+}
+
+impl Figures {
+    fn add(&mut self, inj: &Injection) {
+        self.injections += 1;
+        self.ops += inj.ops;
+        match inj.outcome.as_str() {
+            "restarted" => {
+                self.restarted += 1;
+                self.recovery_ticks.push(inj.recovery_ticks);
+            }
+            "no-effect" => self.no_effect += 1,
+            "held" => self.held += 1,
+            "skipped" => self.skipped += 1,
+            _ => self.hangs += 1,
+        }
+    }
+
+    fn sort(&mut self) {
+        self.recovery_ticks.sort_unstable();
+    }
+
+    /// The median recovery, in ticks (nearest rank).
+    pub fn median_ticks(&self) -> Option<u64> {
+        percentile(&self.recovery_ticks, 50)
+    }
+
+    /// The 99th percentile recovery, in ticks (nearest rank).
+    pub fn p99_ticks(&self) -> Option<u64> {
+        percentile(&self.recovery_ticks, 99)
+    }
+}
+
+/// The `pct`th percentile of sorted `v` by nearest rank.
+pub fn percentile(v: &[u64], pct: u64) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    let rank = (v.len() as u64 * pct).div_ceil(100).max(1) as usize;
+    v.get(rank - 1).copied()
+}
+
+/// A campaign's verdict and figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// The campaign.
+    pub seed: u64,
+    /// Injections asked for.
+    pub asked: u64,
+    /// What the console said.
+    pub parsed: Parsed,
+    /// Per way of failing.
+    pub by_how: BTreeMap<String, Figures>,
+    /// Per target.
+    pub by_target: BTreeMap<String, Figures>,
+    /// All injections.
+    pub total: Figures,
+    /// Acknowledged files the host found otherwise on the image.
+    pub host_lost: Vec<String>,
+    /// The host's FAT check, when it failed.
+    pub fat: Option<String>,
+    /// How the run ended, when not with the campaign's halt.
+    pub run_problem: Option<String>,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+}
+
+impl Report {
+    /// Builds the figures from the console and the host's findings.
+    pub fn new(campaign: &Campaign, parsed: Parsed) -> Report {
+        let mut r = Report {
+            seed: campaign.seed,
+            asked: campaign.injections,
+            ..Report::default()
+        };
+        for inj in &parsed.injections {
+            r.by_how.entry(inj.how.clone()).or_default().add(inj);
+            r.by_target.entry(inj.target.clone()).or_default().add(inj);
+            r.total.add(inj);
+        }
+        for f in &parsed.kernel_failures {
+            r.total.kernel_failures += 1;
+            if let Some((_, target, how)) = &f.during {
+                r.by_how.entry(how.clone()).or_default().kernel_failures += 1;
+                r.by_target
+                    .entry(target.clone())
+                    .or_default()
+                    .kernel_failures += 1;
+            }
+        }
+        if parsed.done.is_none() {
+            // The run never finished: the injection in progress hung it.
+            r.total.hangs += 1;
+            if let Some((_, target, how)) = &parsed.unfinished {
+                r.by_how.entry(how.clone()).or_default().hangs += 1;
+                r.by_target.entry(target.clone()).or_default().hangs += 1;
+            }
+        }
+        for f in r
+            .by_how
+            .values_mut()
+            .chain(r.by_target.values_mut())
+            .chain([&mut r.total])
+        {
+            f.sort();
+        }
+        r.parsed = parsed;
+        r
+    }
+
+    /// Acknowledged files lost: the guest's `lost` lines and the host's
+    /// mismatches.
+    pub fn data_lost(&self) -> u64 {
+        (self.parsed.lost.len() + self.host_lost.len()) as u64
+    }
+
+    /// Injection numbers with no line, or with more than one.
+    pub fn unaccounted(&self) -> Vec<u64> {
+        let mut seen = vec![0u32; self.asked as usize];
+        let mut bad = Vec::new();
+        for inj in &self.parsed.injections {
+            match seen.get_mut(inj.k as usize) {
+                Some(n) => *n += 1,
+                None => bad.push(inj.k),
+            }
+        }
+        bad.extend(
+            seen.iter()
+                .enumerate()
+                .filter(|(_, n)| **n != 1)
+                .map(|(k, _)| k as u64),
+        );
+        bad.sort_unstable();
+        bad.dedup();
+        bad
+    }
+
+    /// Everything that must be zero and is not, each with the lines that
+    /// show it; empty for a good run.
+    pub fn problems(&self, campaign: &Campaign) -> Vec<String> {
+        let mut out = Vec::new();
+        let again = campaign.command();
+        if let Some(why) = &self.run_problem {
+            out.push(format!("the run: {why}"));
+        }
+        match self.parsed.start {
+            Some((seed, n)) if seed == campaign.seed && n == campaign.injections => {}
+            other => out.push(format!(
+                "the campaign should start with seed {:#x} and {} injections; its start line said {other:?} (was it built with {SEED_ENV} and {INJECTIONS_ENV}?)",
+                campaign.seed, campaign.injections
+            )),
+        }
+        for f in &self.parsed.kernel_failures {
+            let during = match &f.during {
+                Some((k, target, how)) => format!("during injection {k} ({how} into {target})"),
+                None => "outside any injection".into(),
+            };
+            out.push(format!(
+                "kernel failure {during}: `{}`; reproduce: {again}",
+                f.line
+            ));
+        }
+        for inj in &self.parsed.injections {
+            if !OUTCOMES[..4].contains(&inj.outcome.as_str()) {
+                out.push(format!(
+                    "injection {} did not recover: `{}`; reproduce: {again}",
+                    inj.k, inj.line
+                ));
+            }
+        }
+        if self.parsed.done.is_none() {
+            let during = match &self.parsed.unfinished {
+                Some((k, target, how)) => format!(" (injection {k}: {how} into {target})"),
+                None => String::new(),
+            };
+            out.push(format!(
+                "no `[campaign] done` line: the run hung or ended early{during}; reproduce: {again}"
+            ));
+        }
+        for line in &self.parsed.refused {
+            out.push(format!(
+                "an injection the supervisor refused: `{line}`; reproduce: {again}"
+            ));
+        }
+        let unaccounted = self.unaccounted();
+        if !unaccounted.is_empty() {
+            out.push(format!(
+                "{} injections not accounted for (no line, or more than one): {:?}{}",
+                unaccounted.len(),
+                &unaccounted[..unaccounted.len().min(20)],
+                if unaccounted.len() > 20 { " ..." } else { "" }
+            ));
+        }
+        if let Some([n, _, _, lost]) = self.parsed.done {
+            if n != campaign.injections {
+                out.push(format!(
+                    "the campaign made {n} injections, {} were asked for",
+                    campaign.injections
+                ));
+            }
+            if lost as usize != self.parsed.lost.len() {
+                out.push(format!(
+                    "the campaign counted {lost} acknowledged files lost but named {}",
+                    self.parsed.lost.len()
+                ));
+            }
+        }
+        for path in &self.parsed.lost {
+            out.push(format!(
+                "acknowledged data lost (read back wrong in the guest): {path}; reproduce: {again}"
+            ));
+        }
+        for what in &self.host_lost {
+            out.push(format!(
+                "acknowledged data lost (on the host's image): {what}; reproduce: {again}"
+            ));
+        }
+        if let Some(fat) = &self.fat {
+            out.push(format!("the host's FAT check: {fat}"));
+        }
+        out
+    }
+
+    /// The table of figures, per way of failing and per target.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let header =
+            format!(
+            "{:<15} {:>6} {:>7} {:>6} {:>9} {:>9} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9} {:>7}\n",
+            "", "inj", "kernel", "hangs", "restarted", "no-effect", "held", "skipped",
+            "median ins", "p99 ins", "median ms", "p99 ms", "ops"
+        );
+        let row = |name: &str, f: &Figures| {
+            let ins = |t: Option<u64>| {
+                t.map(|t| (t * INSTRUCTIONS_PER_TICK).to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            let ms = |t: Option<u64>| {
+                t.map(|t| format!("{:.3}", t as f64 / TICKS_PER_MS as f64))
+                    .unwrap_or_else(|| "-".into())
+            };
+            format!(
+                "{:<15} {:>6} {:>7} {:>6} {:>9} {:>9} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9} {:>7}\n",
+                name,
+                f.injections,
+                f.kernel_failures,
+                f.hangs,
+                f.restarted,
+                f.no_effect,
+                f.held,
+                f.skipped,
+                ins(f.median_ticks()),
+                ins(f.p99_ticks()),
+                ms(f.median_ticks()),
+                ms(f.p99_ticks()),
+                f.ops
+            )
+        };
+        out.push_str("per way of failing:\n");
+        out.push_str(&header);
+        for (how, f) in &self.by_how {
+            out.push_str(&row(how, f));
+        }
+        out.push_str("per target:\n");
+        out.push_str(&header);
+        for (target, f) in &self.by_target {
+            out.push_str(&row(target, f));
+        }
+        out.push_str(&row("all", &self.total));
+        let errors = self.parsed.done.map(|d| d[2]).unwrap_or(0);
+        out.push_str(&format!(
+            "acknowledged files: {} at the end, checked on the host; acknowledged data lost: {}; errors the workload recovered from: {errors}; FAT check: {}\n",
+            self.parsed.acked.len(),
+            self.data_lost(),
+            if self.fat.is_some() { "FAILED" } else { "clean" }
+        ));
+        out.push_str("(kernel: kernel panics, kernel exceptions, failure halts and unhandled user faults during the injection; recovery: from the failure to the restarted component's first heartbeat answer, guest instructions under -icount shift=0)\n");
+        out
+    }
+
+    /// The figures as JSON.
+    pub fn json(&self) -> String {
+        let figures = |f: &Figures| {
+            let opt = |t: Option<u64>, scale: u64| {
+                t.map(|t| (t * scale).to_string())
+                    .unwrap_or_else(|| "null".into())
+            };
+            let ms = |t: Option<u64>| {
+                t.map(|t| format!("{:.3}", t as f64 / TICKS_PER_MS as f64))
+                    .unwrap_or_else(|| "null".into())
+            };
+            format!(
+                "{{\"injections\": {}, \"kernel_failures\": {}, \"hangs\": {}, \"restarted\": {}, \"no_effect\": {}, \"held\": {}, \"skipped\": {}, \"recovery_median_instructions\": {}, \"recovery_p99_instructions\": {}, \"recovery_median_ms\": {}, \"recovery_p99_ms\": {}, \"ops\": {}}}",
+                f.injections,
+                f.kernel_failures,
+                f.hangs,
+                f.restarted,
+                f.no_effect,
+                f.held,
+                f.skipped,
+                opt(f.median_ticks(), INSTRUCTIONS_PER_TICK),
+                opt(f.p99_ticks(), INSTRUCTIONS_PER_TICK),
+                ms(f.median_ticks()),
+                ms(f.p99_ticks()),
+                f.ops
+            )
+        };
+        let group = |m: &BTreeMap<String, Figures>| {
+            m.iter()
+                .map(|(k, f)| format!("    \"{k}\": {}", figures(f)))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        };
+        let done = self.parsed.done.unwrap_or_default();
+        format!(
+            "{{\n  \"seed\": {},\n  \"injections_asked\": {},\n  \"unit\": \"recovery in guest instructions under qemu -icount shift=0 (16 per 62.5 MHz timer tick) and guest ms\",\n  \"total\": {},\n  \"by_how\": {{\n{}\n  }},\n  \"by_target\": {{\n{}\n  }},\n  \"workload_operations\": {},\n  \"errors_recovered\": {},\n  \"acknowledged_files\": {},\n  \"acknowledged_data_lost\": {},\n  \"unaccounted\": {},\n  \"fat_clean\": {},\n  \"finished\": {},\n  \"wall_seconds\": {:.1}\n}}\n",
+            self.seed,
+            self.asked,
+            figures(&self.total),
+            group(&self.by_how),
+            group(&self.by_target),
+            done[1],
+            done[2],
+            self.parsed.acked.len(),
+            self.data_lost(),
+            self.unaccounted().len(),
+            self.fat.is_none(),
+            self.parsed.done.is_some(),
+            self.seconds
+        )
+    }
+}
+
+/// Builds the reliability system with the campaign's seed and size.
+pub fn build(campaign: &Campaign) -> Result<Image> {
+    let system = systems::find(SYSTEM)?;
+    crate::sysimage::set_program_env(vec![
+        (SEED_ENV.to_owned(), campaign.seed.to_string()),
+        (INJECTIONS_ENV.to_owned(), campaign.injections.to_string()),
+    ]);
+    let built = image::build(system);
+    crate::sysimage::set_program_env(Vec::new());
+    built
+}
+
+/// The host's side: every acknowledged file on the image with its length
+/// and CRC-32 (each difference is data lost), and the FAT check.
+pub fn check_disk(disk: &Path, report: &mut Report) {
+    match crate::disk::list_image(disk) {
+        Ok(entries) => {
+            let have: BTreeMap<&str, &crate::disk::ImageEntry> =
+                entries.iter().map(|e| (e.path.as_str(), e)).collect();
+            for (path, len, crc) in &report.parsed.acked {
+                match have.get(path.as_str()) {
+                    Some(e) if e.size == *len && e.crc32 == Some(*crc) => {}
+                    Some(e) => report.host_lost.push(format!(
+                        "{path}: {} bytes crc32 {:#010x} on the image, acknowledged {len} bytes crc32 {crc:#010x}",
+                        e.size,
+                        e.crc32.unwrap_or(0)
+                    )),
+                    None => report
+                        .host_lost
+                        .push(format!("{path}: not on the image ({len} bytes acknowledged)")),
+                }
+            }
+        }
+        Err(e) => {
+            for (path, _, _) in &report.parsed.acked {
+                report
+                    .host_lost
+                    .push(format!("{path}: the image cannot be listed"));
+            }
+            report.fat = Some(e.0);
+        }
+    }
+    if report.fat.is_none() {
+        if let Err(e) = crate::disk::check_image(disk) {
+            report.fat = Some(e.0);
+        }
+    }
+}
+
+/// Builds and boots `campaign` on a fresh disk under icount, bounded by
+/// its timeout, and reads the result; the console goes to `log`.
+pub fn run(campaign: &Campaign, log: &Path, echo: bool) -> Result<(Report, Run)> {
+    let image = build(campaign)?;
+    run_image(campaign, &image, log, echo)
+}
+
+/// Boots an image already built for `campaign` (see [`run`]).
+pub fn run_image(
+    campaign: &Campaign,
+    image: &Image,
+    log: &Path,
+    echo: bool,
+) -> Result<(Report, Run)> {
+    let (disk, _) = crate::disk::fresh_image(DISK_NAME, "default")?;
+    let timeout = campaign.timeout();
+    eprintln!(
+        "[xtask] campaign: seed {}, {} injections, under icount on a fresh {} (bound {} s; console: {})",
+        campaign.seed,
+        campaign.injections,
+        disk.display(),
+        timeout.as_secs(),
+        log.display()
+    );
+    // Progress on stderr: every tenth of the injections, and every line
+    // that must not be there, as it comes (a long run is hours).
+    let step = (campaign.injections / 10).max(1);
+    let started = std::time::Instant::now();
+    let progress = |line: &str| {
+        if let Some(inj) = parse_injection(line) {
+            if (inj.k + 1) % step == 0 {
+                eprintln!(
+                    "[xtask] campaign: {} of {} injections done ({:.0} s)",
+                    inj.k + 1,
+                    campaign.injections,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        } else if FAILURE_MARKERS.iter().any(|m| line.contains(m))
+            || line.contains(USER_FAULT_PREFIX)
+            || line.contains("[campaign] lost ")
+        {
+            eprintln!("[xtask] campaign: {}", line.trim());
+        }
+        false
+    };
+    let run = runner::run(
+        &image.path,
+        &Options {
+            machine: Machine {
+                icount: true,
+                disk: Some(disk.clone()),
+                ..Machine::default()
+            },
+            timeout: Some(timeout),
+            interactive: false,
+            echo,
+            log: Some(log.to_path_buf()),
+            stop_when: Some(&progress),
+            input: None,
+        },
+    )?;
+    let mut report = Report::new(campaign, parse(&run.transcript));
+    report.seconds = run.elapsed.as_secs_f64();
+    report.run_problem = match &run.outcome {
+        Outcome::Halted => None,
+        Outcome::StillRunning => Some(format!(
+            "no halt within {} s (a hung guest)",
+            timeout.as_secs()
+        )),
+        other => Some(other.describe()),
+    };
+    check_disk(&disk, &mut report);
+    Ok((report, run))
+}
+
+/// Where the figures go as JSON.
+pub fn json_path() -> PathBuf {
+    cargo::target_dir().join("bench").join("reliability.json")
+}
+
+/// Writes the figures as JSON.
+pub fn write_json(report: &Report) -> Result<PathBuf> {
+    let path = json_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, report.json()).context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// `cargo xtask reliability`: true when every must-be-zero figure is 0.
+pub fn command(campaign: &Campaign) -> Result<bool> {
+    crate::setup::ensure_qemu()?;
+    let log = image::images_dir().join("reliability.log");
+    let (report, run) = run(campaign, &log, false)?;
+    println!(
+        "== reliability: seed {}, {} injections into blk, fs, pong ({:.1} s)",
+        campaign.seed, campaign.injections, report.seconds
+    );
+    print!("{}", report.table());
+    let path = write_json(&report)?;
+    println!("figures as JSON: {}", path.display());
+    let problems = report.problems(campaign);
+    if problems.is_empty() {
+        println!("every must-be-zero figure is 0");
+        Ok(true)
+    } else {
+        println!("\nFAILED:\n  - {}", problems.join("\n  - "));
+        println!(
+            "--- console: {}; last lines:\n{}",
+            log.display(),
+            run.transcript.tail(20)
+        );
+        println!(
+            "{} problems; reproduce the run: {}",
+            problems.len(),
+            campaign.command()
+        );
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transcript(lines: &[&str]) -> Transcript {
+        Transcript {
+            console: lines.iter().map(|s| s.to_string()).collect(),
+            stderr: vec![],
+        }
+    }
+
+    const GOOD: [&str; 11] = [
+        "[campaign] start: seed 0x7, 3 injections into [\"blk\", \"fs\", \"pong\"]",
+        "[super] injecting flip-text into blk (seed 0xe6, at 0x4059c0)",
+        "[super] injecting fault into blk (seed 0x0, at 0x10)",
+        "[campaign] inj 0 target blk how flip-text seed 0xe6 outcome no-effect recovery_ticks 0 ops 2",
+        "[super] injecting hang into fs (seed 0x22, at 0x40b9ac)",
+        "[campaign] inj 1 target fs how hang seed 0x22 outcome restarted recovery_ticks 340712 ops 2",
+        "[campaign] inj 2 target pong how fault seed 0x9 outcome skipped",
+        "[campaign] acked /rel/f0.bin 21000 0x0000beef",
+        "[campaign] acked /rel/f1.bin 20000 0xdeadbeef",
+        "[campaign] done: 3 injections, 40 workload operations, 2 errors recovered, 0 acknowledged files lost",
+        "[cerne] system halted: success",
+    ];
+
+    #[test]
+    fn a_good_run_parses_and_passes() {
+        let c = Campaign {
+            seed: 7,
+            injections: 3,
+        };
+        let p = parse(&transcript(&GOOD));
+        assert_eq!(p.start, Some((7, 3)));
+        assert_eq!(p.injections.len(), 3);
+        assert_eq!(p.injections[2].outcome, "skipped");
+        assert_eq!(p.acked[1], ("/rel/f1.bin".into(), 20000, 0xdead_beef));
+        assert_eq!(p.done, Some([3, 40, 2, 0]));
+        let r = Report::new(&c, p);
+        assert_eq!(r.total.restarted, 1);
+        assert_eq!(r.by_how["hang"].median_ticks(), Some(340712));
+        assert_eq!(r.by_target["blk"].no_effect, 1);
+        assert!(r.problems(&c).is_empty(), "{:?}", r.problems(&c));
+        let json = r.json();
+        assert!(json.contains("\"recovery_median_instructions\": 5451392"));
+        assert_eq!(json.matches('{').count(), json.matches('}').count());
+        assert!(r.table().contains("hang"));
+    }
+
+    #[test]
+    fn failures_are_counted_and_named_with_the_command() {
+        let c = Campaign {
+            seed: 7,
+            injections: 4,
+        };
+        let mut lines: Vec<&str> = GOOD[..6].to_vec();
+        lines.push("[super] injecting panic into pong (seed 0x5, at 0x1)");
+        lines.push("[cerne] KERNEL PANIC at kernel/src/x.rs:1");
+        lines.push("[campaign] lost /rel/f2.bin");
+        let mut r = Report::new(&c, parse(&transcript(&lines)));
+        r.host_lost.push("/rel/f0.bin: differs".into());
+        assert_eq!(r.total.kernel_failures, 1);
+        assert_eq!(r.by_target["pong"].kernel_failures, 1);
+        assert_eq!(r.by_how["panic"].hangs, 1, "the unfinished injection");
+        assert_eq!(r.data_lost(), 2);
+        assert_eq!(r.unaccounted(), vec![2, 3]);
+        let problems = r.problems(&c).join("\n");
+        assert!(problems.contains("during injection 2 (panic into pong)"));
+        assert!(problems.contains("reproduce: cargo xtask reliability --injections 4 --seed 7"));
+        assert!(problems.contains("no `[campaign] done` line"));
+        assert!(problems.contains("/rel/f2.bin"));
+        assert!(problems.contains("start with seed 0x7 and 4"));
+    }
+
+    #[test]
+    fn unknown_outcomes_are_hangs() {
+        let inj = parse_injection(
+            "[campaign] inj 5 target fs how hang seed 0x1 outcome unknown recovery_ticks 0 ops 3",
+        )
+        .unwrap();
+        let mut f = Figures::default();
+        f.add(&inj);
+        assert_eq!((f.hangs, f.ops), (1, 3));
+        assert!(parse_injection("[campaign] inj x target").is_none());
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), Some(50));
+        assert_eq!(percentile(&v, 99), Some(99));
+        assert_eq!(percentile(&[3], 99), Some(3));
+        assert_eq!(percentile(&[], 50), None);
+    }
+
+    #[test]
+    fn the_command_reproduces_the_campaign() {
+        let c = |seed, injections| Campaign { seed, injections }.command();
+        assert_eq!(c(1, DEFAULT_INJECTIONS), "cargo xtask reliability --seed 1");
+        assert_eq!(
+            c(9, LONG_INJECTIONS),
+            "cargo xtask reliability --long --seed 9"
+        );
+        assert_eq!(c(2, 30), "cargo xtask reliability --injections 30 --seed 2");
+    }
+}
