@@ -531,7 +531,10 @@ pub const DEFAULT_SYSTEM_LINES: [&str; 6] = [
 ];
 /// Components (each a thread and a program) of systems/default.toml; a
 /// unit test keeps the two in step.
-pub const DEFAULT_SYSTEM_COMPONENTS: u64 = 10;
+pub const DEFAULT_SYSTEM_COMPONENTS: u64 = 12;
+/// Of those, the components the supervisor starts itself (blk, fs, pong),
+/// which the initializer leaves for it.
+pub const DEFAULT_SYSTEM_SUPERVISED: u64 = 3;
 /// What the default-system check types.
 pub const DEFAULT_SYSTEM_INPUT: &str = "hello cerne\r";
 /// The text the shell echoes as it is typed.
@@ -572,9 +575,10 @@ pub fn default_system(t: &Transcript) -> Result<SystemSummary, Vec<String>> {
                 threads: started,
             };
             let n = DEFAULT_SYSTEM_COMPONENTS;
-            f.expect(started == threads && threads == n, || {
+            let own = n - DEFAULT_SYSTEM_SUPERVISED;
+            f.expect(started == own && threads == n, || {
                 format!(
-                    "the initializer should start all {n} threads; it started {started} of {threads}"
+                    "the initializer should start {own} of {n} threads (the supervisor the other {DEFAULT_SYSTEM_SUPERVISED}); it started {started} of {threads}"
                 )
             });
             f.expect(files == n, || {
@@ -1129,6 +1133,356 @@ pub fn storage(t: &Transcript) -> Result<StorageRun, Vec<String>> {
     f.finish(run)
 }
 
+/// The supervision session: what is typed, each once every text of its
+/// list appeared since the line before (the first after the boot).
+pub const SUPERVISION_COMMANDS: [(&[&str], &str); 8] = [
+    (&[], "crash pong"),
+    (
+        &[
+            "[super] restarted pong: cause instruction fault",
+            SHELL_PROMPT,
+        ],
+        "crash pong panic",
+    ),
+    (
+        &["[super] restarted pong: cause panic", SHELL_PROMPT],
+        "crash pong hang",
+    ),
+    (
+        &[
+            "[super] restarted pong: cause hang (no heartbeat",
+            SHELL_PROMPT,
+        ],
+        "restarts",
+    ),
+    (&[" last recovery ", SHELL_PROMPT], "caps pong"),
+    (
+        &[" more held now; incarnation ", SHELL_PROMPT],
+        "caps shell",
+    ),
+    (&[SUPERVISION_SPEC_ONLY, SHELL_PROMPT], "crash nosuch"),
+    (&["crash: nosuch: ", SHELL_PROMPT], "ls /"),
+];
+/// The echo of the session's last command.
+pub const SUPERVISION_LAST: &str = "cerne> ls /";
+/// A line of the listing of `/` (disk/default/motd.txt).
+pub const SUPERVISION_LISTED: &str = "  motd.txt";
+/// The end of `caps` for a component the supervisor holds no cap to.
+pub const SUPERVISION_SPEC_ONLY: &str = "(spec only: the supervisor holds no cap to this CSpace)";
+
+/// What the supervision session showed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Supervision {
+    /// The three recovery times, as printed (ms).
+    pub recovered_ms: Vec<String>,
+    /// Live caps `caps pong` listed.
+    pub caps: u64,
+}
+
+/// The console lines after the echo of `command` up to (not including)
+/// the next prompt's echo line.
+fn answer_of<'t>(t: &'t Transcript, command: &str) -> Vec<&'t str> {
+    let echo = format!("{SHELL_PROMPT}{command}");
+    // The echo follows the prompt, or stands alone when other output
+    // came after the prompt.
+    let Some(start) = t
+        .console
+        .iter()
+        .position(|l| l.ends_with(&echo) || l.trim() == command)
+    else {
+        return Vec::new();
+    };
+    t.console[start + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with(SHELL_PROMPT))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The supervision session of [`SUPERVISION_COMMANDS`]: pong restarted
+/// after each of a fault, a panic (the injected panic's message, with the
+/// seed the supervisor injected, printed as the cause) and a hang, in
+/// that order; `restarts` counts 3 restarts of a running pong; `caps pong`
+/// shows every spec cap live as the spec says and no other; `caps shell`
+/// the spec only; `crash nosuch` refused with nothing injected; `ls /`
+/// answered after all of it; no kernel or unhandled-fault line.
+pub fn supervision(t: &Transcript) -> Result<Supervision, Vec<String>> {
+    let mut f = Findings::default();
+    let mut out = Supervision::default();
+    let mut at = 0;
+    for (how, cause, restart) in [
+        ("fault", "instruction fault at 0x10, pc 0x10", 1),
+        ("panic", "panic", 2),
+        ("hang", "hang (no heartbeat for 500 ms)", 3),
+    ] {
+        let injected = format!(
+            "crash: {how} injected into pong (incarnation {},",
+            restart - 1
+        );
+        let Some(i) = t.find_from(at, &injected) else {
+            f.expect(false, || format!("missing `{injected}` (after line {at})"));
+            continue;
+        };
+        let failed = format!("[super] pong failed: {cause}");
+        f.expect(t.find_from(at, &failed).is_some(), || {
+            format!("missing `{failed}` for the {how}")
+        });
+        let restarted =
+            format!("[super] restarted pong: cause {cause}; restart {restart}; recovered in ");
+        match t.find_from(at, &restarted) {
+            Some(j) => {
+                let ms = t.console[j]
+                    .split(" recovered in ")
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim_end_matches(" ms");
+                out.recovered_ms.push(ms.to_owned());
+                at = j.max(i) + 1;
+            }
+            None => f.expect(false, || {
+                format!("missing `{restarted}...` after the {how}")
+            }),
+        }
+        if how == "panic" {
+            // The panic's message names the seed the supervisor injected.
+            let seed = t
+                .console
+                .iter()
+                .rev()
+                .find(|l| l.contains("[super] injecting panic into pong (seed "))
+                .and_then(|l| l.split("(seed ").nth(1))
+                .and_then(|s| s.split(',').next())
+                .unwrap_or("?")
+                .to_owned();
+            let message = format!("injected panic (incarnation 1, seed {seed})");
+            let shown = t
+                .console
+                .iter()
+                .position(|l| l.contains("[super] pong failed: panic: "))
+                .is_some_and(|p| {
+                    t.console[p..(p + 3).min(t.console.len())]
+                        .iter()
+                        .any(|l| l.contains(&message))
+                });
+            f.expect(shown, || {
+                format!("the panic's cause should carry its message `{message}`")
+            });
+        }
+    }
+    let restarts = answer_of(t, "restarts");
+    let pong: Vec<&str> = restarts
+        .iter()
+        .find(|l| l.starts_with("pong "))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    f.expect(
+        matches!(pong.as_slice(), ["pong", "running", "restarts", "3", ..]),
+        || format!("`restarts` should show pong running with restarts 3; it printed {restarts:?}"),
+    );
+    let caps = answer_of(t, "caps pong");
+    let live = caps.iter().filter(|l| l.contains("  live: ")).count() as u64;
+    out.caps = live;
+    f.expect(
+        live > 0 && caps.iter().any(|l| l.contains("live: endpoint")),
+        || {
+            format!(
+                "`caps pong` should list live caps (an endpoint among them); it printed {caps:?}"
+            )
+        },
+    );
+    for l in caps
+        .iter()
+        .filter(|l| l.contains("differs") || l.contains("not in the spec"))
+    {
+        f.expect(false, || format!("`caps pong`: {}", l.trim()));
+    }
+    let end = " caps in the spec, 0 more held now; incarnation 3";
+    f.expect(
+        caps.last().is_some_and(|l| l.ends_with(end))
+            && caps
+                .last()
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                == Some(live),
+        || format!("`caps pong` should end `{live}{end}`; it printed {caps:?}"),
+    );
+    let shell = answer_of(t, "caps shell");
+    f.expect(
+        shell.len() > 1
+            && shell.last() == Some(&SUPERVISION_SPEC_ONLY)
+            && !shell.iter().any(|l| l.contains("live:")),
+        || format!("`caps shell` should list the spec only, ending `{SUPERVISION_SPEC_ONLY}`; it printed {shell:?}"),
+    );
+    let nosuch = answer_of(t, "crash nosuch");
+    f.expect(
+        nosuch
+            .iter()
+            .any(|l| l.contains("crash: nosuch: no such component")),
+        || {
+            format!(
+                "`crash nosuch` should be refused with `no such component`; it printed {nosuch:?}"
+            )
+        },
+    );
+    f.expect(t.find("into nosuch").is_none(), || {
+        "something was injected into `nosuch`".into()
+    });
+    let listing = answer_of(t, "ls /");
+    f.expect(
+        listing.iter().any(|l| l.ends_with(SUPERVISION_LISTED)),
+        || format!("`ls /` should list motd.txt after the crashes; it printed {listing:?}"),
+    );
+    for line in &t.console {
+        if line.contains(cerne_abi::console::USER_FAULT_PREFIX)
+            || crate::console::marker(line) == Some(crate::console::Marker::Failure)
+        {
+            f.expect(false, || format!("`{}`", line.trim()));
+        }
+    }
+    f.finish(out)
+}
+
+/// The storage-restart session: two big files, the block driver crashed
+/// while the first is written, the file server while the second is open;
+/// then wc reads both.
+pub const STORAGE_RESTART_COMMANDS: [(&[&str], &str); 6] = [
+    (&[], "run bigfile /big1.bin 8192 &"),
+    (&[BIGFILE_PROGRESS, SHELL_PROMPT], "crash blk"),
+    // A background run's exit is not reported: its verdict line ends it.
+    (&[" verified"], "run bigfile /big2.bin 8192 &"),
+    (&[BIGFILE_PROGRESS, SHELL_PROMPT], "crash fs"),
+    (&[" verified"], "run wc /big1.bin"),
+    (&["] exit ", SHELL_PROMPT], "run wc /big2.bin"),
+];
+/// Foreground programs the storage-restart session runs (each ends in
+/// `[pid N] exit C`; the last ends the session).
+pub const STORAGE_RESTART_RUNS: u32 = 2;
+/// The files it writes.
+pub const STORAGE_RESTART_FILES: [&str; 2] = ["/big1.bin", "/big2.bin"];
+/// Their size in KiB: four times the file server's 2 MiB block cache, so
+/// that the writes reach the driver while bigfile writes.
+pub const STORAGE_RESTART_KIB: usize = 8192;
+/// The bigfile line after which a crash is typed (a quarter in; far from
+/// the end, so the crash lands mid-write).
+pub const BIGFILE_PROGRESS: &str = "bigfile: 2048 KiB written";
+
+/// The bytes `bigfile` writes (components/programs/src/bin/bigfile.rs),
+/// computed on the host to check the image independently of the guest.
+pub fn bigfile_pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| ((i as u64).wrapping_mul(2_654_435_761) >> 13) as u8 ^ (i as u8))
+        .collect()
+}
+
+/// Where the storage-restart session's crashes landed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StorageRestart {
+    /// KiB of the first file written when blk was crashed (the last
+    /// progress line before the supervisor's injection).
+    pub blk_at_kib: u64,
+    /// The same for fs and the second file.
+    pub fs_at_kib: u64,
+}
+
+/// The storage-restart session of [`STORAGE_RESTART_COMMANDS`]: the block
+/// driver injected while the first file was being written (after a
+/// progress line, before the last one) and restarted, bigfile none the
+/// wiser (no second attempt), the file verified, exit 0; the file server
+/// injected while the second file was open, restarted, bigfile writing it
+/// again and verifying it, exit 0; wc reading each back at its full size;
+/// both CRC-32s those of the pattern; no kernel or unhandled-fault line.
+pub fn storage_restart(t: &Transcript) -> Result<StorageRestart, Vec<String>> {
+    let mut f = Findings::default();
+    let mut out = StorageRestart::default();
+    let len = STORAGE_RESTART_KIB * 1024;
+    let all = format!("bigfile: {} KiB written", STORAGE_RESTART_KIB);
+    let mut at = 0;
+    for (n, (path, component)) in STORAGE_RESTART_FILES.iter().zip(["blk", "fs"]).enumerate() {
+        let start = format!("run bigfile {path} ");
+        let Some(s) = t.find_from(at, &start) else {
+            f.expect(false, || format!("bigfile {path} was never run"));
+            continue;
+        };
+        let injecting = format!("[super] injecting fault into {component} ");
+        let Some(inj) = t.find_from(s, &injecting) else {
+            f.expect(false, || {
+                format!("no `{injecting}` while {path} was written")
+            });
+            continue;
+        };
+        let kib = t.console[s..inj]
+            .iter()
+            .rev()
+            .find_map(|l| match_numbers(l, "bigfile: {} KiB written"))
+            .map(|n| n[0])
+            .unwrap_or(0);
+        if n == 0 {
+            out.blk_at_kib = kib;
+        } else {
+            out.fs_at_kib = kib;
+        }
+        // Mid-write: the injection came before the file was all written
+        // (for the first attempt).
+        let done = t.find_from(s, &all);
+        f.expect(done.is_some_and(|d| inj < d), || {
+            format!("{component} was injected after {path} was all written (line {inj}, {done:?}): the crash did not land mid-write")
+        });
+        let restarted = format!("[super] restarted {component}: cause ");
+        f.expect(t.find_from(inj, &restarted).is_some(), || {
+            format!("missing `{restarted}...` after the injection")
+        });
+        let verified = format!("bigfile: {path} {len} bytes crc32 ");
+        let crc = crc32fast::hash(&bigfile_pattern(len));
+        match t.find_from(s, &verified) {
+            Some(v) => {
+                let line = &t.console[v];
+                f.expect(
+                    line.ends_with(&format!("crc32 {crc:#010x} verified")),
+                    || format!("`{line}`: the pattern's CRC-32 is {crc:#010x}"),
+                );
+                let again = t.console[s..v]
+                    .iter()
+                    .any(|l| l.contains("the file server restarted; writing"));
+                if component == "blk" {
+                    f.expect(!again, || {
+                        format!("bigfile wrote {path} again after a block-driver restart, which the file server should hide")
+                    });
+                } else {
+                    f.expect(again, || {
+                        format!("bigfile should have written {path} again after the file server's restart (its handle went stale)")
+                    });
+                }
+                for l in &t.console[s..v] {
+                    f.expect(
+                        !(l.contains("bigfile: ")
+                            && (l.contains(" failed: ") || l.contains("gave up"))),
+                        || format!("`{l}`"),
+                    );
+                }
+                at = v;
+            }
+            None => f.expect(false, || {
+                format!("missing `{verified}{crc:#010x} verified`")
+            }),
+        }
+    }
+    for path in STORAGE_RESTART_FILES {
+        let want = format!(" {len} {path}");
+        let answer = answer_of(t, &format!("run wc {path}"));
+        f.expect(answer.iter().any(|l| l.ends_with(&want)), || {
+            format!("`run wc {path}` should count {len} bytes; it printed {answer:?}")
+        });
+    }
+    for line in &t.console {
+        if line.contains(cerne_abi::console::USER_FAULT_PREFIX)
+            || crate::console::marker(line) == Some(crate::console::Marker::Failure)
+        {
+            f.expect(false, || format!("`{}`", line.trim()));
+        }
+    }
+    f.finish(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1401,7 +1755,7 @@ mod tests {
         vec![
             "[cerne] root task: 112 image pages",
             "[rootserver] hello from EL0",
-            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 10 files); starting 10 of 10 threads",
+            "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 12 files); starting 9 of 12 threads",
             "[console] PL011 driver up: registers at 0x38000000, interrupt on notification bit 0x8000000000000000",
             "[policy] priority policy up: up to 64 processes",
             "[procs] process manager up: 65536 KiB of untyped for up to 64 processes, 65536 KiB free",
@@ -1687,7 +2041,7 @@ mod tests {
                 objects: 140,
                 caps: 158,
                 bytes: 565312,
-                threads: 10
+                threads: 9
             }
         );
     }
@@ -1723,7 +2077,7 @@ mod tests {
             (
                 "threads",
                 Box::new(|t| {
-                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 10 files); starting 9 of 10 threads"
+                    t[2] = "[capdl] built 140 objects, 158 caps, 565312 bytes (49808 filled from 12 files); starting 12 of 12 threads"
                 }),
             ),
             (

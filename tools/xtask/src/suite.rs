@@ -194,6 +194,25 @@ fn checks() -> Vec<Check> {
         storage,
     ));
     v.push(Check::new(
+        "supervision",
+        "a scripted shell session on the default system: crash pong (fault, panic, hang) restarts it each time with the cause named, `restarts` counts 3, `caps pong` shows the live caps matching the spec, `caps shell` the spec only, `crash nosuch` refused, `ls /` still answered",
+        supervision,
+    ));
+    v.push(Check::new(
+        "storage-restart",
+        "on a fresh disk: bigfile writes 8 MiB while the block driver is crashed mid-write (no retry needed), then 8 MiB while the file server is crashed with the file open (written again); both verified in the guest, by wc's size, and on the host (every file, the CRC-32 of the pattern, the FAT check)",
+        storage_restart,
+    ));
+    v.push(Check::new(
+        "reliability",
+        &format!(
+            "the fault-injection campaign under icount on a fresh disk, seed {}, {} injections into blk, fs, pong: every injection accounted for, no kernel failure, no hang, no acknowledged data lost (guest and host), FAT clean",
+            crate::reliability::DEFAULT_SEED,
+            crate::reliability::DEFAULT_INJECTIONS
+        ),
+        reliability_check,
+    ));
+    v.push(Check::new(
         "capdl-boot-error",
         "a spec that cannot be built on the machine it boots on: the initializer names the object and why, nothing starts, `run` fails",
         capdl_boot_error,
@@ -722,8 +741,21 @@ fn default_session(
     icount: bool,
 ) -> std::result::Result<(Run, Vec<String>), String> {
     let (disk, _) = crate::disk::fresh_image(name, "default").map_err(|e| e.0)?;
+    session_on(ctx, name, &disk, script, stop, timeout, icount)
+}
+
+/// [`default_session`] on the disk image `disk`.
+fn session_on(
+    ctx: &mut Ctx,
+    name: &str,
+    disk: &std::path::Path,
+    script: &[Step],
+    stop: &dyn Fn(&str) -> bool,
+    timeout: Duration,
+    icount: bool,
+) -> std::result::Result<(Run, Vec<String>), String> {
     let machine = Machine {
-        disk: Some(disk),
+        disk: Some(disk.to_path_buf()),
         icount,
         ..Machine::default()
     };
@@ -884,6 +916,177 @@ fn policy(ctx: &mut Ctx) -> Verdict {
             problems.extend(more);
             Err(report(&problems, &run.transcript, ctx, NAME, again))
         }
+    }
+}
+
+/// Bound on the supervision session (three restarts, one after a 500 ms
+/// heartbeat timeout).
+const SUPERVISION_TIMEOUT: Duration = Duration::from_secs(150);
+
+fn supervision(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "supervision";
+    let again = "cargo xtask disk build --system default && cargo xtask run (then type the commands of expect::SUPERVISION_COMMANDS)";
+    let boot = after_boot();
+    let script: Vec<Step> = expect::SUPERVISION_COMMANDS
+        .iter()
+        .enumerate()
+        .map(|(i, (after, line))| {
+            let after: Vec<&str> = if i == 0 { boot.clone() } else { after.to_vec() };
+            Step::line(&after, line)
+        })
+        .collect();
+    // The listing of `/` after the last command ends it.
+    let typed_last = std::cell::Cell::new(false);
+    let stop = |line: &str| {
+        if line.ends_with(expect::SUPERVISION_LAST) {
+            typed_last.set(true);
+        }
+        typed_last.get() && line.ends_with(expect::SUPERVISION_LISTED)
+    };
+    let (run, mut problems) =
+        default_session(ctx, NAME, &script, &stop, SUPERVISION_TIMEOUT, false)?;
+    match expect::supervision(&run.transcript) {
+        Ok(s) if problems.is_empty() => {
+            let typed = run.typed_at.first().copied().unwrap_or_default();
+            Ok(format!(
+                "pong restarted after a fault, a panic and a hang, recovered in {} ms; {} live caps, as the spec; session {:.1} s after a {:.1} s boot",
+                s.recovered_ms.join(", "),
+                s.caps,
+                (run.elapsed - typed).as_secs_f64(),
+                typed.as_secs_f64()
+            ))
+        }
+        Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(&problems, &run.transcript, ctx, NAME, again))
+        }
+    }
+}
+
+/// Bound on the storage-restart session (two 8 MiB files, one written
+/// twice, and their reads).
+const STORAGE_RESTART_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn storage_restart(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "storage-restart";
+    let again = "cargo xtask disk build --system default && cargo xtask run (then type the commands of expect::STORAGE_RESTART_COMMANDS)";
+    let boot = after_boot();
+    let script: Vec<Step> = expect::STORAGE_RESTART_COMMANDS
+        .iter()
+        .enumerate()
+        .map(|(i, (after, line))| {
+            let after: Vec<&str> = if i == 0 { boot.clone() } else { after.to_vec() };
+            Step::line(&after, line)
+        })
+        .collect();
+    // The last wc's exit ends it.
+    let exits = std::cell::Cell::new(0);
+    let stop = |line: &str| {
+        if expect::match_numbers(line, expect::SHELL_EXIT).is_some() {
+            exits.set(exits.get() + 1);
+        }
+        exits.get() == expect::STORAGE_RESTART_RUNS
+    };
+    let (disk, built) = crate::disk::fresh_image(NAME, "default").map_err(|e| e.0)?;
+    let (run, mut problems) = session_on(
+        ctx,
+        NAME,
+        &disk,
+        &script,
+        &stop,
+        STORAGE_RESTART_TIMEOUT,
+        false,
+    )?;
+    let t = &run.transcript;
+    let found = match expect::storage(t) {
+        Ok(found) => found,
+        Err(p) => {
+            problems.extend(p);
+            expect::StorageRun::default()
+        }
+    };
+    let restart = match expect::storage_restart(t) {
+        Ok(r) => r,
+        Err(p) => {
+            problems.extend(p);
+            expect::StorageRestart::default()
+        }
+    };
+    // The host: the image holds exactly what it was built with, fs-check's
+    // files and the two big files with the pattern bigfile writes (computed
+    // here, not taken from the guest), and its FAT is consistent.
+    if problems.is_empty() {
+        let mut expected = storage_expected(&built.expected(), &found);
+        for path in expect::STORAGE_RESTART_FILES {
+            expected.push(crate::disk::expected_file(
+                path,
+                &expect::bigfile_pattern(expect::STORAGE_RESTART_KIB * 1024),
+            ));
+        }
+        if let Err(e) = crate::disk::expect_exact(&disk, &expected) {
+            problems.push(format!("on the host, the image: {}", e.0));
+        }
+        if let Err(e) = crate::disk::check_image(&disk) {
+            problems.push(format!("on the host, the FAT check: {}", e.0));
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "blk crashed at {} KiB of {}, fs at {} KiB (the file written again); both files verified in the guest and on the host, FAT clean; {:.1} s",
+            restart.blk_at_kib,
+            expect::STORAGE_RESTART_KIB,
+            restart.fs_at_kib,
+            run.elapsed.as_secs_f64()
+        ))
+    } else {
+        Err(report(&problems, t, ctx, NAME, again))
+    }
+}
+
+fn reliability_check(ctx: &mut Ctx) -> Verdict {
+    use crate::reliability::{self, Campaign, DEFAULT_INJECTIONS, DEFAULT_SEED};
+    const NAME: &str = "reliability";
+    let campaign = Campaign {
+        seed: DEFAULT_SEED,
+        injections: DEFAULT_INJECTIONS,
+    };
+    let log = ctx.log_dir.join(format!("{NAME}.log"));
+    let (rel, run) = reliability::run(&campaign, &log, false).map_err(|e| e.0)?;
+    // Built with the campaign's settings: a later check builds it afresh.
+    ctx.images.remove(reliability::SYSTEM);
+    let mut problems = rel.problems(&campaign);
+    let made = rel.parsed.injections.len() as u64;
+    if made < DEFAULT_INJECTIONS {
+        problems.push(format!(
+            "{made} injections accounted for, at least {DEFAULT_INJECTIONS} wanted"
+        ));
+    }
+    if let Err(e) = reliability::write_json(&rel) {
+        problems.push(e.0);
+    }
+    let t = &rel.total;
+    if problems.is_empty() {
+        Ok(format!(
+            "{made} injections: {} restarted, {} no effect, {} held, {} skipped; recovery median {} / p99 {} guest instructions; {} workload operations, {} acknowledged files intact; {:.1} s",
+            t.restarted,
+            t.no_effect,
+            t.held,
+            t.skipped,
+            t.median_ticks().unwrap_or(0) * reliability::INSTRUCTIONS_PER_TICK,
+            t.p99_ticks().unwrap_or(0) * reliability::INSTRUCTIONS_PER_TICK,
+            rel.parsed.done.map(|d| d[1]).unwrap_or(0),
+            rel.parsed.acked.len(),
+            rel.seconds
+        ))
+    } else {
+        Err(report(
+            &problems,
+            &run.transcript,
+            ctx,
+            NAME,
+            &campaign.command(),
+        ))
     }
 }
 

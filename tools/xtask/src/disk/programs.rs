@@ -15,8 +15,8 @@ use crate::error::{Context, Error, Result};
 pub const PACKAGE: &str = "user-programs";
 
 /// Its programs, as its Cargo.toml names its `[[bin]]`s.
-pub const NAMES: [&str; 10] = [
-    "hello", "cat", "wc", "hog", "crashme", "lat", "fstest", "big", "true", "proctest",
+pub const NAMES: [&str; 11] = [
+    "hello", "cat", "wc", "hog", "crashme", "lat", "fstest", "big", "true", "proctest", "bigfile",
 ];
 
 /// The directory of the disk image that holds them.
