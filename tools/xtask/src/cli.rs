@@ -120,6 +120,8 @@ pub enum Command {
     Bench {
         /// `--ipc`: the IPC round trips only.
         ipc_only: bool,
+        /// `--recovery`: the restart-recovery figure only.
+        recovery_only: bool,
     },
     /// `system`
     System(SystemArgs),
@@ -153,10 +155,13 @@ USAGE:
       million-syscall fuzz (system syscall-fuzz-long).
   cargo xtask proofs [--long]
       The refinement property tests, in release mode.
-  cargo xtask bench [--ipc]
+  cargo xtask bench [--ipc | --recovery]
       Guest instructions from reset to the root task and to all components of
-      the default system, IPC round trips, and the kernel size;
-      --ipc: the IPC round trips and the kernel size only.
+      the default system, IPC round trips, the kernel size, storage, and a
+      supervised component's fault to its first served request after the
+      restart (median per component, from a 30-injection campaign);
+      --ipc: the IPC round trips and the kernel size only;
+      --recovery: the restart-recovery figure only.
   cargo xtask reliability [--long] [--seed N] [--injections N]
       The fault-injection campaign (system reliability) under -icount on a
       fresh disk: faults, panics, hangs, bit flips and garbage injected one
@@ -281,13 +286,21 @@ pub fn parse(args: &[String]) -> Result<Command> {
         }
         "bench" => {
             let mut ipc_only = false;
+            let mut recovery_only = false;
             while let Some(flag) = p.next_flag()? {
                 match flag.as_str() {
                     "--ipc" => ipc_only = true,
+                    "--recovery" => recovery_only = true,
                     _ => return Err(p.unknown(verb, &flag)),
                 }
             }
-            Command::Bench { ipc_only }
+            if ipc_only && recovery_only {
+                return Err(Error::new("give either --ipc or --recovery, not both"));
+            }
+            Command::Bench {
+                ipc_only,
+                recovery_only,
+            }
         }
         "system" => {
             let mut verb = None;
@@ -544,11 +557,17 @@ mod tests {
         assert_eq!(parse_str("").unwrap(), Command::Help);
         assert_eq!(
             parse_str("bench").unwrap(),
-            Command::Bench { ipc_only: false }
+            Command::Bench {
+                ipc_only: false,
+                recovery_only: false
+            }
         );
         assert_eq!(
             parse_str("bench --ipc").unwrap(),
-            Command::Bench { ipc_only: true }
+            Command::Bench {
+                ipc_only: true,
+                recovery_only: false
+            }
         );
         assert_eq!(
             parse_str("build").unwrap(),
@@ -653,6 +672,7 @@ mod tests {
             "build --all --system default",
             "build --all=yes",
             "bench --long",
+            "bench --ipc --recovery",
             "bench -- x",
             "proofs x",
             "test --nope",

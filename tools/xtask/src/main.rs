@@ -80,8 +80,14 @@ fn execute(command: Command) -> Result<bool> {
             seed: args.seed,
             injections: args.injections,
         }),
-        Command::Bench { ipc_only } => {
+        Command::Bench {
+            ipc_only,
+            recovery_only,
+        } => {
             setup::ensure_qemu()?;
+            if recovery_only {
+                return bench::recovery().map(|()| true);
+            }
             bench::run(ipc_only).map(|()| true)
         }
     }

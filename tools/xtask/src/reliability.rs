@@ -170,7 +170,28 @@ pub struct Parsed {
 pub fn parse(t: &Transcript) -> Parsed {
     let mut p = Parsed::default();
     let mut during: Option<(u64, String, String)> = None;
-    for line in &t.console {
+    // A campaign line another component's output cut in two (the console
+    // takes each component's writes whole, but not whole lines): its
+    // start, joined to the next line that completes it.
+    let mut cut: Option<String> = None;
+    for whole in &t.console {
+        let joined = cut
+            .as_ref()
+            .map(|start| format!("{start}{whole}"))
+            .filter(|j| parse_injection(j).is_some());
+        if joined.is_some() {
+            cut = None;
+        }
+        let line = joined.as_ref().unwrap_or(whole);
+        if parse_injection(line).is_none() {
+            if let Some(at) = line.find("[campaign] inj ") {
+                // The campaign's part ends where the other's `[name]` starts.
+                let rest = &line[at + "[campaign] inj ".len()..];
+                let end = rest.find('[').unwrap_or(rest.len());
+                cut = Some(format!("[campaign] inj {}", &rest[..end]));
+                continue;
+            }
+        }
         if let Some(rest) = line.split("[campaign] start: seed ").nth(1) {
             let seed = rest.split(',').next().unwrap_or("");
             let n = rest.split(", ").nth(1).and_then(|s| s.split(' ').next());
@@ -828,6 +849,20 @@ mod tests {
         assert!(problems.contains("no `[campaign] done` line"));
         assert!(problems.contains("/rel/f2.bin"));
         assert!(problems.contains("start with seed 0x7 and 4"));
+    }
+
+    #[test]
+    fn a_line_cut_by_other_output_is_joined() {
+        let p = parse(&transcript(&[
+            "[campaign] inj [fs] volume repaired after an unclean stop",
+            "[fs] FAT32 volume mounted: 64 MiB",
+            "24 target fs how flip-data seed 0x9 outcome no-effect recovery_ticks 0 ops 2",
+        ]));
+        assert_eq!(p.injections.len(), 1, "{p:?}");
+        assert_eq!(
+            (p.injections[0].k, p.injections[0].outcome.as_str()),
+            (24, "no-effect")
+        );
     }
 
     #[test]
