@@ -203,6 +203,12 @@ wire! {
         pub how: u64,
         /// Seeds the injection's random choices (bits, addresses).
         pub seed: u64,
+        /// A watchdog (0: none): when the caller has not asked `settle`
+        /// about this component within this many ms, the component counts
+        /// as hung (its clients got no answer) and is restarted. This finds
+        /// the failures a heartbeat cannot: a component that still answers
+        /// heartbeats but no longer serves.
+        pub deadline_ms: u64,
     }
 
     /// What an injection did.
@@ -233,6 +239,8 @@ wire! {
         pub last_recovery_ticks: u64,
         /// How many failures were detected in all.
         pub failures: u64,
+        /// How many of them an injection's watchdog found.
+        pub stuck: u64,
     }
 
     /// `caps`: a component and where to write its caps.

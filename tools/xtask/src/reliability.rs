@@ -52,7 +52,14 @@ pub const INSTRUCTIONS_PER_TICK: u64 = 16;
 pub const DISK_NAME: &str = "reliability-campaign";
 
 /// The outcomes the campaign prints.
-pub const OUTCOMES: [&str; 5] = ["restarted", "no-effect", "held", "skipped", "unknown"];
+pub const OUTCOMES: [&str; 6] = [
+    "restarted",
+    "stuck-restarted",
+    "no-effect",
+    "held",
+    "skipped",
+    "unknown",
+];
 
 /// What a campaign run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,8 +268,12 @@ pub struct Figures {
     pub kernel_failures: u64,
     /// Outcome `unknown`, or in progress when the run ended.
     pub hangs: u64,
-    /// Outcome `restarted`.
+    /// Outcome `restarted` or `stuck-restarted`.
     pub restarted: u64,
+    /// Outcome `stuck-restarted`: the target stopped serving though it
+    /// answered heartbeats; the injection's watchdog found it, and it was
+    /// restarted.
+    pub stuck: u64,
     /// Outcome `no-effect`.
     pub no_effect: u64,
     /// Outcome `held`.
@@ -282,6 +293,11 @@ impl Figures {
         match inj.outcome.as_str() {
             "restarted" => {
                 self.restarted += 1;
+                self.recovery_ticks.push(inj.recovery_ticks);
+            }
+            "stuck-restarted" => {
+                self.restarted += 1;
+                self.stuck += 1;
                 self.recovery_ticks.push(inj.recovery_ticks);
             }
             "no-effect" => self.no_effect += 1,
@@ -436,7 +452,7 @@ impl Report {
             ));
         }
         for inj in &self.parsed.injections {
-            if !OUTCOMES[..4].contains(&inj.outcome.as_str()) {
+            if !OUTCOMES[..5].contains(&inj.outcome.as_str()) {
                 out.push(format!(
                     "injection {} did not recover: `{}`; reproduce: {again}",
                     inj.k, inj.line
@@ -501,8 +517,8 @@ impl Report {
         let mut out = String::new();
         let header =
             format!(
-            "{:<15} {:>6} {:>7} {:>6} {:>9} {:>9} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9} {:>7}\n",
-            "", "inj", "kernel", "hangs", "restarted", "no-effect", "held", "skipped",
+            "{:<15} {:>6} {:>7} {:>6} {:>6} {:>9} {:>9} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9} {:>7}\n",
+            "", "inj", "kernel", "hangs", "stuck", "restarted", "no-effect", "held", "skipped",
             "median ins", "p99 ins", "median ms", "p99 ms", "ops"
         );
         let row = |name: &str, f: &Figures| {
@@ -515,11 +531,12 @@ impl Report {
                     .unwrap_or_else(|| "-".into())
             };
             format!(
-                "{:<15} {:>6} {:>7} {:>6} {:>9} {:>9} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9} {:>7}\n",
+                "{:<15} {:>6} {:>7} {:>6} {:>6} {:>9} {:>9} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9} {:>7}\n",
                 name,
                 f.injections,
                 f.kernel_failures,
                 f.hangs,
+                f.stuck,
                 f.restarted,
                 f.no_effect,
                 f.held,
@@ -565,10 +582,11 @@ impl Report {
                     .unwrap_or_else(|| "null".into())
             };
             format!(
-                "{{\"injections\": {}, \"kernel_failures\": {}, \"hangs\": {}, \"restarted\": {}, \"no_effect\": {}, \"held\": {}, \"skipped\": {}, \"recovery_median_instructions\": {}, \"recovery_p99_instructions\": {}, \"recovery_median_ms\": {}, \"recovery_p99_ms\": {}, \"ops\": {}}}",
+                "{{\"injections\": {}, \"kernel_failures\": {}, \"hangs\": {}, \"stuck\": {}, \"restarted\": {}, \"no_effect\": {}, \"held\": {}, \"skipped\": {}, \"recovery_median_instructions\": {}, \"recovery_p99_instructions\": {}, \"recovery_median_ms\": {}, \"recovery_p99_ms\": {}, \"ops\": {}}}",
                 f.injections,
                 f.kernel_failures,
                 f.hangs,
+                f.stuck,
                 f.restarted,
                 f.no_effect,
                 f.held,

@@ -127,6 +127,16 @@ pub const SYSTEMS: &[System] = &[
         disk: Some("default"),
     },
     System {
+        name: "restart-storm",
+        about: "the default system with pong faulting at every start: the supervisor backs off, holds it after its restart limit, and the rest carries on",
+        kernel_features: &[],
+        kernel_env: DESCRIBED_KERNEL_ENV,
+        root_task: ROOT_TASK,
+        description: Some("systems/default.toml"),
+        component_features: &["system-components/pong-faults-at-start"],
+        disk: Some("default"),
+    },
+    System {
         name: "capdl-boot-error",
         about: "a description the tools accept but an EL2 boot cannot build (a device at the GIC's hypervisor interface): the root task names the object",
         kernel_features: &[],

@@ -33,6 +33,9 @@ const FILES: usize = 4;
 const FILE_BYTES: usize = 24 * 1024;
 /// How long an injection with no visible effect is watched (ms).
 const QUIET_MS: u64 = 60;
+/// The watchdog of each injection: a target whose clients got no answer
+/// for this long is restarted as stuck (ms).
+const DEADLINE_MS: u64 = 1000;
 /// Tries of one workload step before it counts as failed.
 const TRIES: usize = 4;
 
@@ -217,10 +220,16 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         let inj_seed = random.next();
         let ops_before = work.ops;
         let name = sup.name(target);
+        let stuck_before = sup
+            .client
+            .status(supervisor::Named { name })
+            .map_or(0, |s| s.stuck);
+        let name = sup.name(target);
         let injected = sup.client.inject(supervisor::Inject {
             name,
             how: how as u64,
             seed: inj_seed,
+            deadline_ms: DEADLINE_MS,
         });
         let incarnation = match injected {
             Ok(done) => done.incarnation,
@@ -247,6 +256,9 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         });
         let (outcome, ticks) = match status {
             Ok(s) if State::from_code(s.state) == Some(State::Held) => ("held", 0),
+            Ok(s) if s.stuck > stuck_before && s.incarnation > incarnation => {
+                ("stuck-restarted", s.last_recovery_ticks)
+            }
             Ok(s) if s.incarnation > incarnation => ("restarted", s.last_recovery_ticks),
             Ok(_) => ("no-effect", 0),
             Err(_) => ("unknown", 0),
@@ -261,6 +273,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
                     name,
                     how: Injection::Fault as u64,
                     seed: 0,
+                    deadline_ms: 0,
                 })
                 .is_ok()
             {

@@ -24,6 +24,11 @@ fn main(arg: usize, cycles_at_entry: u64) -> ! {
             "[pong] first instruction at cycle {cycles_at_entry}"
         );
     }
+    if cfg!(feature = "pong-faults-at-start") {
+        // The restart-storm system: a component that fails at every start
+        // (a store to an unmapped address), so its supervisor holds it.
+        core::hint::black_box(libcerne::program::crash::null_read());
+    }
     let endpoint: Cap<Endpoint> = Cap::from_cptr(caps::PINGPONG);
     let mut request = endpoint.recv();
     loop {

@@ -363,6 +363,7 @@ impl Shell {
             name,
             how: injection as u64,
             seed,
+            deadline_ms: 0,
         }) {
             Ok(done) => {
                 let _ = writeln!(

@@ -89,6 +89,8 @@ enum Cause {
     Panic,
     /// No heartbeat answer for this many ms.
     Hang(u64),
+    /// Its clients got no answer within an injection's watchdog.
+    Stuck(u64),
 }
 
 impl core::fmt::Display for Cause {
@@ -97,6 +99,7 @@ impl core::fmt::Display for Cause {
             Self::Fault(what, address, pc) => write!(f, "{what} at {address:#x}, pc {pc:#x}"),
             Self::Panic => f.write_str("panic"),
             Self::Hang(ms) => write!(f, "hang (no heartbeat for {ms} ms)"),
+            Self::Stuck(ms) => write!(f, "stuck (its clients got no answer for {ms} ms)"),
         }
     }
 }
@@ -111,6 +114,7 @@ struct Child {
     state: State,
     incarnation: u64,
     failures: u64,
+    stuck: u64,
     backoff: Backoff,
     /// When a Restarting child restarts (ms).
     restart_at: u64,
@@ -178,7 +182,16 @@ struct Settling {
     deadline_ms: u64,
 }
 
+/// An injection's watchdog.
+#[derive(Clone, Copy)]
+struct Watch {
+    child: usize,
+    set_ms: u64,
+    deadline_ms: u64,
+}
+
 struct Supervisor {
+    watch: Option<Watch>,
     /// Signal words of the bound notification that a receive on another
     /// endpoint took (seL4 completes a pending bound notification on any
     /// Recv of the thread): handled like those of the main receive.
@@ -393,6 +406,21 @@ impl Supervisor {
             Cap::<Notification>::from_cptr(caps::POLICY_TICK).signal();
         }
         let now = self.now_ms();
+        if let Some(w) = self.watch {
+            if now >= w.deadline_ms {
+                self.watch = None;
+                let running = self
+                    .children
+                    .get_mut(w.child)
+                    .is_some_and(|c| c.state == State::Running);
+                if running {
+                    if let Some(c) = self.children.get_mut(w.child) {
+                        c.stuck += 1;
+                    }
+                    self.failed(w.child, Cause::Stuck(now - w.set_ms));
+                }
+            }
+        }
         for i in 0..self.children.len() {
             let Some(c) = self.children.get_mut(i) else {
                 continue;
@@ -430,6 +458,7 @@ impl Supervisor {
                 failures_in_row: c.backoff.in_row(),
                 last_recovery_ticks: c.last_recovery_ticks,
                 failures: c.failures,
+                stuck: c.stuck,
             })
     }
 
@@ -668,6 +697,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         ticks: 0,
         settling: None,
         swallowed: 0,
+        watch: None,
         period: per_second * TICK_US / 1_000_000,
         deadline: 0,
     };
@@ -708,6 +738,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
             state: State::Running,
             incarnation: 0,
             failures: 0,
+            stuck: 0,
             backoff: Backoff::new(
                 spec.backoff_ms,
                 spec.backoff_max_ms,
@@ -818,6 +849,9 @@ fn wait_to_settle(
     if sup.settling.is_some() {
         return Err(SupervisorError::Busy);
     }
+    if sup.watch.is_some_and(|w| w.child == child) {
+        sup.watch = None;
+    }
     let _ = sup.own_cnode.delete(SETTLE_SLOT, 64);
     sup.own_cnode
         .save_caller(SETTLE_SLOT, 64)
@@ -897,6 +931,14 @@ impl protocol::Server for Server<'_> {
         let address = inject(c, how, r.seed);
         let incarnation = c.incarnation;
         let name = c.spec.name;
+        if r.deadline_ms > 0 {
+            let now = self.sup.now_ms();
+            self.sup.watch = Some(Watch {
+                child: i,
+                set_ms: now,
+                deadline_ms: now + r.deadline_ms,
+            });
+        }
         self.sup.log.line(format_args!(
             "[super] injecting {} into {name} (seed {:#x}, at {address:#x})",
             how.name(),
