@@ -6,7 +6,6 @@
 use crate::arch::{self, mmu, vectors};
 use crate::{config, kprintln};
 use cerne_abi::console::IDLE_HALT;
-use cerne_abi::tcb::TCB_FLAG_FPU_DISABLED;
 use cerne_objects::layout::TCB_VTABLE;
 use cerne_objects::{Cap, Kernel, KernelState, PhysMem};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -98,13 +97,12 @@ pub fn schedule_and_return() -> ! {
                     0,
                 ),
             };
-            let fpu = k.tcb_flags(t) & TCB_FLAG_FPU_DISABLED == 0;
-            Some((root, asid, k.user_context_vaddr(t), fpu))
+            crate::fpu::prepare_exit(k, t);
+            Some((root, asid, k.user_context_vaddr(t)))
         });
-        if let Some((root, asid, context, fpu)) = chosen {
+        if let Some((root, asid, context)) = chosen {
             IDLE.store(false, Ordering::Relaxed);
             mmu::set_user_vspace(root, asid);
-            arch::set_user_fpu(fpu);
             vectors::set_current_context(context as *mut arch::context::UserContext);
             vectors::return_to_user();
         }

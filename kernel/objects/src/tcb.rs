@@ -232,6 +232,17 @@ impl Kernel<'_> {
         get(&self.mem, tcb, Field::FLAGS)
     }
 
+    /// The thread whose FP/SIMD state the CPU's registers hold (0: none).
+    pub fn fpu_owner(&self) -> u64 {
+        self.state.fpu_owner
+    }
+
+    /// Records that the CPU's FP/SIMD registers now hold `tcb`'s state
+    /// (the arch layer has saved the previous owner's and loaded `tcb`'s).
+    pub fn set_fpu_owner(&mut self, tcb: u64) {
+        self.state.fpu_owner = tcb;
+    }
+
     /// The register save area of `tcb`, to read or change in place.
     pub fn user_context_mut(&mut self, tcb: u64) -> &mut UserContext {
         self.mem.user_context_mut(tcb)

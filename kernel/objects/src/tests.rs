@@ -1126,6 +1126,35 @@ fn retype_after_revoke_reuses_zeroed_memory() {
 }
 
 #[test]
+fn deleting_the_fpu_owner_releases_the_registers() {
+    // seL4's fpuRelease: the registers of a deleted TCB belong to no one
+    // (its memory may become another TCB, which must not inherit them);
+    // deleting another thread leaves the owner as it is.
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 2));
+        let tcb = |k: &Kernel<'_>, s: u64| match k.slot_cap(cnode_slot(l.root_cnode, s)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        let (a, b) = (tcb(k, d), tcb(k, d + 1));
+        assert_eq!(k.fpu_owner(), 0);
+        k.set_fpu_owner(a);
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        ok(&call(k, root, L::CNodeDelete, &[d + 1, 64], &[]));
+        assert_eq!(k.fpu_owner(), a, "deleting another thread keeps the owner");
+        ok(&call(k, root, L::CNodeDelete, &[d, 64], &[]));
+        assert_eq!(
+            k.fpu_owner(),
+            0,
+            "the deleted owner's registers belong to no one"
+        );
+        let _ = b;
+        check(k, l);
+    });
+}
+
+#[test]
 #[cfg_attr(
     miri,
     ignore = "slow under Miri; same code paths as the tests Miri runs"
