@@ -6,8 +6,7 @@
 use crate::arch::{self, mmu, vectors};
 use crate::{config, kprintln};
 use cerne_abi::console::IDLE_HALT;
-use cerne_objects::layout::TCB_VTABLE;
-use cerne_objects::{Cap, Kernel, KernelState, PhysMem};
+use cerne_objects::{Kernel, KernelState, PhysMem};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The kernel's global object-model state (the big-kernel-lock site).
@@ -87,16 +86,12 @@ pub fn schedule_and_return() -> ! {
             // As seL4's setVMRoot: the VSpace cap's ASID must still name that
             // VSpace (its pool may be gone); otherwise the thread runs on an
             // empty table and its next access is a VMFault.
-            let (root, asid) = match k.tcb_cap(t, TCB_VTABLE) {
-                Cap::VSpace {
-                    paddr,
-                    asid: Some(asid),
-                } if k.find_vspace_for_asid(asid) == Some(paddr) => (paddr, asid),
-                _ => (
+            let (root, asid) = k.user_vspace(t).unwrap_or_else(|| {
+                (
                     mmu::kernel_phys(core::ptr::addr_of!(EMPTY_USER_TABLE) as u64),
                     0,
-                ),
-            };
+                )
+            });
             crate::fpu::prepare_exit(k, t);
             Some((root, asid, k.user_context_vaddr(t)))
         });

@@ -572,6 +572,18 @@ mod tests {
                     state_context(&sa_.1, &sb_.1).1,
                 );
             }
+            // The exit's raw VSpace read agrees with the decoded cap.
+            if let Some(t) = a.current_thread() {
+                let decoded = match a.tcb_cap(t, crate::layout::TCB_VTABLE) {
+                    crate::cap::Cap::VSpace {
+                        paddr,
+                        asid: Some(asid),
+                    } if a.find_vspace_for_asid(asid) == Some(paddr) => Some((paddr, asid)),
+                    _ => None,
+                };
+                assert_eq!(a.user_vspace(t), decoded, "seed {seed}, step {n}");
+                assert!(decoded.is_some(), "every thread here has an address space");
+            }
             if let Err(e) = invariants::check(&a, &hostboot::root_slots(&la)) {
                 panic!("seed {seed}, step {n}: invariant violated: {e}");
             }
