@@ -7,10 +7,10 @@
 use crate::cap::Cap;
 use crate::cdt;
 use crate::cspace;
-use crate::layout::{TCB_BUFFER, TCB_CALLER, TCB_CTABLE, TCB_REPLY};
+use crate::layout::{TCB_BUFFER, TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_CTABLE, TCB_REPLY};
 use crate::queue::{self, EpState, NtfnState, Queue};
 use crate::tcb::{
-    self, tcb_slot, ThreadState, BLOCK_CAN_GRANT, BLOCK_CAN_GRANT_REPLY, BLOCK_IS_CALL,
+    self, tcb_slot, Field, ThreadState, BLOCK_CAN_GRANT, BLOCK_CAN_GRANT_REPLY, BLOCK_IS_CALL,
 };
 use crate::Kernel;
 use cerne_abi::fault::*;
@@ -135,13 +135,15 @@ impl Kernel<'_> {
             return None;
         };
         let ok = rights == VmRights::ReadWrite || (!is_receiver && rights == VmRights::ReadOnly);
-        ok.then(|| paddr + (tcb::fields(&self.mem, t).ipc_buffer & ((1u64 << size.bits()) - 1)))
+        ok.then(|| {
+            paddr + (tcb::get(&self.mem, t, Field::IPC_BUFFER) & ((1u64 << size.bits()) - 1))
+        })
     }
 
     /// Message register `i` of `t` (x2..x5, then the IPC buffer at `buf`).
     pub fn get_mr(&self, t: u64, buf: Option<u64>, i: usize) -> u64 {
         if i < FAST_MESSAGE_REGISTERS {
-            tcb::context(&self.mem, t).x[2 + i]
+            self.reg(t, 2 + i)
         } else {
             buf.map_or(0, |b| self.mem.read_word(b + 8 * (i as u64 + 1)))
         }
@@ -165,8 +167,9 @@ impl Kernel<'_> {
         self.mem.user_context_mut(t).x[r] = v;
     }
 
+    /// Register x`r` of `t` (one word, not a copy of the whole context).
     fn reg(&self, t: u64, r: usize) -> u64 {
-        tcb::context(&self.mem, t).x[r]
+        tcb::obj(&self.mem, t).word(TCB_CONTEXT_OFFSET + 8 * r as u64)
     }
 
     /// seL4 `setupReplyMaster`: puts the master reply cap into an empty
@@ -395,13 +398,15 @@ impl Kernel<'_> {
         match st {
             EpState::Idle | EpState::Send => {
                 if blocking {
-                    tcb::update(&self.mem, t, |f| {
-                        f.blocking_object = ep;
-                        f.blocking_badge = badge;
-                        f.blocking_flags = (can_grant as u64 * BLOCK_CAN_GRANT)
+                    let o = tcb::obj(&self.mem, t);
+                    Field::BLOCKING_OBJECT.set(&o, ep);
+                    Field::BLOCKING_BADGE.set(&o, badge);
+                    Field::BLOCKING_FLAGS.set(
+                        &o,
+                        (can_grant as u64 * BLOCK_CAN_GRANT)
                             | (can_grant_reply as u64 * BLOCK_CAN_GRANT_REPLY)
-                            | (do_call as u64 * BLOCK_IS_CALL);
-                    });
+                            | (do_call as u64 * BLOCK_IS_CALL),
+                    );
                     self.set_thread_state(t, ThreadState::BlockedOnSend);
                     let q = queue::append(&self.mem, t, q);
                     queue::set_ep(&self.mem, ep, EpState::Send, q);
@@ -413,7 +418,7 @@ impl Kernel<'_> {
                 queue::set_ep(&self.mem, ep, EpState::Recv, q);
                 self.do_ipc_transfer(t, ep, badge, can_grant, dest);
                 let reply_grant =
-                    tcb::fields(&self.mem, dest).blocking_flags & BLOCK_CAN_GRANT != 0;
+                    tcb::get(&self.mem, dest, Field::BLOCKING_FLAGS) & BLOCK_CAN_GRANT != 0;
                 self.set_thread_state(dest, ThreadState::Running);
                 self.possible_switch_to(dest);
                 if do_call {
@@ -435,7 +440,7 @@ impl Kernel<'_> {
         else {
             return;
         };
-        let bound = tcb::fields(&self.mem, t).bound_notification;
+        let bound = tcb::get(&self.mem, t, Field::BOUND_NOTIFICATION);
         if bound != 0 && queue::ntfn(&self.mem, bound).state == NtfnState::Active {
             self.complete_signal(bound, t);
             return;
@@ -444,10 +449,9 @@ impl Kernel<'_> {
         match st {
             EpState::Idle | EpState::Recv => {
                 if blocking {
-                    tcb::update(&self.mem, t, |f| {
-                        f.blocking_object = ep;
-                        f.blocking_flags = rights.grant() as u64 * BLOCK_CAN_GRANT;
-                    });
+                    let o = tcb::obj(&self.mem, t);
+                    Field::BLOCKING_OBJECT.set(&o, ep);
+                    Field::BLOCKING_FLAGS.set(&o, rights.grant() as u64 * BLOCK_CAN_GRANT);
                     self.set_thread_state(t, ThreadState::BlockedOnReceive);
                     let q = queue::append(&self.mem, t, q);
                     queue::set_ep(&self.mem, ep, EpState::Recv, q);
@@ -459,11 +463,14 @@ impl Kernel<'_> {
                 let sender = q.head;
                 let q = queue::dequeue(&self.mem, sender, q);
                 queue::set_ep(&self.mem, ep, EpState::Send, q);
-                let f = tcb::fields(&self.mem, sender);
-                let can_grant = f.blocking_flags & BLOCK_CAN_GRANT != 0;
-                let can_grant_reply = f.blocking_flags & BLOCK_CAN_GRANT_REPLY != 0;
-                self.do_ipc_transfer(sender, ep, f.blocking_badge, can_grant, t);
-                if f.blocking_flags & BLOCK_IS_CALL != 0 {
+                let (flags, badge) = {
+                    let o = tcb::obj(&self.mem, sender);
+                    (Field::BLOCKING_FLAGS.of(&o), Field::BLOCKING_BADGE.of(&o))
+                };
+                let can_grant = flags & BLOCK_CAN_GRANT != 0;
+                let can_grant_reply = flags & BLOCK_CAN_GRANT_REPLY != 0;
+                self.do_ipc_transfer(sender, ep, badge, can_grant, t);
+                if flags & BLOCK_IS_CALL != 0 {
                     if can_grant || can_grant_reply {
                         self.setup_caller_cap(sender, t, rights.grant());
                     } else {

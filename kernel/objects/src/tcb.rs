@@ -87,8 +87,14 @@ impl Field {
     pub const BLOCKING_OBJECT: Self = Self::at(offset_of!(TcbFields, blocking_object));
     /// [`TcbFields::blocking_flags`].
     pub const BLOCKING_FLAGS: Self = Self::at(offset_of!(TcbFields, blocking_flags));
+    /// [`TcbFields::blocking_badge`].
+    pub const BLOCKING_BADGE: Self = Self::at(offset_of!(TcbFields, blocking_badge));
     /// [`TcbFields::fault_ip`].
     pub const FAULT_IP: Self = Self::at(offset_of!(TcbFields, fault_ip));
+    /// [`TcbFields::fault_handler`].
+    pub const FAULT_HANDLER: Self = Self::at(offset_of!(TcbFields, fault_handler));
+    /// [`TcbFields::ipc_buffer`].
+    pub const IPC_BUFFER: Self = Self::at(offset_of!(TcbFields, ipc_buffer));
     /// [`TcbFields::priority`].
     pub const PRIORITY: Self = Self::at(offset_of!(TcbFields, priority));
     /// [`TcbFields::domain`].
