@@ -258,6 +258,20 @@ pub mod raw {
         })
     }
 
+    /// `Cap::Frame { paddr, size, rights, is_device, .. }` (not its
+    /// mapping), if the words are one.
+    #[inline(always)]
+    pub fn frame(w0: u64) -> Option<(u64, super::FrameSize, super::VmRights, bool)> {
+        (tag(w0) == CapTag::Frame.word()).then(|| {
+            (
+                (w0 & ((1 << 40) - 1)) << 12,
+                super::FrameSize::from_code(w0 >> 56),
+                super::VmRights::from_bits(w0 >> 54),
+                w0 & (1 << 53) != 0,
+            )
+        })
+    }
+
     /// `Cap::VSpace { paddr, asid: Some(asid) }`, if the words are one
     /// with an ASID.
     #[inline(always)]
@@ -799,6 +813,13 @@ mod tests {
                 _ => None,
             };
             prop_assert_eq!(raw::vspace_with_asid(w), vspace);
+            let frame = match c {
+                Cap::Frame { paddr, size, rights, is_device, .. } => {
+                    Some((paddr, size, rights, is_device))
+                }
+                _ => None,
+            };
+            prop_assert_eq!(raw::frame(w[0]), frame);
         }
 
         #[test]

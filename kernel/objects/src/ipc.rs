@@ -124,13 +124,10 @@ impl Kernel<'_> {
     /// seL4 `lookupIPCBuffer`: physical address of `t`'s IPC buffer, if it
     /// has a usable one (non-device frame; ReadWrite, or ReadOnly to send).
     pub fn ipc_buffer(&self, t: u64, is_receiver: bool) -> Option<u64> {
-        let Cap::Frame {
-            paddr,
-            size,
-            rights,
-            is_device: false,
-            ..
-        } = cdt::cap(&self.mem, tcb_slot(t, TCB_BUFFER))
+        let o = tcb::obj(&self.mem, t);
+        let Some((paddr, size, rights, false)) =
+            // The buffer slot's first word, at its offset in the TCB.
+            crate::cap::raw::frame(o.word(tcb_slot(0, TCB_BUFFER)))
         else {
             return None;
         };
@@ -138,6 +135,16 @@ impl Kernel<'_> {
         ok.then(|| {
             paddr + (tcb::get(&self.mem, t, Field::IPC_BUFFER) & ((1u64 << size.bits()) - 1))
         })
+    }
+
+    /// `t`'s pending fault: `Fault::decode` of its fault words, read only
+    /// when the type word says there is one (type 0 decodes as none).
+    fn pending_fault_of(&self, t: u64) -> Option<Fault> {
+        let o = tcb::obj(&self.mem, t);
+        if Field::FAULT_TYPE.of(&o) == 0 {
+            return None;
+        }
+        Fault::decode(tcb::fault_words_of(&o))
     }
 
     /// Message register `i` of `t` (x2..x5, then the IPC buffer at `buf`).
@@ -202,6 +209,9 @@ impl Kernel<'_> {
         let Some(b) = buf else {
             return Ok(out);
         };
+        if info.extra_caps() == 0 {
+            return Ok(out);
+        }
         let root = cdt::cap(&self.mem, tcb_slot(t, TCB_CTABLE));
         for (i, o) in out.iter_mut().enumerate().take(info.extra_caps() as usize) {
             let cptr = self.mem.read_word(b + 976 + 8 * i as u64);
@@ -240,7 +250,7 @@ impl Kernel<'_> {
         receiver: u64,
     ) {
         let rbuf = self.ipc_buffer(receiver, true);
-        let fault = Fault::decode(tcb::fields(&self.mem, sender).fault);
+        let fault = self.pending_fault_of(sender);
         match fault {
             None => {
                 let sbuf = self.ipc_buffer(sender, false);
@@ -518,7 +528,7 @@ impl Kernel<'_> {
         if tcb::state(&self.mem, receiver) != ThreadState::BlockedOnReply {
             return;
         }
-        match Fault::decode(tcb::fields(&self.mem, receiver).fault) {
+        match self.pending_fault_of(receiver) {
             None => {
                 self.do_ipc_transfer(sender, 0, 0, grant, receiver);
                 self.delete_one(slot);
