@@ -214,8 +214,14 @@ impl Kernel<'_> {
                 MessageInfo::from_word(o.word(TCB_CONTEXT_OFFSET + 8)),
             )
         };
-        let root = self.cspace_root(t);
-        let (slot, cap) = match cspace::lookup_cap(&self.mem, root, cptr) {
+        // The raw walk finds the slot of every lookup that succeeds; the
+        // generic one runs only to name a failure.
+        let root_words = self.mem.read::<[u64; 2]>(tcb_slot(t, TCB_CTABLE));
+        let found = match cspace::lookup_slot_raw(&self.mem, root_words, cptr) {
+            Some(s) => Ok((s, cdt::cap(&self.mem, s))),
+            None => cspace::lookup_cap(&self.mem, self.cspace_root(t), cptr),
+        };
+        let (slot, cap) = match found {
             Ok(r) => r,
             Err(lookup) => {
                 if blocking {
