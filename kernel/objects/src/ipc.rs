@@ -500,21 +500,25 @@ impl Kernel<'_> {
         self.set_thread_state(sender, ThreadState::BlockedOnReply);
         let reply = tcb_slot(sender, TCB_REPLY);
         let caller = tcb_slot(receiver, TCB_CALLER);
-        if !matches!(cdt::cap(&self.mem, reply), Cap::Reply { master: true, .. })
-            || !cdt::cap(&self.mem, caller).is_null()
+        if !matches!(
+            crate::cap::raw::reply(self.mem.read_word(reply)),
+            Some((_, true, _))
+        ) || !crate::cap::raw::is_null(self.mem.read_word(caller))
         {
             return;
         }
-        cdt::insert(
-            &self.mem,
-            Cap::Reply {
-                tcb: sender,
-                master: false,
-                grant: can_grant,
-            },
-            reply,
-            caller,
-        );
+        cdt::insert_reply(&self.mem, reply, caller, sender, can_grant);
+    }
+
+    /// `cteDeleteOne` of the cap in `slot`, which a reply is sent through:
+    /// for a reply cap (nothing to finalise) the slot-word unlink, else
+    /// the generic deletion.
+    fn delete_reply_slot(&mut self, slot: u64) {
+        if crate::cap::raw::reply(self.mem.read_word(slot)).is_some() {
+            cdt::delete_reply(&self.mem, slot);
+        } else {
+            self.delete_one(slot);
+        }
     }
 
     /// seL4 `deleteCallerCap`: drops a reply cap left in `t`'s caller slot.
@@ -531,12 +535,12 @@ impl Kernel<'_> {
         match self.pending_fault_of(receiver) {
             None => {
                 self.do_ipc_transfer(sender, 0, 0, grant, receiver);
-                self.delete_one(slot);
+                self.delete_reply_slot(slot);
                 self.set_thread_state(receiver, ThreadState::Running);
                 self.possible_switch_to(receiver);
             }
             Some(f) => {
-                self.delete_one(slot);
+                self.delete_reply_slot(slot);
                 let restart = self.handle_fault_reply(receiver, sender, f);
                 tcb::update(&self.mem, receiver, |g| g.fault = [0; 7]);
                 if restart {
