@@ -28,7 +28,7 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     println!("cargo:rerun-if-changed=kernel.ld");
-    if std::env::var("TARGET").is_ok_and(|t| t.starts_with("aarch64") && t.ends_with("-none")) {
+    if std::env::var("TARGET").is_ok_and(|t| t.starts_with("aarch64-unknown-none")) {
         println!("cargo:rustc-link-arg-bins=-T{dir}/kernel.ld");
     }
 

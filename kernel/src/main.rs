@@ -10,6 +10,7 @@ mod config;
 mod console;
 mod debug;
 mod events;
+mod fpu;
 mod irq;
 mod panic;
 mod rootserver;

@@ -6,9 +6,7 @@
 use crate::arch::{self, mmu, vectors};
 use crate::{config, kprintln};
 use cerne_abi::console::IDLE_HALT;
-use cerne_abi::tcb::TCB_FLAG_FPU_DISABLED;
-use cerne_objects::layout::TCB_VTABLE;
-use cerne_objects::{Cap, Kernel, KernelState, PhysMem};
+use cerne_objects::{Kernel, KernelState, PhysMem};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The kernel's global object-model state (the big-kernel-lock site).
@@ -88,23 +86,18 @@ pub fn schedule_and_return() -> ! {
             // As seL4's setVMRoot: the VSpace cap's ASID must still name that
             // VSpace (its pool may be gone); otherwise the thread runs on an
             // empty table and its next access is a VMFault.
-            let (root, asid) = match k.tcb_cap(t, TCB_VTABLE) {
-                Cap::VSpace {
-                    paddr,
-                    asid: Some(asid),
-                } if k.find_vspace_for_asid(asid) == Some(paddr) => (paddr, asid),
-                _ => (
+            let (root, asid) = k.user_vspace(t).unwrap_or_else(|| {
+                (
                     mmu::kernel_phys(core::ptr::addr_of!(EMPTY_USER_TABLE) as u64),
                     0,
-                ),
-            };
-            let fpu = k.tcb_flags(t) & TCB_FLAG_FPU_DISABLED == 0;
-            Some((root, asid, k.user_context_vaddr(t), fpu))
+                )
+            });
+            crate::fpu::prepare_exit(k, t);
+            Some((root, asid, k.user_context_vaddr(t)))
         });
-        if let Some((root, asid, context, fpu)) = chosen {
+        if let Some((root, asid, context)) = chosen {
             IDLE.store(false, Ordering::Relaxed);
             mmu::set_user_vspace(root, asid);
-            arch::set_user_fpu(fpu);
             vectors::set_current_context(context as *mut arch::context::UserContext);
             vectors::return_to_user();
         }

@@ -40,6 +40,13 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
                             event
                         }
                     }
+                    crate::fpu::EC_FP_TRAP if crate::fpu::enabled_for(k, t) => {
+                        // The first FP/SIMD access since another thread
+                        // owned the registers: switch them, then the same
+                        // instruction runs again.
+                        crate::fpu::take_ownership(k, t);
+                        cerne_objects::syscall::Event::None
+                    }
                     class => {
                         let elr = k.user_context_mut(t).elr_el1;
                         let event = k.handle_user_fault(decode_fault(class, esr, far, elr));

@@ -522,6 +522,19 @@ impl Env {
         fault_ep: CPtr,
     ) -> core::result::Result<threads::Thread, Fail> {
         let tcb = self.tcb()?;
+        self.thread_on(tcb, entry, arg, priority, fault_ep)
+    }
+
+    /// As [`Env::thread`], on a TCB the test made itself (from an untyped
+    /// of its own, say).
+    pub fn thread_on(
+        &mut self,
+        tcb: Cap<Tcb>,
+        entry: fn(Word),
+        arg: Word,
+        priority: Word,
+        fault_ep: CPtr,
+    ) -> core::result::Result<threads::Thread, Fail> {
         let index = self.next_thread;
         if index >= threads::HELPERS {
             return Err(fail(

@@ -187,6 +187,19 @@ impl Kernel<'_> {
         (v != 0).then_some(v)
     }
 
+    /// The address space thread `t` runs in, as seL4's `setVMRoot` finds
+    /// it on every return to user mode: (root table, ASID) when its VSpace
+    /// slot holds a VSpace cap with an ASID that still names that VSpace
+    /// (its pool may be gone), else `None` (it runs on an empty table).
+    /// Reads the slot's two words, not a decoded cap.
+    pub fn user_vspace(&self, t: u64) -> Option<(u64, u16)> {
+        let w = self
+            .mem
+            .read::<[u64; 2]>(crate::tcb::tcb_slot(t, crate::layout::TCB_VTABLE));
+        let (paddr, asid) = crate::cap::raw::vspace_with_asid(w)?;
+        (self.find_vspace_for_asid(asid) == Some(paddr)).then_some((paddr, asid))
+    }
+
     /// Address of slot `index` of the CNode at `cnode`.
     pub fn cnode_slot(&self, cnode: u64, index: u64) -> u64 {
         cnode_slot(cnode, index)

@@ -198,6 +198,89 @@ fn tag_word(tag: CapTag) -> u64 {
     tag.word() << TAG_SHIFT
 }
 
+/// The bits of a slot's two cap words that the IPC fast path checks, read
+/// without decoding the whole [`Cap`] (seL4's `cap_get_capType` and
+/// friends). Each function agrees with [`Cap::decode`] / [`Cap::encode`]
+/// on every pair of words (`raw_views_agree_with_decode`).
+pub mod raw {
+    use super::{CapRights, CapTag, ADDR_MASK, TAG_SHIFT};
+
+    /// The tag field of a cap's first word.
+    #[inline(always)]
+    const fn tag(w0: u64) -> u64 {
+        w0 >> TAG_SHIFT
+    }
+
+    /// True when the words decode as the null cap (tag 0 or no tag).
+    #[inline(always)]
+    pub fn is_null(w0: u64) -> bool {
+        matches!(CapTag::from_word(tag(w0)), None | Some(CapTag::Null))
+    }
+
+    /// `Cap::Endpoint { paddr, badge, rights }`, if the words are one.
+    #[inline(always)]
+    pub fn endpoint(w: [u64; 2]) -> Option<(u64, u64, CapRights)> {
+        (tag(w[0]) == CapTag::Endpoint.word())
+            .then(|| (w[0] & ADDR_MASK, w[1], CapRights::from_word(w[0] >> 52)))
+    }
+
+    /// `Cap::Reply { tcb, master, grant }`, if the words are one.
+    #[inline(always)]
+    pub fn reply(w0: u64) -> Option<(u64, bool, bool)> {
+        (tag(w0) == CapTag::Reply.word()).then_some((
+            w0 & ADDR_MASK,
+            w0 & (1 << 58) != 0,
+            w0 & (1 << 57) != 0,
+        ))
+    }
+
+    /// The first word of `Cap::Reply { tcb, master, grant }` (its second
+    /// is 0).
+    #[inline(always)]
+    pub fn reply_word0(tcb: u64, master: bool, grant: bool) -> u64 {
+        (CapTag::Reply.word() << TAG_SHIFT)
+            | ((master as u64) << 58)
+            | ((grant as u64) << 57)
+            | (tcb & ADDR_MASK)
+    }
+
+    /// `Cap::CNode { paddr, radix, guard_size, guard }`, if the words are
+    /// one.
+    #[inline(always)]
+    pub fn cnode(w: [u64; 2]) -> Option<(u64, u64, u64, u64)> {
+        (tag(w[0]) == CapTag::CNode.word()).then(|| {
+            (
+                (w[0] & ((1 << 46) - 1)) << 6,
+                (w[0] >> 52) & 0x3f,
+                (w[0] >> 46) & 0x3f,
+                w[1],
+            )
+        })
+    }
+
+    /// `Cap::Frame { paddr, size, rights, is_device, .. }` (not its
+    /// mapping), if the words are one.
+    #[inline(always)]
+    pub fn frame(w0: u64) -> Option<(u64, super::FrameSize, super::VmRights, bool)> {
+        (tag(w0) == CapTag::Frame.word()).then(|| {
+            (
+                (w0 & ((1 << 40) - 1)) << 12,
+                super::FrameSize::from_code(w0 >> 56),
+                super::VmRights::from_bits(w0 >> 54),
+                w0 & (1 << 53) != 0,
+            )
+        })
+    }
+
+    /// `Cap::VSpace { paddr, asid: Some(asid) }`, if the words are one
+    /// with an ASID.
+    #[inline(always)]
+    pub fn vspace_with_asid(w: [u64; 2]) -> Option<(u64, u16)> {
+        (tag(w[0]) == CapTag::VSpace.word() && w[1] as u16 != 0)
+            .then(|| ((w[0] & ((1 << 40) - 1)) << 12, w[1] as u16))
+    }
+}
+
 fn bit(b: bool, n: u32) -> u64 {
     (b as u64) << n
 }
@@ -693,6 +776,51 @@ mod tests {
             failure_persistence: None,
             ..ProptestConfig::default()
         })]
+
+        #[test]
+        #[cfg_attr(miri, ignore = "pure logic, and proptest is slow under Miri")]
+        fn raw_views_agree_with_decode(
+            w in prop_oneof![
+                any_cap().prop_map(|c| c.encode()),
+                any::<[u64; 2]>(),
+                (0u64..32, any::<[u64; 2]>()).prop_map(|(t, [a, b])| [(t << 59) | (a >> 5), b]),
+            ]
+        ) {
+            let c = Cap::decode(w);
+            prop_assert_eq!(raw::is_null(w[0]), c.is_null());
+            let ep = match c {
+                Cap::Endpoint { paddr, badge, rights } => Some((paddr, badge, rights)),
+                _ => None,
+            };
+            prop_assert_eq!(raw::endpoint(w), ep);
+            let reply = match c {
+                Cap::Reply { tcb, master, grant } => Some((tcb, master, grant)),
+                _ => None,
+            };
+            prop_assert_eq!(raw::reply(w[0]), reply);
+            if let Some((tcb, master, grant)) = reply {
+                prop_assert_eq!([raw::reply_word0(tcb, master, grant), 0], c.encode());
+            }
+            let cnode = match c {
+                Cap::CNode { paddr, radix, guard_size, guard } => {
+                    Some((paddr, radix as u64, guard_size as u64, guard))
+                }
+                _ => None,
+            };
+            prop_assert_eq!(raw::cnode(w), cnode);
+            let vspace = match c {
+                Cap::VSpace { paddr, asid: Some(asid) } => Some((paddr, asid)),
+                _ => None,
+            };
+            prop_assert_eq!(raw::vspace_with_asid(w), vspace);
+            let frame = match c {
+                Cap::Frame { paddr, size, rights, is_device, .. } => {
+                    Some((paddr, size, rights, is_device))
+                }
+                _ => None,
+            };
+            prop_assert_eq!(raw::frame(w[0]), frame);
+        }
 
         #[test]
         #[cfg_attr(miri, ignore = "pure logic, and proptest is slow under Miri")]

@@ -242,6 +242,50 @@ pub fn unlink_and_clear(mem: &PhysMem<'_>, s: u64) {
     set_mdb(mem, s, Mdb::default());
 }
 
+/// [`insert`] of `Cap::Reply { tcb, master: false, grant }` from the
+/// master reply cap in `master` into the empty slot `dest`, word by word
+/// (what `insert` amounts to for it: not revocable, so not first-badged,
+/// right after the master). The slow path's `setupCallerCap`; the fast
+/// path does the same on its TCB handles.
+pub fn insert_reply(mem: &PhysMem<'_>, master: u64, dest: u64, tcb: u64, grant: bool) {
+    let master_next = mem.read_word(master + MDB_OFFSET + 8);
+    let next = master_next & !31;
+    mem.write(
+        dest,
+        &[
+            crate::cap::raw::reply_word0(tcb, false, grant),
+            0,
+            master,
+            next,
+        ],
+    );
+    if next != 0 {
+        let w = mem.read_word(next + MDB_OFFSET);
+        mem.write_word(next + MDB_OFFSET, dest | (w & 1));
+    }
+    mem.write_word(master + MDB_OFFSET + 8, dest | (master_next & 1));
+}
+
+/// [`unlink_and_clear`] word by word: what `cteDeleteOne` of a reply cap
+/// amounts to (a reply cap has nothing to finalise). The next entry
+/// inherits `first_badged`.
+pub fn delete_reply(mem: &PhysMem<'_>, s: u64) {
+    let [prev_w, next_w] = mem.read::<[u64; 2]>(s + MDB_OFFSET);
+    let (prev, next) = (prev_w & !31, next_w & !31);
+    if prev != 0 {
+        let w = mem.read_word(prev + MDB_OFFSET + 8);
+        mem.write_word(prev + MDB_OFFSET + 8, next | (w & 1));
+    }
+    if next != 0 {
+        let [p, n] = mem.read::<[u64; 2]>(next + MDB_OFFSET);
+        mem.write(
+            next + MDB_OFFSET,
+            &[prev | (p & 1), (n & !31) | (n & 1) | (next_w & 1)],
+        );
+    }
+    mem.write(s, &[0u64; 4]);
+}
+
 /// seL4 `isFinalCapability`: no neighbour in the list names the same object.
 pub fn is_final(mem: &PhysMem<'_>, s: u64) -> bool {
     let m = mdb(mem, s);
@@ -250,4 +294,124 @@ pub fn is_final(mem: &PhysMem<'_>, s: u64) -> bool {
         return false;
     }
     m.next == 0 || !c.same_object_as(&cap(mem, m.next))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The word-by-word reply-cap insert and delete leave exactly the
+    //! memory the generic [`insert`] and [`unlink_and_clear`] leave, on
+    //! random derivation lists (links in any order, any flag bits).
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    const BASE: u64 = 0x4000_0000;
+    const SLOTS: u64 = 12;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z ^ (z >> 27)
+        }
+    }
+
+    /// Slots 0..SLOTS: a random list through some of them (random order,
+    /// random flags, endpoint caps), the rest empty; returns the slots in
+    /// the list in list order and the empty ones.
+    fn random_list(mem: &PhysMem<'_>, rng: &mut Rng) -> (Vec<u64>, Vec<u64>) {
+        let mut order: Vec<u64> = (0..SLOTS).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.next() as usize % (i + 1));
+        }
+        let n = 1 + rng.next() as usize % (SLOTS as usize - 1);
+        let slot = |i: u64| BASE + 32 * i;
+        let (list, empty) = order.split_at(n);
+        let list: Vec<u64> = list.iter().map(|i| slot(*i)).collect();
+        for (k, s) in list.iter().enumerate() {
+            set_cap(
+                mem,
+                *s,
+                Cap::Endpoint {
+                    paddr: 0x5000_0000 + 16 * (rng.next() % 4),
+                    badge: rng.next() % 3,
+                    rights: cerne_abi::rights::CapRights::ALL,
+                },
+            );
+            set_mdb(
+                mem,
+                *s,
+                Mdb {
+                    prev: if k == 0 { 0 } else { list[k - 1] },
+                    next: list.get(k + 1).copied().unwrap_or(0),
+                    revocable: rng.next() & 1 != 0,
+                    first_badged: rng.next() & 1 != 0,
+                },
+            );
+        }
+        (list, empty.iter().map(|i| slot(*i)).collect())
+    }
+
+    fn snapshot(words: &[u64]) -> Vec<u64> {
+        words.to_vec()
+    }
+
+    #[test]
+    fn reply_insert_and_delete_match_the_generic_ones() {
+        let mut rng = Rng(7);
+        let cases = if cfg!(miri) { 200 } else { 5_000 };
+        for case in 0..cases {
+            let mut a = vec![0u64; (SLOTS * 4) as usize];
+            let mut b = vec![0u64; (SLOTS * 4) as usize];
+            let seed = rng.next();
+            let tcb = 0x6000_0800;
+            let (list, inserted) = {
+                let ma = PhysMem::from_words(&mut a, BASE).unwrap();
+                let mb = PhysMem::from_words(&mut b, BASE).unwrap();
+                let (list, empty) = random_list(&ma, &mut Rng(seed));
+                random_list(&mb, &mut Rng(seed));
+                // The master: a list member made a master reply cap.
+                let master = list[rng.next() as usize % list.len()];
+                let master_cap = Cap::Reply {
+                    tcb,
+                    master: true,
+                    grant: true,
+                };
+                set_cap(&ma, master, master_cap);
+                set_cap(&mb, master, master_cap);
+                let inserted = empty.first().map(|&dest| {
+                    let grant = rng.next() & 1 != 0;
+                    let reply = Cap::Reply {
+                        tcb,
+                        master: false,
+                        grant,
+                    };
+                    insert(&ma, reply, master, dest);
+                    insert_reply(&mb, master, dest, tcb, grant);
+                });
+                (list, inserted)
+            };
+            if inserted.is_some() {
+                assert_eq!(snapshot(&a), snapshot(&b), "case {case}: insert");
+            }
+            // Delete a random list member (a reply cap put there).
+            {
+                let ma = PhysMem::from_words(&mut a, BASE).unwrap();
+                let mb = PhysMem::from_words(&mut b, BASE).unwrap();
+                let victim = list[rng.next() as usize % list.len()];
+                let reply = Cap::Reply {
+                    tcb,
+                    master: false,
+                    grant: false,
+                };
+                set_cap(&ma, victim, reply);
+                set_cap(&mb, victim, reply);
+                unlink_and_clear(&ma, victim);
+                delete_reply(&mb, victim);
+            }
+            assert_eq!(snapshot(&a), snapshot(&b), "case {case}: delete");
+        }
+    }
 }

@@ -86,6 +86,38 @@ pub fn resolve_address_bits(
     }
 }
 
+/// [`lookup_slot`] for the IPC fast path (seL4's `lookup_fp`): the same
+/// slot from the CSpace root's two cap words, reading only the words of
+/// the CNode caps on the way, or `None` where [`lookup_slot`] fails (the
+/// fast path then leaves the syscall to the slow path, which reports the
+/// failure).
+#[inline]
+pub fn lookup_slot_raw(mem: &PhysMem<'_>, root: [u64; 2], cptr: u64) -> Option<u64> {
+    let mut node = root;
+    let mut n_bits = WORD_BITS;
+    loop {
+        let (paddr, radix, guard_bits, guard) = crate::cap::raw::cnode(node)?;
+        let level_bits = radix + guard_bits;
+        if guard_bits > n_bits
+            || cptr.checked_shr((n_bits - guard_bits) as u32).unwrap_or(0) & mask(guard_bits)
+                != guard
+            || level_bits > n_bits
+            || level_bits == 0
+        {
+            return None;
+        }
+        let slot = cnode_slot(paddr, (cptr >> (n_bits - level_bits)) & mask(radix));
+        if n_bits == level_bits {
+            return Some(slot);
+        }
+        n_bits -= level_bits;
+        node = mem.read::<[u64; 2]>(slot);
+        if crate::cap::raw::cnode(node).is_none() {
+            return Some(slot);
+        }
+    }
+}
+
 /// seL4 `lookupSlot` at full depth (invocations, extra caps, fault handler).
 pub fn lookup_slot(mem: &PhysMem<'_>, root: Cap, cptr: u64) -> Result<u64, LookupFailure> {
     resolve_address_bits(mem, root, cptr, WORD_BITS).map(|r| r.slot)

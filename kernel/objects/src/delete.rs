@@ -66,6 +66,12 @@ impl Kernel<'_> {
             Cap::Thread { tcb } if fin => {
                 self.unbind_notification(tcb);
                 self.suspend(tcb);
+                // seL4's fpuRelease: the registers of a thread that is going
+                // away belong to no one (nothing to save), and the TCB's
+                // memory may become another object.
+                if self.state.fpu_owner == tcb {
+                    self.state.fpu_owner = 0;
+                }
                 return Finalised::Zombie(Cap::Zombie {
                     paddr: tcb,
                     kind: ZombieKind::Tcb,

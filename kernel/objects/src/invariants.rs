@@ -249,6 +249,13 @@ pub fn check(k: &Kernel<'_>, roots: &[u64]) -> Result<(), String> {
         })
         .chain((k.state.current != 0).then_some(k.state.current))
         .collect();
+    // The FPU owner, if any, is a live thread (its deletion releases it).
+    if k.state.fpu_owner != 0 && !tcbs.contains(&k.state.fpu_owner) {
+        return Err(format!(
+            "FPU owner {:#x} is not a live thread",
+            k.state.fpu_owner
+        ));
+    }
     check_threads(k, &tcbs, &slots)
 }
 

@@ -7,10 +7,10 @@
 use crate::cap::Cap;
 use crate::cdt;
 use crate::cspace;
-use crate::layout::{TCB_BUFFER, TCB_CALLER, TCB_CTABLE, TCB_REPLY};
+use crate::layout::{TCB_BUFFER, TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_CTABLE, TCB_REPLY};
 use crate::queue::{self, EpState, NtfnState, Queue};
 use crate::tcb::{
-    self, tcb_slot, ThreadState, BLOCK_CAN_GRANT, BLOCK_CAN_GRANT_REPLY, BLOCK_IS_CALL,
+    self, tcb_slot, Field, ThreadState, BLOCK_CAN_GRANT, BLOCK_CAN_GRANT_REPLY, BLOCK_IS_CALL,
 };
 use crate::Kernel;
 use cerne_abi::fault::*;
@@ -124,24 +124,33 @@ impl Kernel<'_> {
     /// seL4 `lookupIPCBuffer`: physical address of `t`'s IPC buffer, if it
     /// has a usable one (non-device frame; ReadWrite, or ReadOnly to send).
     pub fn ipc_buffer(&self, t: u64, is_receiver: bool) -> Option<u64> {
-        let Cap::Frame {
-            paddr,
-            size,
-            rights,
-            is_device: false,
-            ..
-        } = cdt::cap(&self.mem, tcb_slot(t, TCB_BUFFER))
+        let o = tcb::obj(&self.mem, t);
+        let Some((paddr, size, rights, false)) =
+            // The buffer slot's first word, at its offset in the TCB.
+            crate::cap::raw::frame(o.word(tcb_slot(0, TCB_BUFFER)))
         else {
             return None;
         };
         let ok = rights == VmRights::ReadWrite || (!is_receiver && rights == VmRights::ReadOnly);
-        ok.then(|| paddr + (tcb::fields(&self.mem, t).ipc_buffer & ((1u64 << size.bits()) - 1)))
+        ok.then(|| {
+            paddr + (tcb::get(&self.mem, t, Field::IPC_BUFFER) & ((1u64 << size.bits()) - 1))
+        })
+    }
+
+    /// `t`'s pending fault: `Fault::decode` of its fault words, read only
+    /// when the type word says there is one (type 0 decodes as none).
+    fn pending_fault_of(&self, t: u64) -> Option<Fault> {
+        let o = tcb::obj(&self.mem, t);
+        if Field::FAULT_TYPE.of(&o) == 0 {
+            return None;
+        }
+        Fault::decode(tcb::fault_words_of(&o))
     }
 
     /// Message register `i` of `t` (x2..x5, then the IPC buffer at `buf`).
     pub fn get_mr(&self, t: u64, buf: Option<u64>, i: usize) -> u64 {
         if i < FAST_MESSAGE_REGISTERS {
-            tcb::context(&self.mem, t).x[2 + i]
+            self.reg(t, 2 + i)
         } else {
             buf.map_or(0, |b| self.mem.read_word(b + 8 * (i as u64 + 1)))
         }
@@ -165,8 +174,9 @@ impl Kernel<'_> {
         self.mem.user_context_mut(t).x[r] = v;
     }
 
+    /// Register x`r` of `t` (one word, not a copy of the whole context).
     fn reg(&self, t: u64, r: usize) -> u64 {
-        tcb::context(&self.mem, t).x[r]
+        tcb::obj(&self.mem, t).word(TCB_CONTEXT_OFFSET + 8 * r as u64)
     }
 
     /// seL4 `setupReplyMaster`: puts the master reply cap into an empty
@@ -199,6 +209,9 @@ impl Kernel<'_> {
         let Some(b) = buf else {
             return Ok(out);
         };
+        if info.extra_caps() == 0 {
+            return Ok(out);
+        }
         let root = cdt::cap(&self.mem, tcb_slot(t, TCB_CTABLE));
         for (i, o) in out.iter_mut().enumerate().take(info.extra_caps() as usize) {
             let cptr = self.mem.read_word(b + 976 + 8 * i as u64);
@@ -237,7 +250,7 @@ impl Kernel<'_> {
         receiver: u64,
     ) {
         let rbuf = self.ipc_buffer(receiver, true);
-        let fault = Fault::decode(tcb::fields(&self.mem, sender).fault);
+        let fault = self.pending_fault_of(sender);
         match fault {
             None => {
                 let sbuf = self.ipc_buffer(sender, false);
@@ -395,13 +408,15 @@ impl Kernel<'_> {
         match st {
             EpState::Idle | EpState::Send => {
                 if blocking {
-                    tcb::update(&self.mem, t, |f| {
-                        f.blocking_object = ep;
-                        f.blocking_badge = badge;
-                        f.blocking_flags = (can_grant as u64 * BLOCK_CAN_GRANT)
+                    let o = tcb::obj(&self.mem, t);
+                    Field::BLOCKING_OBJECT.set(&o, ep);
+                    Field::BLOCKING_BADGE.set(&o, badge);
+                    Field::BLOCKING_FLAGS.set(
+                        &o,
+                        (can_grant as u64 * BLOCK_CAN_GRANT)
                             | (can_grant_reply as u64 * BLOCK_CAN_GRANT_REPLY)
-                            | (do_call as u64 * BLOCK_IS_CALL);
-                    });
+                            | (do_call as u64 * BLOCK_IS_CALL),
+                    );
                     self.set_thread_state(t, ThreadState::BlockedOnSend);
                     let q = queue::append(&self.mem, t, q);
                     queue::set_ep(&self.mem, ep, EpState::Send, q);
@@ -413,7 +428,7 @@ impl Kernel<'_> {
                 queue::set_ep(&self.mem, ep, EpState::Recv, q);
                 self.do_ipc_transfer(t, ep, badge, can_grant, dest);
                 let reply_grant =
-                    tcb::fields(&self.mem, dest).blocking_flags & BLOCK_CAN_GRANT != 0;
+                    tcb::get(&self.mem, dest, Field::BLOCKING_FLAGS) & BLOCK_CAN_GRANT != 0;
                 self.set_thread_state(dest, ThreadState::Running);
                 self.possible_switch_to(dest);
                 if do_call {
@@ -435,7 +450,7 @@ impl Kernel<'_> {
         else {
             return;
         };
-        let bound = tcb::fields(&self.mem, t).bound_notification;
+        let bound = tcb::get(&self.mem, t, Field::BOUND_NOTIFICATION);
         if bound != 0 && queue::ntfn(&self.mem, bound).state == NtfnState::Active {
             self.complete_signal(bound, t);
             return;
@@ -444,10 +459,9 @@ impl Kernel<'_> {
         match st {
             EpState::Idle | EpState::Recv => {
                 if blocking {
-                    tcb::update(&self.mem, t, |f| {
-                        f.blocking_object = ep;
-                        f.blocking_flags = rights.grant() as u64 * BLOCK_CAN_GRANT;
-                    });
+                    let o = tcb::obj(&self.mem, t);
+                    Field::BLOCKING_OBJECT.set(&o, ep);
+                    Field::BLOCKING_FLAGS.set(&o, rights.grant() as u64 * BLOCK_CAN_GRANT);
                     self.set_thread_state(t, ThreadState::BlockedOnReceive);
                     let q = queue::append(&self.mem, t, q);
                     queue::set_ep(&self.mem, ep, EpState::Recv, q);
@@ -459,11 +473,14 @@ impl Kernel<'_> {
                 let sender = q.head;
                 let q = queue::dequeue(&self.mem, sender, q);
                 queue::set_ep(&self.mem, ep, EpState::Send, q);
-                let f = tcb::fields(&self.mem, sender);
-                let can_grant = f.blocking_flags & BLOCK_CAN_GRANT != 0;
-                let can_grant_reply = f.blocking_flags & BLOCK_CAN_GRANT_REPLY != 0;
-                self.do_ipc_transfer(sender, ep, f.blocking_badge, can_grant, t);
-                if f.blocking_flags & BLOCK_IS_CALL != 0 {
+                let (flags, badge) = {
+                    let o = tcb::obj(&self.mem, sender);
+                    (Field::BLOCKING_FLAGS.of(&o), Field::BLOCKING_BADGE.of(&o))
+                };
+                let can_grant = flags & BLOCK_CAN_GRANT != 0;
+                let can_grant_reply = flags & BLOCK_CAN_GRANT_REPLY != 0;
+                self.do_ipc_transfer(sender, ep, badge, can_grant, t);
+                if flags & BLOCK_IS_CALL != 0 {
                     if can_grant || can_grant_reply {
                         self.setup_caller_cap(sender, t, rights.grant());
                     } else {
@@ -483,21 +500,25 @@ impl Kernel<'_> {
         self.set_thread_state(sender, ThreadState::BlockedOnReply);
         let reply = tcb_slot(sender, TCB_REPLY);
         let caller = tcb_slot(receiver, TCB_CALLER);
-        if !matches!(cdt::cap(&self.mem, reply), Cap::Reply { master: true, .. })
-            || !cdt::cap(&self.mem, caller).is_null()
+        if !matches!(
+            crate::cap::raw::reply(self.mem.read_word(reply)),
+            Some((_, true, _))
+        ) || !crate::cap::raw::is_null(self.mem.read_word(caller))
         {
             return;
         }
-        cdt::insert(
-            &self.mem,
-            Cap::Reply {
-                tcb: sender,
-                master: false,
-                grant: can_grant,
-            },
-            reply,
-            caller,
-        );
+        cdt::insert_reply(&self.mem, reply, caller, sender, can_grant);
+    }
+
+    /// `cteDeleteOne` of the cap in `slot`, which a reply is sent through:
+    /// for a reply cap (nothing to finalise) the slot-word unlink, else
+    /// the generic deletion.
+    fn delete_reply_slot(&mut self, slot: u64) {
+        if crate::cap::raw::reply(self.mem.read_word(slot)).is_some() {
+            cdt::delete_reply(&self.mem, slot);
+        } else {
+            self.delete_one(slot);
+        }
     }
 
     /// seL4 `deleteCallerCap`: drops a reply cap left in `t`'s caller slot.
@@ -511,15 +532,15 @@ impl Kernel<'_> {
         if tcb::state(&self.mem, receiver) != ThreadState::BlockedOnReply {
             return;
         }
-        match Fault::decode(tcb::fields(&self.mem, receiver).fault) {
+        match self.pending_fault_of(receiver) {
             None => {
                 self.do_ipc_transfer(sender, 0, 0, grant, receiver);
-                self.delete_one(slot);
+                self.delete_reply_slot(slot);
                 self.set_thread_state(receiver, ThreadState::Running);
                 self.possible_switch_to(receiver);
             }
             Some(f) => {
-                self.delete_one(slot);
+                self.delete_reply_slot(slot);
                 let restart = self.handle_fault_reply(receiver, sender, f);
                 tcb::update(&self.mem, receiver, |g| g.fault = [0; 7]);
                 if restart {

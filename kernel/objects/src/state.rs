@@ -99,6 +99,11 @@ pub struct KernelState {
     pub tlb_flushes: crate::effects::TlbFlushes,
     /// CPU-time accounting: entry time stamp, period, idle and totals.
     pub utilisation: crate::utilisation::UtilisationState,
+    /// The thread whose FP/SIMD state is in the CPU's registers (seL4's
+    /// `ksActiveFPUState`), 0 for none. Its own save area in the TCB is
+    /// stale while it is the owner; the arch layer switches owners when
+    /// another thread traps on its first FP/SIMD access.
+    pub fpu_owner: u64,
 }
 
 impl KernelState {
@@ -131,6 +136,7 @@ impl KernelState {
             event: crate::effects::Event::None,
             tlb_flushes: crate::effects::TlbFlushes::NONE,
             utilisation: crate::utilisation::UtilisationState::new(),
+            fpu_owner: 0,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::cdt;
 use crate::cspace;
 use crate::error::{SysResult, SyscallError};
 use crate::ipc::Fault;
-use crate::layout::{TCB_CALLER, TCB_CTABLE};
+use crate::layout::{TCB_CALLER, TCB_CONTEXT_OFFSET, TCB_CTABLE};
 use crate::state::IrqState;
 use crate::tcb::{self, tcb_slot, ThreadState};
 use crate::Kernel;
@@ -207,11 +207,21 @@ impl Kernel<'_> {
 
     fn handle_invocation(&mut self, is_call: bool, blocking: bool) -> Event {
         let t = self.state.current;
-        let ctx = tcb::context(&self.mem, t);
-        let info = MessageInfo::from_word(ctx.x[1]);
-        let cptr = ctx.x[0];
-        let root = self.cspace_root(t);
-        let (slot, cap) = match cspace::lookup_cap(&self.mem, root, cptr) {
+        let (cptr, info) = {
+            let o = tcb::obj(&self.mem, t);
+            (
+                o.word(TCB_CONTEXT_OFFSET),
+                MessageInfo::from_word(o.word(TCB_CONTEXT_OFFSET + 8)),
+            )
+        };
+        // The raw walk finds the slot of every lookup that succeeds; the
+        // generic one runs only to name a failure.
+        let root_words = self.mem.read::<[u64; 2]>(tcb_slot(t, TCB_CTABLE));
+        let found = match cspace::lookup_slot_raw(&self.mem, root_words, cptr) {
+            Some(s) => Ok((s, cdt::cap(&self.mem, s))),
+            None => cspace::lookup_cap(&self.mem, self.cspace_root(t), cptr),
+        };
+        let (slot, cap) = match found {
             Ok(r) => r,
             Err(lookup) => {
                 if blocking {
@@ -241,8 +251,6 @@ impl Kernel<'_> {
         if len > FAST_MESSAGE_REGISTERS && buf.is_none() {
             len = FAST_MESSAGE_REGISTERS;
         }
-        let mut mrs = [0u64; MSG_MAX_LENGTH];
-        self.read_mrs(t, buf, len, &mut mrs);
         let n_extra = extra_slots
             .iter()
             .take_while(|s| **s != 0)
@@ -252,16 +260,40 @@ impl Kernel<'_> {
         for i in 0..n_extra {
             extra[i] = cdt::cap(&self.mem, extra_slots[i]);
         }
-        let r = self.decode_invocation(
-            info.label(),
-            &mrs[..len],
-            slot,
+        // IPC objects take no message words (the transfer reads them), so
+        // only other invocations fill (and first zero) the 120-word array.
+        let r = if matches!(
             cap,
-            &extra[..n_extra],
-            &extra_slots[..n_extra],
-            blocking,
-            is_call,
-        );
+            Cap::Null
+                | Cap::Zombie { .. }
+                | Cap::Endpoint { .. }
+                | Cap::Notification { .. }
+                | Cap::Reply { .. }
+        ) {
+            self.decode_invocation(
+                info.label(),
+                &[],
+                slot,
+                cap,
+                &extra[..n_extra],
+                &extra_slots[..n_extra],
+                blocking,
+                is_call,
+            )
+        } else {
+            let mut mrs = [0u64; MSG_MAX_LENGTH];
+            self.read_mrs(t, buf, len, &mut mrs);
+            self.decode_invocation(
+                info.label(),
+                &mrs[..len],
+                slot,
+                cap,
+                &extra[..n_extra],
+                &extra_slots[..n_extra],
+                blocking,
+                is_call,
+            )
+        };
         match r {
             Err(e) => {
                 if is_call {

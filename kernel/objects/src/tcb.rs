@@ -87,8 +87,14 @@ impl Field {
     pub const BLOCKING_OBJECT: Self = Self::at(offset_of!(TcbFields, blocking_object));
     /// [`TcbFields::blocking_flags`].
     pub const BLOCKING_FLAGS: Self = Self::at(offset_of!(TcbFields, blocking_flags));
+    /// [`TcbFields::blocking_badge`].
+    pub const BLOCKING_BADGE: Self = Self::at(offset_of!(TcbFields, blocking_badge));
     /// [`TcbFields::fault_ip`].
     pub const FAULT_IP: Self = Self::at(offset_of!(TcbFields, fault_ip));
+    /// [`TcbFields::fault_handler`].
+    pub const FAULT_HANDLER: Self = Self::at(offset_of!(TcbFields, fault_handler));
+    /// [`TcbFields::ipc_buffer`].
+    pub const IPC_BUFFER: Self = Self::at(offset_of!(TcbFields, ipc_buffer));
     /// [`TcbFields::priority`].
     pub const PRIORITY: Self = Self::at(offset_of!(TcbFields, priority));
     /// [`TcbFields::domain`].
@@ -230,6 +236,17 @@ impl Kernel<'_> {
     /// read as one word.
     pub fn tcb_flags(&self, tcb: u64) -> u64 {
         get(&self.mem, tcb, Field::FLAGS)
+    }
+
+    /// The thread whose FP/SIMD state the CPU's registers hold (0: none).
+    pub fn fpu_owner(&self) -> u64 {
+        self.state.fpu_owner
+    }
+
+    /// Records that the CPU's FP/SIMD registers now hold `tcb`'s state
+    /// (the arch layer has saved the previous owner's and loaded `tcb`'s).
+    pub fn set_fpu_owner(&mut self, tcb: u64) {
+        self.state.fpu_owner = tcb;
     }
 
     /// The register save area of `tcb`, to read or change in place.

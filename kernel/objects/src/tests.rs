@@ -1126,6 +1126,101 @@ fn retype_after_revoke_reuses_zeroed_memory() {
 }
 
 #[test]
+fn raw_lookup_finds_the_slots_the_generic_lookup_finds() {
+    // Through the root CNode alone and through a second level with a guard
+    // (and a cap that is not a CNode part way): `lookup_slot_raw` is
+    // `lookup_slot(..).ok()` for every cptr.
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::CapTable, 4, d, 1));
+        let Cap::CNode { paddr, .. } = k.slot_cap(cnode_slot(l.root_cnode, d)) else {
+            panic!("a CNode");
+        };
+        // A root that resolves 57 bits (guard 49 + radix 8), leaving 7 for
+        // the guarded second level (guard 3 + radix 4) in slot d + 1.
+        let root = Cap::CNode {
+            paddr: l.root_cnode,
+            radix: 8,
+            guard_size: 49,
+            guard: 0,
+        };
+        let root_words = root.encode();
+        let level2 = cnode_slot(l.root_cnode, d + 1);
+        let guarded = Cap::CNode {
+            paddr,
+            radix: 4,
+            guard_size: 3,
+            guard: 5,
+        };
+        crate::cdt::set_cap(&k.mem, level2, guarded);
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z ^ (z >> 27)
+        };
+        let mut two_levels = 0;
+        let n = if cfg!(miri) { 2_000 } else { 20_000u64 };
+        for i in 0..n {
+            let cptr = match i % 4 {
+                0 => next(),
+                1 => next() & 0x7fff,
+                // Slot d + 1, then its guard (5, or anything), 4 bits.
+                2 => {
+                    ((d + 1) << 7)
+                        | ((if i & 4 == 0 { 5 } else { next() & 7 }) << 4)
+                        | (next() & 15)
+                }
+                // A guard bit of the root set.
+                _ => (1 << (15 + next() % 49)) | (next() & 0x7fff),
+            };
+            let generic = cspace::lookup_slot(&k.mem, root, cptr).ok();
+            two_levels += usize::from(generic.is_some_and(|s| s >= paddr && s < paddr + 16 * 32));
+            assert_eq!(
+                cspace::lookup_slot_raw(&k.mem, root_words, cptr),
+                generic,
+                "cptr {cptr:#x}"
+            );
+        }
+        assert!(
+            two_levels as u64 > n / 20,
+            "only {two_levels} lookups reached the second level"
+        );
+        crate::cdt::set_cap(&k.mem, level2, Cap::Null);
+    });
+}
+
+#[test]
+fn deleting_the_fpu_owner_releases_the_registers() {
+    // seL4's fpuRelease: the registers of a deleted TCB belong to no one
+    // (its memory may become another TCB, which must not inherit them);
+    // deleting another thread leaves the owner as it is.
+    with_booted(8, |k, l| {
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 2));
+        let tcb = |k: &Kernel<'_>, s: u64| match k.slot_cap(cnode_slot(l.root_cnode, s)) {
+            Cap::Thread { tcb } => tcb,
+            c => panic!("{c:?}"),
+        };
+        let (a, b) = (tcb(k, d), tcb(k, d + 1));
+        assert_eq!(k.fpu_owner(), 0);
+        k.set_fpu_owner(a);
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        ok(&call(k, root, L::CNodeDelete, &[d + 1, 64], &[]));
+        assert_eq!(k.fpu_owner(), a, "deleting another thread keeps the owner");
+        ok(&call(k, root, L::CNodeDelete, &[d, 64], &[]));
+        assert_eq!(
+            k.fpu_owner(),
+            0,
+            "the deleted owner's registers belong to no one"
+        );
+        let _ = b;
+        check(k, l);
+    });
+}
+
+#[test]
 #[cfg_attr(
     miri,
     ignore = "slow under Miri; same code paths as the tests Miri runs"

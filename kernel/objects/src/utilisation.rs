@@ -34,7 +34,22 @@
 use crate::cap::Cap;
 use crate::cspace;
 use crate::layout::{UtilisationCounters, TCB_UTILISATION_OFFSET};
+use crate::tcb::{self, TcbObj};
 use crate::Kernel;
+use core::mem::offset_of;
+
+/// Offset, in a TCB, of the word of its [`UtilisationCounters`] at `off`.
+const fn counter(off: usize) -> u64 {
+    TCB_UTILISATION_OFFSET + off as u64
+}
+const U_EPOCH: u64 = counter(offset_of!(UtilisationCounters, epoch));
+const U_SCHEDULE_START: u64 = counter(offset_of!(UtilisationCounters, schedule_start));
+const U_CPU_TIME: u64 = counter(offset_of!(UtilisationCounters, cpu_time));
+const U_SCHEDULES: u64 = counter(offset_of!(UtilisationCounters, schedules));
+const U_KERNEL_TIME: u64 = counter(offset_of!(UtilisationCounters, kernel_time));
+const U_KERNEL_ENTRIES: u64 = counter(offset_of!(UtilisationCounters, kernel_entries));
+// Six words, all of them named above.
+const _: () = assert!(core::mem::size_of::<UtilisationCounters>() == 48);
 use cerne_abi::benchmark::*;
 
 /// The kernel-wide side of the accounting: the current entry's time stamp,
@@ -113,6 +128,25 @@ impl Kernel<'_> {
         }
     }
 
+    /// Thread `t`'s counters (`t` != 0) as a handle on its TCB, first
+    /// brought to the current epoch as [`Kernel::utilisation_counters`]
+    /// would read them: the hot paths (every entry's end, every switch)
+    /// then change only the words they need, leaving the same bytes as a
+    /// whole-struct [`Kernel::update_utilisation`].
+    #[inline(always)]
+    fn current_counters(&self, t: u64) -> TcbObj<'_> {
+        let o = tcb::obj(&self.mem, t);
+        let u = &self.state.utilisation;
+        if o.word(U_EPOCH) != u.epoch {
+            o.set_word(U_EPOCH, u.epoch);
+            o.set_word(U_SCHEDULE_START, u.period_start);
+            for w in [U_CPU_TIME, U_SCHEDULES, U_KERNEL_TIME, U_KERNEL_ENTRIES] {
+                o.set_word(w, 0);
+            }
+        }
+        o
+    }
+
     /// Starts the accounting at boot: the period begins at `now` and the
     /// thread about to run first is charged from `now`.
     pub fn start_utilisation(&mut self, now: u64) {
@@ -142,10 +176,16 @@ impl Kernel<'_> {
         u.total_kernel_entries += 1;
         u.total_kernel_time += spent;
         let cur = self.state.current;
-        self.update_utilisation(cur, |c| {
-            c.kernel_entries += 1;
-            c.kernel_time += spent;
-        });
+        if cur == 0 {
+            self.update_utilisation(0, |c| {
+                c.kernel_entries += 1;
+                c.kernel_time += spent;
+            });
+        } else {
+            let o = self.current_counters(cur);
+            o.set_word(U_KERNEL_ENTRIES, o.word(U_KERNEL_ENTRIES) + 1);
+            o.set_word(U_KERNEL_TIME, o.word(U_KERNEL_TIME) + spent);
+        }
     }
 
     /// The scheduler switches from `from` to `to` (0 = idle) at this
@@ -153,13 +193,25 @@ impl Kernel<'_> {
     /// starts being charged.
     pub(crate) fn account_switch(&mut self, from: u64, to: u64) {
         let now = self.state.utilisation.entry_time;
-        self.update_utilisation(from, |c| {
-            c.cpu_time += now.saturating_sub(c.schedule_start);
-        });
-        self.update_utilisation(to, |c| {
-            c.schedule_start = now;
-            c.schedules += 1;
-        });
+        if from == 0 {
+            self.update_utilisation(0, |c| {
+                c.cpu_time += now.saturating_sub(c.schedule_start);
+            });
+        } else {
+            let o = self.current_counters(from);
+            let ran = now.saturating_sub(o.word(U_SCHEDULE_START));
+            o.set_word(U_CPU_TIME, o.word(U_CPU_TIME) + ran);
+        }
+        if to == 0 {
+            self.update_utilisation(0, |c| {
+                c.schedule_start = now;
+                c.schedules += 1;
+            });
+        } else {
+            let o = self.current_counters(to);
+            o.set_word(U_SCHEDULE_START, now);
+            o.set_word(U_SCHEDULES, o.word(U_SCHEDULES) + 1);
+        }
         self.state.utilisation.total_schedules += 1;
     }
 

@@ -7,8 +7,16 @@ use std::process::Command;
 
 use crate::error::{Context, Error, Result};
 
-/// The bare-metal target every aarch64 crate is built for.
+/// The bare-metal target every aarch64 crate but the kernel is built for.
 pub const TARGET: &str = "aarch64-unknown-none";
+
+/// The kernel's target: the same without FP/SIMD code, so that the kernel
+/// never touches the FP/SIMD registers and can switch them lazily (they
+/// stay the FPU owner's across kernel entries; docs/kernel.md).
+pub const KERNEL_TARGET: &str = "aarch64-unknown-none-softfloat";
+
+/// Every target the aarch64 builds need (rust-toolchain.toml lists them).
+pub const TARGETS: [&str; 2] = [TARGET, KERNEL_TARGET];
 
 /// The root of the workspace (two levels above this package).
 pub fn workspace_root() -> PathBuf {
@@ -38,7 +46,7 @@ pub const KERNEL_PROFILE: &str = "kernel";
 
 /// Where cargo leaves the kernel binary, built with [`KERNEL_PROFILE`].
 pub fn aarch64_kernel_dir() -> PathBuf {
-    target_dir().join(TARGET).join(KERNEL_PROFILE)
+    target_dir().join(KERNEL_TARGET).join(KERNEL_PROFILE)
 }
 
 /// A `cargo` command run at the workspace root, with the toolchain that runs

@@ -67,7 +67,7 @@ pub fn build(system: &'static System) -> Result<Image> {
         "--profile",
         cargo::KERNEL_PROFILE,
         "--target",
-        TARGET,
+        cargo::KERNEL_TARGET,
         "-p",
         KERNEL_PACKAGE,
     ]);

@@ -1,11 +1,12 @@
 //! Making sure the machine has what the other verbs need: QEMU for aarch64
-//! and the `aarch64-unknown-none` Rust target. Installs them where it can
+//! and the `aarch64-unknown-none` and `aarch64-unknown-none-softfloat` Rust
+//! targets. Installs them where it can
 //! (QEMU through apt-get when running as root), else says what to install.
 
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::cargo::{self, TARGET};
+use crate::cargo::{self, TARGETS};
 use crate::error::{Error, Result};
 
 /// The QEMU binary every run uses.
@@ -60,8 +61,8 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Ensures the pinned toolchain has the `aarch64-unknown-none` target
-/// (rust-toolchain.toml lists it; an older rustup may not have added it).
+/// Ensures the pinned toolchain has the aarch64 targets (`TARGETS`;
+/// rust-toolchain.toml lists them; an older rustup may not have added them).
 pub fn ensure_target() -> Result<()> {
     static DONE: OnceLock<Result<()>> = OnceLock::new();
     DONE.get_or_init(find_or_add_target).clone()
@@ -80,17 +81,20 @@ fn find_or_add_target() -> Result<()> {
         .output()
         .map_err(|e| Error::new(format!("cannot run `rustup target list --installed`: {e}")))?;
     let installed = String::from_utf8_lossy(&output.stdout);
-    if output.status.success() && installed.lines().any(|l| l.trim() == TARGET) {
-        return Ok(());
+    for target in TARGETS {
+        if output.status.success() && installed.lines().any(|l| l.trim() == target) {
+            continue;
+        }
+        eprintln!("==> adding the Rust target {target}");
+        let mut add = Command::new("rustup");
+        add.args(["target", "add", target])
+            .current_dir(cargo::workspace_root());
+        cargo::run(&mut add).map_err(|e| {
+            Error::new(format!(
+                "{e}\nthe Rust target {target} is needed: run `rustup target add {target}` in {}",
+                cargo::workspace_root().display()
+            ))
+        })?;
     }
-    eprintln!("==> adding the Rust target {TARGET}");
-    let mut add = Command::new("rustup");
-    add.args(["target", "add", TARGET])
-        .current_dir(cargo::workspace_root());
-    cargo::run(&mut add).map_err(|e| {
-        Error::new(format!(
-            "{e}\nthe Rust target {TARGET} is needed: run `rustup target add {TARGET}` in {}",
-            cargo::workspace_root().display()
-        ))
-    })
+    Ok(())
 }

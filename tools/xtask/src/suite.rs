@@ -333,7 +333,12 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     setup::ensure_target().map_err(|e| e.0)?;
     let lint = |package: &str, bin: Option<&str>, features: &[&str]| {
         let mut cmd = cargo::cargo();
-        cmd.args(["clippy", "--release", "--target", TARGET, "-p", package]);
+        let target = if package == KERNEL_PACKAGE {
+            cargo::KERNEL_TARGET
+        } else {
+            TARGET
+        };
+        cmd.args(["clippy", "--release", "--target", target, "-p", package]);
         if let Some(bin) = bin {
             cmd.args(["--bin", bin]);
         }

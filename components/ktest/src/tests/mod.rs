@@ -18,6 +18,7 @@ pub mod cnode;
 pub mod el0_timer;
 pub mod fastpath;
 pub mod fault;
+pub mod fpu;
 pub mod ipc;
 pub mod irq;
 pub mod misc;
@@ -38,6 +39,7 @@ pub const AREAS: &[&[Test]] = &[
     notification::TESTS,
     sched::TESTS,
     fault::TESTS,
+    fpu::TESTS,
     vspace::TESTS,
     irq::TESTS,
     el0_timer::TESTS,

@@ -282,9 +282,21 @@ impl<F: FnMut() -> Option<u64>> TableMemory for WindowTableMemory<F> {
     }
 }
 
-/// Installs a user address space: TTBR0 = root table | ASID.
+/// The TTBR0_EL1 value the kernel last wrote (none yet: `u64::MAX`, which
+/// no root table | ASID can be). Only [`set_user_vspace`] writes TTBR0.
+static TTBR0: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(u64::MAX);
+
+/// Installs a user address space: TTBR0 = root table | ASID. An exit to the
+/// address space already installed writes nothing (and needs no ISB):
+/// rewriting the same value would not invalidate anything either, TLB
+/// maintenance is done by address or ASID where mappings change.
 pub fn set_user_vspace(root_paddr: u64, asid: u16) {
+    use core::sync::atomic::Ordering;
     let ttbr0 = root_paddr | (u64::from(asid) << 48);
+    if TTBR0.load(Ordering::Relaxed) == ttbr0 {
+        return;
+    }
+    TTBR0.store(ttbr0, Ordering::Relaxed);
     // SAFETY: the kernel runs from TTBR1 only, so changing TTBR0 cannot
     // unmap anything the kernel uses; ASID-tagged TLB entries of other
     // spaces stay valid for those spaces.

@@ -13,19 +13,34 @@ pub mod timer;
 pub mod uart;
 pub mod vectors;
 
-/// Lets EL0 use FP/SIMD (`enabled`) or makes every EL0 FP/SIMD access trap
-/// (seL4_TCBFlag_fpuDisabled). EL1 access stays enabled either way, so the
-/// kernel can save and restore the registers.
+/// CPACR_EL1.FPEN: FP/SIMD trapped at EL0, allowed at EL1 (the kernel's
+/// own save and restore; the kernel emits no FP/SIMD code otherwise).
+const CPACR_FPEN_EL1_ONLY: u64 = 0b01 << 20;
+/// CPACR_EL1.FPEN: FP/SIMD allowed at EL0 and EL1.
+const CPACR_FPEN_ALL: u64 = 0b11 << 20;
+
+/// The CPACR_EL1 value last written (so an exit that changes nothing
+/// writes nothing and needs no ISB).
+static CPACR: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(CPACR_FPEN_EL1_ONLY);
+
+/// Lets EL0 use FP/SIMD (`enabled`: the thread about to run owns the
+/// registers) or makes every EL0 FP/SIMD access trap (another thread owns
+/// them, or seL4_TCBFlag_fpuDisabled). EL1 access stays enabled either
+/// way, so the kernel can save and restore the registers. Writes CPACR_EL1
+/// (and synchronises) only when the value changes.
 pub fn set_user_fpu(enabled: bool) {
-    const CPACR_FPEN_ALL: u64 = 0b11 << 20;
-    const CPACR_FPEN_EL1_ONLY: u64 = 0b01 << 20;
+    use core::sync::atomic::Ordering;
     let cpacr = if enabled {
         CPACR_FPEN_ALL
     } else {
         CPACR_FPEN_EL1_ONLY
     };
-    // SAFETY: only changes whether EL0 FP/SIMD accesses trap.
-    unsafe { core::arch::asm!("msr cpacr_el1, {0}", "isb", in(reg) cpacr) };
+    if CPACR.load(Ordering::Relaxed) != cpacr {
+        CPACR.store(cpacr, Ordering::Relaxed);
+        // SAFETY: only changes whether EL0 FP/SIMD accesses trap.
+        unsafe { core::arch::asm!("msr cpacr_el1, {0}", "isb", in(reg) cpacr) };
+    }
 }
 
 /// True if an interrupt is pending at this CPU, even while masked
@@ -98,13 +113,13 @@ impl TimerExport {
 /// Sets the EL1 system state the kernel wants: EL0 may use cache
 /// maintenance by VA and read CTR_EL0 (UCT, UCI), alignment checks off,
 /// EL0 gets the PMU only with `pmu_user` and the generic timer as `timers`
-/// says, and FP/SIMD is not trapped.
+/// says, and FP/SIMD traps at EL0 until a thread becomes the FPU owner
+/// (lazy switching, `crate::fpu`).
 pub fn configure_cpu(pmu_user: bool, timers: TimerExport) {
     const SCTLR_UCI: u64 = 1 << 26;
     const SCTLR_UCT: u64 = 1 << 15;
     const SCTLR_A: u64 = 1 << 1;
     const SCTLR_SA0: u64 = 1 << 4;
-    const CPACR_FPEN_ALL: u64 = 0b11 << 20;
     // SAFETY: these writes only change EL0 permissions and alignment
     // checking (CNTKCTL_EL1 only EL0's access to the generic timer); the
     // MMU and caches stay as the loader set them.
@@ -120,10 +135,11 @@ pub fn configure_cpu(pmu_user: bool, timers: TimerExport) {
             t = out(reg) _,
             set = in(reg) SCTLR_UCI | SCTLR_UCT,
             clear = in(reg) SCTLR_A | SCTLR_SA0,
-            cpacr = in(reg) CPACR_FPEN_ALL,
+            cpacr = in(reg) CPACR_FPEN_EL1_ONLY,
             cntkctl = in(reg) timers.cntkctl(),
         );
     }
+    CPACR.store(CPACR_FPEN_EL1_ONLY, core::sync::atomic::Ordering::Relaxed);
     if pmu_user {
         // PMUSERENR_EL0: EN (EL0 access) and CR (cycle counter reads).
         // SAFETY: only grants EL0 read access to the PMU.

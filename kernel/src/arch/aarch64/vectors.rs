@@ -6,6 +6,11 @@
 //! kernel keeps in TPIDR_EL1, and start on an empty kernel stack. Entries
 //! taken at EL1 push a [`KernelFrame`] on the kernel stack: they are either
 //! an interrupt while the kernel idles, or a kernel bug that gets reported.
+//!
+//! No entry or exit saves or restores FP/SIMD registers: the kernel is
+//! built without FP/SIMD code, so they stay the FPU owner's, and
+//! [`fpu_save`] / [`fpu_restore`] switch them on a trapped first use
+//! (`crate::fpu`).
 
 use super::context::{CTX_ELR, CTX_SPSR, CTX_SP_EL0, CTX_TPIDR, CTX_TPIDRRO};
 
@@ -186,27 +191,6 @@ user_entry_common:
     str     x2, [x0, #{tpidr}]
     mrs     x2, tpidrro_el0
     str     x2, [x0, #{tpidrro}]
-    // FP/SIMD state: the kernel's own code may use these registers.
-    add     x2, x0, #{fp_regs}
-    stp     q0, q1, [x2, #0]
-    stp     q2, q3, [x2, #32]
-    stp     q4, q5, [x2, #64]
-    stp     q6, q7, [x2, #96]
-    stp     q8, q9, [x2, #128]
-    stp     q10, q11, [x2, #160]
-    stp     q12, q13, [x2, #192]
-    stp     q14, q15, [x2, #224]
-    stp     q16, q17, [x2, #256]
-    stp     q18, q19, [x2, #288]
-    stp     q20, q21, [x2, #320]
-    stp     q22, q23, [x2, #352]
-    stp     q24, q25, [x2, #384]
-    stp     q26, q27, [x2, #416]
-    stp     q28, q29, [x2, #448]
-    stp     q30, q31, [x2, #480]
-    mrs     x2, fpsr
-    mrs     x3, fpcr
-    stp     x2, x3, [x0, #{fpsr_fpcr}]
     bl      handle_user_entry
     b       .
 
@@ -229,26 +213,6 @@ cerne_restore_user_context:
     msr     tpidr_el0, x2
     ldr     x2, [x0, #{tpidrro}]
     msr     tpidrro_el0, x2
-    ldp     x2, x3, [x0, #{fpsr_fpcr}]
-    msr     fpsr, x2
-    msr     fpcr, x3
-    add     x2, x0, #{fp_regs}
-    ldp     q0, q1, [x2, #0]
-    ldp     q2, q3, [x2, #32]
-    ldp     q4, q5, [x2, #64]
-    ldp     q6, q7, [x2, #96]
-    ldp     q8, q9, [x2, #128]
-    ldp     q10, q11, [x2, #160]
-    ldp     q12, q13, [x2, #192]
-    ldp     q14, q15, [x2, #224]
-    ldp     q16, q17, [x2, #256]
-    ldp     q18, q19, [x2, #288]
-    ldp     q20, q21, [x2, #320]
-    ldp     q22, q23, [x2, #352]
-    ldp     q24, q25, [x2, #384]
-    ldp     q26, q27, [x2, #416]
-    ldp     q28, q29, [x2, #448]
-    ldp     q30, q31, [x2, #480]
     ldp     x2, x3, [x0, #16]
     ldp     x4, x5, [x0, #32]
     ldp     x6, x7, [x0, #48]
@@ -266,6 +230,59 @@ cerne_restore_user_context:
     ldr     x30, [x0, #240]
     ldp     x0, x1, [x0, #0]
     eret
+
+    // FP/SIMD state, switched lazily (arch::fpu): the kernel is built
+    // without FP/SIMD code, so these two routines are the only kernel code
+    // that touches V0..V31, FPSR and FPCR. x0 = a thread's UserContext.
+    .arch_extension fp
+    .arch_extension simd
+    .global cerne_fpu_save
+cerne_fpu_save:
+    add     x1, x0, #{fp_regs}
+    stp     q0, q1, [x1, #0]
+    stp     q2, q3, [x1, #32]
+    stp     q4, q5, [x1, #64]
+    stp     q6, q7, [x1, #96]
+    stp     q8, q9, [x1, #128]
+    stp     q10, q11, [x1, #160]
+    stp     q12, q13, [x1, #192]
+    stp     q14, q15, [x1, #224]
+    stp     q16, q17, [x1, #256]
+    stp     q18, q19, [x1, #288]
+    stp     q20, q21, [x1, #320]
+    stp     q22, q23, [x1, #352]
+    stp     q24, q25, [x1, #384]
+    stp     q26, q27, [x1, #416]
+    stp     q28, q29, [x1, #448]
+    stp     q30, q31, [x1, #480]
+    mrs     x1, fpsr
+    mrs     x2, fpcr
+    stp     x1, x2, [x0, #{fpsr_fpcr}]
+    ret
+
+    .global cerne_fpu_restore
+cerne_fpu_restore:
+    ldp     x1, x2, [x0, #{fpsr_fpcr}]
+    msr     fpsr, x1
+    msr     fpcr, x2
+    add     x1, x0, #{fp_regs}
+    ldp     q0, q1, [x1, #0]
+    ldp     q2, q3, [x1, #32]
+    ldp     q4, q5, [x1, #64]
+    ldp     q6, q7, [x1, #96]
+    ldp     q8, q9, [x1, #128]
+    ldp     q10, q11, [x1, #160]
+    ldp     q12, q13, [x1, #192]
+    ldp     q14, q15, [x1, #224]
+    ldp     q16, q17, [x1, #256]
+    ldp     q18, q19, [x1, #288]
+    ldp     q20, q21, [x1, #320]
+    ldp     q22, q23, [x1, #352]
+    ldp     q24, q25, [x1, #384]
+    ldp     q26, q27, [x1, #416]
+    ldp     q28, q29, [x1, #448]
+    ldp     q30, q31, [x1, #480]
+    ret
 "#,
     frame = const KERNEL_FRAME_SIZE,
     sp_el0 = const CTX_SP_EL0,
@@ -282,6 +299,34 @@ cerne_restore_user_context:
 unsafe extern "C" {
     static cerne_vector_table: u8;
     fn cerne_restore_user_context() -> !;
+    fn cerne_fpu_save(context: usize);
+    fn cerne_fpu_restore(context: usize);
+}
+
+/// Saves the CPU's FP/SIMD registers (V0..V31, FPSR, FPCR) into the save
+/// area of the thread whose context is at `context` (kernel address).
+///
+/// # Safety
+///
+/// `context` must be the address of a live TCB's UserContext in the kernel
+/// window (the save area lies in that TCB, `context::CTX_FP_REGS`), and
+/// EL1 FP/SIMD access must be enabled (CPACR_EL1.FPEN bit 20, always set).
+pub unsafe fn fpu_save(context: usize) {
+    // SAFETY: as the caller guarantees; the routine writes only the TCB's
+    // FP save area and clobbers x1, x2 (caller-saved).
+    unsafe { cerne_fpu_save(context) }
+}
+
+/// Loads the CPU's FP/SIMD registers from the save area of the thread
+/// whose context is at `context`.
+///
+/// # Safety
+///
+/// As [`fpu_save`]; the routine only reads the TCB.
+pub unsafe fn fpu_restore(context: usize) {
+    // SAFETY: as the caller guarantees; clobbers x1, x2 and the FP/SIMD
+    // registers, which the kernel itself never uses.
+    unsafe { cerne_fpu_restore(context) }
 }
 
 /// Points VBAR_EL1 at the kernel's vector table.
