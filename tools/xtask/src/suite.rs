@@ -199,6 +199,11 @@ fn checks() -> Vec<Check> {
         supervision,
     ));
     v.push(Check::new(
+        "restart-storm",
+        "pong faults at every start: restarted at once, then after 10, 20 and 40 ms, held at the fifth failure; its client ping is answered Unavailable; the storage check, the shell's restarts and ls still answer",
+        restart_storm,
+    ));
+    v.push(Check::new(
         "storage-restart",
         "on a fresh disk: bigfile writes 8 MiB while the block driver is crashed mid-write (no retry needed), then 8 MiB while the file server is crashed with the file open (written again); both verified in the guest, by wc's size, and on the host (every file, the CRC-32 of the pattern, the FAT check)",
         storage_restart,
@@ -749,9 +754,47 @@ fn default_session(
     session_on(ctx, name, &disk, script, stop, timeout, icount)
 }
 
+/// [`default_session`] of another system built from the default
+/// description.
+fn system_session(
+    ctx: &mut Ctx,
+    system: &str,
+    name: &str,
+    script: &[Step],
+    stop: &dyn Fn(&str) -> bool,
+    timeout: Duration,
+) -> std::result::Result<(Run, Vec<String>), String> {
+    let (disk, _) = crate::disk::fresh_image(name, "default").map_err(|e| e.0)?;
+    session_of(ctx, system, name, &disk, script, stop, timeout, false)
+}
+
 /// [`default_session`] on the disk image `disk`.
 fn session_on(
     ctx: &mut Ctx,
+    name: &str,
+    disk: &std::path::Path,
+    script: &[Step],
+    stop: &dyn Fn(&str) -> bool,
+    timeout: Duration,
+    icount: bool,
+) -> std::result::Result<(Run, Vec<String>), String> {
+    session_of(
+        ctx,
+        systems::DEFAULT,
+        name,
+        disk,
+        script,
+        stop,
+        timeout,
+        icount,
+    )
+}
+
+/// A scripted session of `system` on the disk image `disk`.
+#[allow(clippy::too_many_arguments)]
+fn session_of(
+    ctx: &mut Ctx,
+    system: &str,
     name: &str,
     disk: &std::path::Path,
     script: &[Step],
@@ -764,7 +807,7 @@ fn session_on(
         icount,
         ..Machine::default()
     };
-    let image = ctx.image(systems::DEFAULT)?;
+    let image = ctx.image(system)?;
     let log = ctx.log_dir.join(format!("{name}.log"));
     println!("booting {} (log: {})", image.path.display(), log.display());
     let run = runner::run_scripted(
@@ -967,6 +1010,67 @@ fn supervision(ctx: &mut Ctx) -> Verdict {
             Err(report(&problems, &run.transcript, ctx, NAME, again))
         }
     }
+}
+
+/// Bound on the restart-storm session.
+const RESTART_STORM_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// pong faults at every start: the supervisor must back off (at once, then
+/// 10, 20, 40 ms), hold it at the fifth failure, answer its client ping
+/// `Unavailable`, and the rest of the system must carry on.
+fn restart_storm(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "restart-storm";
+    let again =
+        "cargo xtask disk build --system restart-storm && cargo xtask run --system restart-storm";
+    let script = [
+        Step::line(&["[super] pong held: 5 failures in a row"], "restarts"),
+        Step::line(&["pong       held"], "ls /"),
+    ];
+    let stop = |line: &str| line.ends_with("motd.txt");
+    let (run, mut problems) = system_session(
+        ctx,
+        "restart-storm",
+        NAME,
+        &script,
+        &stop,
+        RESTART_STORM_TIMEOUT,
+    )?;
+    let t = &run.transcript;
+    let count = |needle: &str| t.console.iter().filter(|l| l.contains(needle)).count();
+    let failures = count("[super] pong failed: data fault at 0x0");
+    if failures != 5 {
+        problems.push(format!(
+            "pong failed {failures} times, expected 5 (then held)"
+        ));
+    }
+    for delay in [10, 20, 40] {
+        let line = format!("[super] pong restarts in {delay} ms");
+        if count(&line) != 1 {
+            problems.push(format!("no back-off line `{line}`"));
+        }
+    }
+    if count("[super] restarted pong") != 0 {
+        problems.push("pong was reported recovered, but it faults at every start".into());
+    }
+    if count("[ping] call 0 to pong answered Unavailable; no more calls") != 1 {
+        problems.push("ping did not get `Unavailable` for its first call to the held pong".into());
+    }
+    for (what, needle) in [
+        ("the storage check", "[fscheck] done: 0 failures"),
+        ("the shell's `restarts`", "pong       held"),
+        ("the shell's `ls /`", "motd.txt"),
+    ] {
+        if count(needle) == 0 {
+            problems.push(format!("{what} did not answer (`{needle}`)"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(report(&problems, t, ctx, NAME, again));
+    }
+    Ok(format!(
+        "pong failed 5 times (restarted at once, then after 10, 20, 40 ms) and was held; ping got Unavailable; fscheck, restarts and ls answered; {:.1} s",
+        run.elapsed.as_secs_f64()
+    ))
 }
 
 /// Bound on the storage-restart session (two 8 MiB files, one written
