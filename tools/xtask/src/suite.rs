@@ -1023,7 +1023,16 @@ fn restart_storm(ctx: &mut Ctx) -> Verdict {
     let again =
         "cargo xtask disk build --system restart-storm && cargo xtask run --system restart-storm";
     let script = [
-        Step::line(&["[super] pong held: 5 failures in a row"], "restarts"),
+        Step::line(
+            &[
+                "[super] pong held: 5 failures in a row",
+                "[ping] call 0 to pong answered",
+                // fs-abuse ends after fs-check (its last line).
+                "[fsabuse] done: ",
+                " 0 unexpected\n",
+            ],
+            "restarts",
+        ),
         Step::line(&["pong       held"], "ls /"),
     ];
     let stop = |line: &str| line.ends_with("motd.txt");
