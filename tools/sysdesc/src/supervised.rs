@@ -98,6 +98,8 @@ pub fn supervisor_module(sys: &System, component: &str) -> Result<String, Diagno
                 let _ = writeln!(out, "            cnode: {},", slots.cnode);
                 let _ = writeln!(out, "            template: {},", slots.template);
                 let _ = writeln!(out, "            cnode_bits: {},", k.cnode_bits);
+                let _ = writeln!(out, "            priority: {},", k.priority);
+                let _ = writeln!(out, "            mcp: {},", k.mcp);
                 let _ = writeln!(out, "            heartbeat: {},", slots.heartbeat);
                 let _ = writeln!(out, "            alive: {},", hex(alive));
                 let _ = writeln!(out, "            heartbeat_ms: {},", policy.heartbeat_ms);
@@ -297,6 +299,11 @@ const TYPES: &str = r#"    /// A run of a supervised component's private pages, 
         pub template: u64,
         /// log2 of the slots of its CNode and template.
         pub cnode_bits: u64,
+        /// Its priority and maximum controlled priority, as the spec gives
+        /// them (a restart sets them again: it holds its own TCB cap).
+        pub priority: u64,
+        /// Its MCP.
+        pub mcp: u64,
         /// Supervisor's slot of a W cap to its bound notification, badged
         /// with its `badges::HEARTBEAT` bit: the ping.
         pub heartbeat: u64,

@@ -61,6 +61,8 @@ const REGISTERS: u64 = 36;
 /// Runs of image pages of one component at most (its PT_LOAD segments
 /// cut where rights or fills change).
 const MAX_IMAGE_RUNS: usize = 16;
+/// Every component's own VSpace cap is in its slot 3 (docs/systems.md).
+const VSPACE_SLOT: u64 = 3;
 /// A free slot of this CSpace for caps moved out of a component's.
 const SCRATCH: u64 = caps::FIRST_FREE;
 /// Every bit of this component's bound notification: its clock and the
@@ -316,6 +318,7 @@ impl Supervisor {
         };
         restore_memory(c);
         restore_cspace(c, own);
+        let _ = restore_tcb(c, own);
         let mut regs = c.initial;
         regs.set_x(0, HELD);
         let _ = c.tcb().write_registers(true, 0, REGISTERS, &regs);
@@ -331,6 +334,15 @@ impl Supervisor {
         let _ = c.tcb().suspend();
         restore_memory(c);
         restore_cspace(c, own);
+        if let Err(what) = restore_tcb(c, own) {
+            let name = c.spec.name;
+            self.log.line(format_args!(
+                "[super] {name}: its thread's settings could not be set again: {what}"
+            ));
+        }
+        let Some(c) = self.children.get_mut(i) else {
+            return;
+        };
         c.incarnation += 1;
         let mut regs = c.initial;
         regs.set_x(0, c.incarnation);
@@ -601,6 +613,40 @@ fn restore_cspace(c: &Child, own: Cap<CNode>) {
             .cnode()
             .copy(slot, 64, c.template(), slot, 64, CapRights::ALL);
     }
+}
+
+/// Sets the thread's settings back to the spec's: the component holds its
+/// own TCB cap, so it could have changed its fault endpoint, CSpace and
+/// VSpace roots, bound notification and priorities. (Its IPC buffer
+/// address would need its IPC buffer's frame cap, which this component
+/// does not hold.)
+fn restore_tcb(c: &Child, own: Cap<CNode>) -> Result<(), &'static str> {
+    let slot_of = |name: &str| {
+        c.spec
+            .spec_caps
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.slot)
+    };
+    let tcb = c.tcb();
+    let _ = own.delete(SCRATCH, 64);
+    own.copy(SCRATCH, 64, c.template(), VSPACE_SLOT, 64, CapRights::ALL)
+        .map_err(|_| "no VSpace cap in the template")?;
+    let fault_ep = slot_of("FAULT_EP").unwrap_or(0);
+    let space = tcb.set_space(fault_ep, c.cnode(), 0, Cap::from_cptr(SCRATCH), 0);
+    let _ = own.delete(SCRATCH, 64);
+    space.map_err(|_| "TCB_SetSpace")?;
+    tcb.set_sched_params(Cap::from_cptr(caps::TCB), c.spec.mcp, c.spec.priority)
+        .map_err(|_| "TCB_SetSchedParams")?;
+    if let Some(n) = slot_of("NOTIFICATION") {
+        let _ = tcb.unbind_notification();
+        own.copy(SCRATCH, 64, c.template(), n, 64, CapRights::ALL)
+            .map_err(|_| "no notification cap in the template")?;
+        let bound = tcb.bind_notification(Cap::from_cptr(SCRATCH));
+        let _ = own.delete(SCRATCH, 64);
+        bound.map_err(|_| "TCB_BindNotification")?;
+    }
+    Ok(())
 }
 
 /// Answers every call waiting on a held component's endpoints.

@@ -60,6 +60,11 @@ pub mod supervised {
         pub template: u64,
         /// log2 of the slots of its CNode and template.
         pub cnode_bits: u64,
+        /// Its priority and maximum controlled priority, as the spec gives
+        /// them (a restart sets them again: it holds its own TCB cap).
+        pub priority: u64,
+        /// Its MCP.
+        pub mcp: u64,
         /// Supervisor's slot of a W cap to its bound notification, badged
         /// with its `badges::HEARTBEAT` bit: the ping.
         pub heartbeat: u64,

@@ -60,6 +60,11 @@ pub mod supervised {
         pub template: u64,
         /// log2 of the slots of its CNode and template.
         pub cnode_bits: u64,
+        /// Its priority and maximum controlled priority, as the spec gives
+        /// them (a restart sets them again: it holds its own TCB cap).
+        pub priority: u64,
+        /// Its MCP.
+        pub mcp: u64,
         /// Supervisor's slot of a W cap to its bound notification, badged
         /// with its `badges::HEARTBEAT` bit: the ping.
         pub heartbeat: u64,
@@ -113,6 +118,8 @@ pub mod supervised {
             cnode: 8,
             template: 9,
             cnode_bits: 8,
+            priority: 150,
+            mcp: 150,
             heartbeat: 10,
             alive: 0x4000_0000_0000_0000,
             heartbeat_ms: 100,
@@ -157,6 +164,8 @@ pub mod supervised {
             cnode: 13,
             template: 14,
             cnode_bits: 8,
+            priority: 100,
+            mcp: 100,
             heartbeat: 15,
             alive: 0x2000_0000_0000_0000,
             heartbeat_ms: 500,
