@@ -68,6 +68,11 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"CERNEBLK");
 pub const FLAG_READ_ONLY: u64 = 1;
 /// `DeviceInfo::flags`: the device honours flushes (VIRTIO_BLK_F_FLUSH).
 pub const FLAG_FLUSH: u64 = 2;
+/// `DeviceInfo::flags`: the driver is held by its supervisor (it failed
+/// too often) and will not come back: every request in flight and every
+/// later one fails with [`BlkError::Held`] at once, rather than waiting for
+/// ever (docs/supervisor.md).
+pub const FLAG_HELD: u64 = 4;
 /// Most bytes one request moves.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
@@ -228,6 +233,19 @@ impl Queues {
         self.info_word(3).store(flags, Ordering::Relaxed);
         self.info_word(0).store(MAGIC, Ordering::Relaxed);
         self.new_generation()
+    }
+
+    /// Driver, when its supervisor holds it (started once more only to say
+    /// so): marks the device gone for good. Its client then fails what it
+    /// waits for instead of waiting for ever.
+    pub fn publish_held(&self) {
+        self.info_word(3).fetch_or(FLAG_HELD, Ordering::Release);
+    }
+
+    /// Whether the driver said it is held.
+    pub fn held(&self) -> bool {
+        self.info_word(0).load(Ordering::Relaxed) == MAGIC
+            && self.info_word(3).load(Ordering::Acquire) & FLAG_HELD != 0
     }
 
     /// Driver: bumps the generation and acknowledges the latest client
@@ -516,6 +534,8 @@ pub trait Doorbell {
 pub enum BlkError {
     /// The driver completed a request with this status.
     Device(Status),
+    /// The driver is held by its supervisor and will not come back.
+    Held,
     /// Sectors past the end of the device.
     OutOfRange,
     /// A buffer that is not a whole number of sectors.
@@ -570,7 +590,7 @@ impl<B: Doorbell> Client<B> {
         bell.notify_driver();
         let info = loop {
             if let Some(info) = queues.info() {
-                if queues.reset_acked() == asked {
+                if queues.reset_acked() == asked || queues.held() {
                     break info;
                 }
             }
@@ -635,6 +655,13 @@ impl<B: Doorbell> Client<B> {
     fn finish_wave(&mut self, mut out: Option<&mut [u8]>) -> Result<(), BlkError> {
         let mut ring_broken = false;
         loop {
+            if self.queues.held() {
+                // Nobody will carry these out: forget them.
+                for p in self.parts.iter_mut() {
+                    *p = None;
+                }
+                return Err(BlkError::Held);
+            }
             if self.rejoin().is_err() {
                 ring_broken = true;
                 break;
@@ -822,6 +849,30 @@ mod tests {
             assert!(Queues::new(0x1000, QUEUE_BYTES - 1).is_none());
             assert!(Queues::new(0x1008, 4096).is_none());
         }
+    }
+
+    /// A doorbell whose waits do nothing: the test plays the driver.
+    struct Quiet;
+
+    impl Doorbell for Quiet {
+        fn notify_driver(&self) {}
+        fn wait_for_driver(&self) {}
+    }
+
+    #[test]
+    fn a_held_driver_fails_what_waits_and_what_comes_instead_of_hanging() {
+        let q = leaked_queues();
+        let session = DriverSession::start(&q, 1000, FLAG_FLUSH);
+        assert!(!q.held());
+        // The driver serves a generation, then is held before it completes
+        // anything: a client waiting for its write gets Held.
+        q.publish_held();
+        assert!(q.held());
+        let _ = session;
+        let mut client = Client::new(q, leaked_data(4096), Quiet);
+        assert_eq!(client.write(&[(0, &[7u8; 512][..])]), Err(BlkError::Held));
+        let mut out = [0u8; 512];
+        assert_eq!(client.read(0, &mut out), Err(BlkError::Held));
     }
 
     /// A simulated driver: pops requests, completes those `done` says.

@@ -529,6 +529,17 @@ fn reset(transport: &mut MmioTransport<'static>) -> bool {
 }
 
 fn main(arg: usize, cycles_at_entry: u64) -> ! {
+    if arg as u64 == libcerne::supervision::HELD {
+        // Started once more only to stop for good: tell the client, whose
+        // requests would otherwise wait for ever (supervision! then
+        // answers any caller and suspends this thread).
+        // SAFETY: as below: blk_queues is mapped read-write here and in the
+        // client only, reached only through the queues.
+        if let Some(q) = unsafe { Queues::new(addrs::BLK_QUEUES, addrs::BLK_QUEUES_SIZE) } {
+            q.publish_held();
+            Cap::<Notification>::from_cptr(caps::BLK_DONE).signal();
+        }
+    }
     let sup = supervision(arg);
     let irq: Cap<IrqHandler> = Cap::from_cptr(caps::VIRTIO_IRQ);
     let wake: Cap<Notification> = Cap::from_cptr(caps::NOTIFICATION);

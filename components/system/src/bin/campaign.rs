@@ -36,6 +36,8 @@ const QUIET_MS: u64 = 60;
 /// The watchdog of each injection: a target whose clients got no answer
 /// for this long is restarted as stuck (ms).
 const DEADLINE_MS: u64 = 1000;
+/// Longer than the targets' `restart_stable_ms` in systems/default.toml.
+const STABLE_MS: u64 = 150;
 /// Tries of one workload step before it counts as failed.
 const TRIES: usize = 4;
 
@@ -263,6 +265,19 @@ fn main(_arg: usize, _cycles: u64) -> ! {
             Ok(_) => ("no-effect", 0),
             Err(_) => ("unknown", 0),
         };
+        if let Ok(s) = status {
+            if s.incarnation > incarnation {
+                // Let it run long enough to count as stable before the
+                // next injection, so that one-at-a-time injections are not
+                // taken for a component failing again and again.
+                let name = sup.name(target);
+                let _ = sup.client.settle(supervisor::Settle {
+                    name,
+                    incarnation: s.incarnation,
+                    quiet_ms: STABLE_MS,
+                });
+            }
+        }
         if outcome == "no-effect" {
             // Latent damage would carry over into the next injection: a
             // clean restart first (counted apart).
@@ -278,11 +293,18 @@ fn main(_arg: usize, _cycles: u64) -> ! {
                 .is_ok()
             {
                 let name = sup.name(target);
-                let _ = sup.client.settle(supervisor::Settle {
+                if let Ok(s) = sup.client.settle(supervisor::Settle {
                     name,
                     incarnation,
                     quiet_ms: 10_000,
-                });
+                }) {
+                    let name = sup.name(target);
+                    let _ = sup.client.settle(supervisor::Settle {
+                        name,
+                        incarnation: s.incarnation,
+                        quiet_ms: STABLE_MS,
+                    });
+                }
             }
         }
         let _ = writeln!(

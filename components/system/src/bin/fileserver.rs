@@ -95,7 +95,7 @@ fn io(e: BlkError) -> IoError {
     match e {
         BlkError::OutOfRange => IoError::OutOfRange,
         BlkError::BadBuffer => IoError::BadBuffer,
-        BlkError::Device(_) | BlkError::Ring => IoError::Device,
+        BlkError::Device(_) | BlkError::Ring | BlkError::Held => IoError::Device,
     }
 }
 
