@@ -845,6 +845,16 @@ fn session_of(
 
 /// The first step of a session: the prompt, once fs-check and fs-abuse
 /// are done (fs-abuse fills the disk for a while).
+/// A script of (what to wait for, line to type) commands whose first line
+/// waits for `boot` instead.
+fn after_boot_script(boot: &[&str], commands: &[(&[&str], &str)]) -> Vec<Step> {
+    commands
+        .iter()
+        .enumerate()
+        .map(|(i, (after, line))| Step::line(if i == 0 { boot } else { after }, line))
+        .collect()
+}
+
 fn after_boot() -> Vec<&'static str> {
     let mut after = vec![expect::SHELL_PROMPT];
     after.extend(expect::SHELL_QUIET);
@@ -975,14 +985,7 @@ fn supervision(ctx: &mut Ctx) -> Verdict {
     const NAME: &str = "supervision";
     let again = "cargo xtask disk build --system default && cargo xtask run (then type the commands of expect::SUPERVISION_COMMANDS)";
     let boot = after_boot();
-    let script: Vec<Step> = expect::SUPERVISION_COMMANDS
-        .iter()
-        .enumerate()
-        .map(|(i, (after, line))| {
-            let after: Vec<&str> = if i == 0 { boot.clone() } else { after.to_vec() };
-            Step::line(&after, line)
-        })
-        .collect();
+    let script = after_boot_script(&boot, &expect::SUPERVISION_COMMANDS);
     // The listing of `/` after the last command ends it.
     let typed_last = std::cell::Cell::new(false);
     let stop = |line: &str| {
@@ -1090,14 +1093,7 @@ fn storage_restart(ctx: &mut Ctx) -> Verdict {
     const NAME: &str = "storage-restart";
     let again = "cargo xtask disk build --system default && cargo xtask run (then type the commands of expect::STORAGE_RESTART_COMMANDS)";
     let boot = after_boot();
-    let script: Vec<Step> = expect::STORAGE_RESTART_COMMANDS
-        .iter()
-        .enumerate()
-        .map(|(i, (after, line))| {
-            let after: Vec<&str> = if i == 0 { boot.clone() } else { after.to_vec() };
-            Step::line(&after, line)
-        })
-        .collect();
+    let script = after_boot_script(&boot, &expect::STORAGE_RESTART_COMMANDS);
     // The last wc's exit ends it.
     let exits = std::cell::Cell::new(0);
     let stop = |line: &str| {
