@@ -30,3 +30,10 @@ pub const CAPDL_ERROR_PREFIX: &str = "[capdl] error:";
 pub const PROCESS_FAULT_PREFIX: &str = "[procs] pid ";
 /// What follows the program's name in that report.
 pub const PROCESS_FAULT_MARK: &str = ") faulted: ";
+/// The supervisor's report that a component's clients were still not
+/// answered after it was restarted for not answering them: the failed
+/// incarnation dropped a request it had taken (discarded the reply cap),
+/// and in seL4's non-MCS model nothing can answer that caller any more
+/// (docs/supervisor.md). `[super] NAME: REQUEST_LOST_MARK ...`; the
+/// reliability campaign ends its boot on it and counts a hang.
+pub const REQUEST_LOST_MARK: &str = "a request it had taken was dropped";

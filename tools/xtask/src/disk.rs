@@ -162,8 +162,20 @@ pub fn image_of(system: &str, files: &str) -> Result<PathBuf> {
 /// `target/disk/<name>.img` (for the checks, which must not depend on what
 /// an earlier run left).
 pub fn fresh_image(name: &str, files: &str) -> Result<(PathBuf, ImageReport)> {
+    fresh_image_with(name, files, &[])
+}
+
+/// [`fresh_image`] with `extra` files besides the programs (`(path in the
+/// image, contents)`).
+pub fn fresh_image_with(
+    name: &str,
+    files: &str,
+    extra: &[(String, Vec<u8>)],
+) -> Result<(PathBuf, ImageReport)> {
     let path = default_image(name);
-    let report = build_image(files, &path, &programs::disk_files()?)?;
+    let mut all = programs::disk_files()?;
+    all.extend_from_slice(extra);
+    let report = build_image(files, &path, &all)?;
     Ok((path, report))
 }
 

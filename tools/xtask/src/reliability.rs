@@ -10,9 +10,17 @@
 //! counts at 62.5 MHz, so a tick is 16 instructions and 62,500 ticks are a
 //! millisecond of guest time.
 //!
+//! A boot that hangs does not end the campaign: the host stops it (at the
+//! supervisor's REQUEST_LOST_MARK line, or when the time left runs out),
+//! counts the injection in progress as a hang, checks that boot's disk, and
+//! boots again on a fresh disk from the next injection (the campaign reads
+//! the number from `/campaign/start`), so that every injection asked for is
+//! made and reported, as MINIX 3's and the SWIFI campaigns reboot after a
+//! system failure.
+//!
 //! Figures that must be zero: kernel failures (a kernel panic or exception,
 //! a failure halt, an unhandled user fault: something no supervisor caught),
-//! hangs (an injection with outcome `unknown`, a run with no `done` line),
+//! hangs (an injection with outcome `unknown`, one that ended its boot),
 //! injections not accounted for, acknowledged data lost (the guest's
 //! `lost` lines and every `acked` file the host finds otherwise on the
 //! image), and a FAT check that fails.
@@ -21,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cerne_abi::console::USER_FAULT_PREFIX;
+use cerne_abi::console::{REQUEST_LOST_MARK, USER_FAULT_PREFIX};
 
 use crate::cargo;
 use crate::console::{Outcome, Transcript, FAILURE_MARKERS};
@@ -50,6 +58,11 @@ pub const INSTRUCTIONS_PER_TICK: u64 = 16;
 /// The disk image a campaign boots with: `target/disk/<this>.img`, made
 /// afresh for every run.
 pub const DISK_NAME: &str = "reliability-campaign";
+/// The file that tells a campaign booted again where to start
+/// (components/system/src/bin/campaign.rs).
+pub const START_FILE: &str = "/campaign/start";
+/// Most boots of one campaign (each after a hang).
+pub const MAX_BOOTS: u64 = 64;
 
 /// The outcomes the campaign prints.
 pub const OUTCOMES: [&str; 6] = [
@@ -153,14 +166,23 @@ pub struct KernelFailure {
 /// Everything a campaign's console said.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
-    /// `[campaign] start: seed S, N injections`.
+    /// `[campaign] start: seed S, N injections` (of the first boot).
     pub start: Option<(u64, u64)>,
+    /// `... from injection K` of the start line (of the last boot).
+    pub from: u64,
+    /// Boots read.
+    pub boots: u64,
+    /// The injections in progress when a boot ended without its `done`
+    /// line (number, target, how; `?` when unknown): hangs.
+    pub hung: Vec<(u64, String, String)>,
     /// Every injection line, in order.
     pub injections: Vec<Injection>,
     /// `[campaign] inject <target>: <error>`: an injection the supervisor
     /// refused for another reason than a stopped target.
     pub refused: Vec<String>,
-    /// `[campaign] acked <path> <len> <crc>`.
+    /// What must read back on the disk of each boot: the last
+    /// `[campaign] acked <path> <len> <crc>` of each path not followed by
+    /// `[campaign] unacked <path>` (a write begun).
     pub acked: Vec<(String, u64, u32)>,
     /// `[campaign] lost <path>`.
     pub lost: Vec<String>,
@@ -175,7 +197,11 @@ pub struct Parsed {
 
 /// Reads a campaign's console.
 pub fn parse(t: &Transcript) -> Parsed {
-    let mut p = Parsed::default();
+    let mut p = Parsed {
+        boots: 1,
+        ..Parsed::default()
+    };
+    let mut promised: BTreeMap<String, Option<(u64, u32)>> = BTreeMap::new();
     let mut during: Option<(u64, String, String)> = None;
     // A campaign line another component's output cut in two (the console
     // takes each component's writes whole, but not whole lines): its
@@ -208,6 +234,11 @@ pub fn parse(t: &Transcript) -> Parsed {
             ) {
                 p.start = Some((seed, n));
             }
+            p.from = rest
+                .split(" from injection ")
+                .nth(1)
+                .and_then(|k| k.trim().parse().ok())
+                .unwrap_or(0);
         } else if let Some(inj) = parse_injection(line) {
             p.injections.push(inj);
             during = None;
@@ -217,8 +248,9 @@ pub fn parse(t: &Transcript) -> Parsed {
             if during.is_none() {
                 let w: Vec<&str> = rest.split_whitespace().collect();
                 if let [how, "into", target, ..] = w.as_slice() {
+                    let next = p.injections.last().map_or(p.from, |i| i.k + 1);
                     during = Some((
-                        p.injections.len() as u64,
+                        next,
                         target.to_string(),
                         how.to_string(),
                     ));
@@ -234,9 +266,11 @@ pub fn parse(t: &Transcript) -> Parsed {
                     len.parse(),
                     u32::from_str_radix(crc.trim_start_matches("0x"), 16),
                 ) {
-                    p.acked.push((path.to_string(), len, crc));
+                    promised.insert(path.to_string(), Some((len, crc)));
                 }
             }
+        } else if let Some(rest) = line.split("[campaign] unacked ").nth(1) {
+            promised.insert(rest.trim().to_string(), None);
         } else if let Some(rest) = line.split("[campaign] lost ").nth(1) {
             p.lost.push(rest.trim().to_string());
         } else if let Some(n) = crate::expect::match_numbers(
@@ -254,8 +288,46 @@ pub fn parse(t: &Transcript) -> Parsed {
             });
         }
     }
+    p.acked = promised
+        .into_iter()
+        .filter_map(|(path, v)| v.map(|(len, crc)| (path, len, crc)))
+        .collect();
+    if p.done.is_none() {
+        let next = p.injections.last().map_or(p.from, |i| i.k + 1);
+        p.hung
+            .push(during.clone().unwrap_or((next, "?".into(), "?".into())));
+    }
     p.unfinished = during;
     p
+}
+
+impl Parsed {
+    /// Adds the transcript of the next boot of the same campaign.
+    pub fn absorb(&mut self, boot: Parsed) {
+        if self.boots == 0 {
+            *self = boot;
+            return;
+        }
+        let earlier_lost = self.lost.len() as u64;
+        self.boots += boot.boots;
+        self.from = boot.from;
+        self.hung.extend(boot.hung);
+        self.injections.extend(boot.injections);
+        self.refused.extend(boot.refused);
+        self.acked.extend(boot.acked);
+        self.lost.extend(boot.lost);
+        self.kernel_failures.extend(boot.kernel_failures);
+        self.done = boot
+            .done
+            .map(|[n, ops, errors, lost]| [n, ops, errors, lost + earlier_lost]);
+        self.unfinished = boot.unfinished;
+    }
+
+    /// Where the next boot starts after this one hung: the injection after
+    /// the one that hung.
+    pub fn resume_at(&self) -> Option<u64> {
+        self.hung.last().map(|h| h.0 + 1)
+    }
 }
 
 /// The figures of one group of injections (one way of failing, one
@@ -379,10 +451,10 @@ impl Report {
                     .kernel_failures += 1;
             }
         }
-        if parsed.done.is_none() {
-            // The run never finished: the injection in progress hung it.
+        for (_, target, how) in &parsed.hung {
+            // A boot that never finished: the injection in progress hung it.
             r.total.hangs += 1;
-            if let Some((_, target, how)) = &parsed.unfinished {
+            if how != "?" {
                 r.by_how.entry(how.clone()).or_default().hangs += 1;
                 r.by_target.entry(target.clone()).or_default().hangs += 1;
             }
@@ -409,10 +481,11 @@ impl Report {
     pub fn unaccounted(&self) -> Vec<u64> {
         let mut seen = vec![0u32; self.asked as usize];
         let mut bad = Vec::new();
-        for inj in &self.parsed.injections {
-            match seen.get_mut(inj.k as usize) {
+        let hung = self.parsed.hung.iter().map(|h| h.0);
+        for k in self.parsed.injections.iter().map(|i| i.k).chain(hung) {
+            match seen.get_mut(k as usize) {
                 Some(n) => *n += 1,
-                None => bad.push(inj.k),
+                None => bad.push(k),
             }
         }
         bad.extend(
@@ -459,13 +532,14 @@ impl Report {
                 ));
             }
         }
-        if self.parsed.done.is_none() {
-            let during = match &self.parsed.unfinished {
-                Some((k, target, how)) => format!(" (injection {k}: {how} into {target})"),
-                None => String::new(),
-            };
+        for (k, target, how) in &self.parsed.hung {
             out.push(format!(
-                "no `[campaign] done` line: the run hung or ended early{during}; reproduce: {again}"
+                "injection {k} ({how} into {target}) hung the workload: its boot had no `[campaign] done` line; reproduce: {again}"
+            ));
+        }
+        if self.parsed.done.is_none() && self.parsed.hung.is_empty() {
+            out.push(format!(
+                "no `[campaign] done` line: the run ended early; reproduce: {again}"
             ));
         }
         for line in &self.parsed.refused {
@@ -561,7 +635,9 @@ impl Report {
         out.push_str(&row("all", &self.total));
         let errors = self.parsed.done.map(|d| d[2]).unwrap_or(0);
         out.push_str(&format!(
-            "acknowledged files: {} at the end, checked on the host; acknowledged data lost: {}; errors the workload recovered from: {errors}; FAT check: {}\n",
+            "boots: {} ({} hung); acknowledged files: {} at the end of the boots, checked on the host; acknowledged data lost: {}; errors the workload recovered from: {errors}; FAT check: {}\n",
+            self.parsed.boots,
+            self.parsed.hung.len(),
             self.parsed.acked.len(),
             self.data_lost(),
             if self.fat.is_some() { "FAILED" } else { "clean" }
@@ -606,13 +682,14 @@ impl Report {
         };
         let done = self.parsed.done.unwrap_or_default();
         format!(
-            "{{\n  \"seed\": {},\n  \"injections_asked\": {},\n  \"unit\": \"recovery in guest instructions under qemu -icount shift=0 (16 per 62.5 MHz timer tick) and guest ms\",\n  \"total\": {},\n  \"by_how\": {{\n{}\n  }},\n  \"by_target\": {{\n{}\n  }},\n  \"workload_operations\": {},\n  \"errors_recovered\": {},\n  \"acknowledged_files\": {},\n  \"acknowledged_data_lost\": {},\n  \"unaccounted\": {},\n  \"fat_clean\": {},\n  \"finished\": {},\n  \"wall_seconds\": {:.1}\n}}\n",
+            "{{\n  \"seed\": {},\n  \"injections_asked\": {},\n  \"unit\": \"recovery in guest instructions under qemu -icount shift=0 (16 per 62.5 MHz timer tick) and guest ms\",\n  \"total\": {},\n  \"by_how\": {{\n{}\n  }},\n  \"by_target\": {{\n{}\n  }},\n  \"boots\": {},\n  \"workload_operations\": {},\n  \"errors_recovered\": {},\n  \"acknowledged_files\": {},\n  \"acknowledged_data_lost\": {},\n  \"unaccounted\": {},\n  \"fat_clean\": {},\n  \"finished\": {},\n  \"wall_seconds\": {:.1}\n}}\n",
             self.seed,
             self.asked,
             figures(&self.total),
             group(&self.by_how),
             group(&self.by_target),
-            done[1],
+            self.parsed.boots,
+            self.total.ops,
             done[2],
             self.parsed.acked.len(),
             self.data_lost(),
@@ -636,71 +713,169 @@ pub fn build(campaign: &Campaign) -> Result<Image> {
     built
 }
 
-/// The host's side: every acknowledged file on the image with its length
-/// and CRC-32 (each difference is data lost), and the FAT check.
-pub fn check_disk(disk: &Path, report: &mut Report) {
+/// The host's side of one boot: every file `acked` promises, with its
+/// length and CRC-32, on the image (each difference is data lost), and
+/// the FAT check. Returns the differences and the check's failure.
+pub fn check_disk(disk: &Path, acked: &[(String, u64, u32)]) -> (Vec<String>, Option<String>) {
+    let mut lost = Vec::new();
+    let mut fat = None;
     match crate::disk::list_image(disk) {
         Ok(entries) => {
             let have: BTreeMap<&str, &crate::disk::ImageEntry> =
                 entries.iter().map(|e| (e.path.as_str(), e)).collect();
-            for (path, len, crc) in &report.parsed.acked {
+            for (path, len, crc) in acked {
                 match have.get(path.as_str()) {
                     Some(e) if e.size == *len && e.crc32 == Some(*crc) => {}
-                    Some(e) => report.host_lost.push(format!(
+                    Some(e) => lost.push(format!(
                         "{path}: {} bytes crc32 {:#010x} on the image, acknowledged {len} bytes crc32 {crc:#010x}",
                         e.size,
                         e.crc32.unwrap_or(0)
                     )),
-                    None => report
-                        .host_lost
-                        .push(format!("{path}: not on the image ({len} bytes acknowledged)")),
+                    None => lost.push(format!("{path}: not on the image ({len} bytes acknowledged)")),
                 }
             }
         }
         Err(e) => {
-            for (path, _, _) in &report.parsed.acked {
-                report
-                    .host_lost
-                    .push(format!("{path}: the image cannot be listed"));
+            for (path, _, _) in acked {
+                lost.push(format!("{path}: the image cannot be listed"));
             }
-            report.fat = Some(e.0);
+            fat = Some(e.0);
         }
     }
-    if report.fat.is_none() {
+    if fat.is_none() {
         if let Err(e) = crate::disk::check_image(disk) {
-            report.fat = Some(e.0);
+            fat = Some(e.0);
         }
     }
+    (lost, fat)
 }
 
-/// Builds and boots `campaign` on a fresh disk under icount, bounded by
-/// its timeout, and reads the result; the console goes to `log`.
+/// Builds and boots `campaign` under icount, bounded by its timeout, and
+/// reads the result; the console goes to `log`.
 pub fn run(campaign: &Campaign, log: &Path, echo: bool) -> Result<(Report, Run)> {
     let image = build(campaign)?;
     run_image(campaign, &image, log, echo)
 }
 
-/// Boots an image already built for `campaign` (see [`run`]).
+/// The console of boot `boot` (from 1): `log`, then `<log>.boot2.log`, ...
+pub fn boot_log(log: &Path, boot: u64) -> PathBuf {
+    if boot <= 1 {
+        log.to_path_buf()
+    } else {
+        log.with_extension(format!("boot{boot}.log"))
+    }
+}
+
+/// Boots an image already built for `campaign` (see [`run`]), on a fresh
+/// disk each boot: again after each boot that hangs, from the injection
+/// after the one that hung, until every injection is made or the time is
+/// up. Returns the figures of all boots and the last boot's run.
 pub fn run_image(
     campaign: &Campaign,
     image: &Image,
     log: &Path,
     echo: bool,
 ) -> Result<(Report, Run)> {
-    let (disk, _) = crate::disk::fresh_image(DISK_NAME, "default")?;
-    let timeout = campaign.timeout();
-    eprintln!(
-        "[xtask] campaign: seed {}, {} injections, under icount on a fresh {} (bound {} s; console: {})",
-        campaign.seed,
-        campaign.injections,
-        disk.display(),
-        timeout.as_secs(),
-        log.display()
-    );
+    let started = std::time::Instant::now();
+    let budget = campaign.timeout();
+    let mut all = Parsed::default();
+    let mut host_lost = Vec::new();
+    let mut fat = None;
+    let mut run_problem = None;
+    let mut from = 0;
+    let mut boot = 1;
+    // Consoles of an earlier campaign's later boots would be taken for
+    // this one's.
+    for n in 2..=MAX_BOOTS {
+        let _ = std::fs::remove_file(boot_log(log, n));
+    }
+    let last = loop {
+        let start_file = format!("{from}\n").into_bytes();
+        let extra: Vec<(String, Vec<u8>)> = if from > 0 {
+            vec![(START_FILE.to_owned(), start_file)]
+        } else {
+            Vec::new()
+        };
+        let (disk, _) = crate::disk::fresh_image_with(DISK_NAME, "default", &extra)?;
+        let timeout = budget.saturating_sub(started.elapsed());
+        let log = boot_log(log, boot);
+        eprintln!(
+            "[xtask] campaign: seed {}, {} injections from injection {from} (boot {boot}), under icount on a fresh {} (bound {} s; console: {})",
+            campaign.seed,
+            campaign.injections,
+            disk.display(),
+            timeout.as_secs(),
+            log.display()
+        );
+        let run = boot_once(campaign, image, &disk, &log, timeout, echo, started)?;
+        let parsed = parse(&run.transcript);
+        let (lost, bad_fat) = check_disk(&disk, &parsed.acked);
+        host_lost.extend(lost.into_iter().map(|l| format!("boot {boot}: {l}")));
+        if fat.is_none() {
+            fat = bad_fat.map(|f| format!("boot {boot}: {f}"));
+        }
+        if parsed.from != from {
+            run_problem = Some(format!(
+                "boot {boot} was to start from injection {from}, its start line said {}",
+                parsed.from
+            ));
+        }
+        let finished = parsed.done.is_some();
+        let resume = parsed.resume_at();
+        if let Some((k, target, how)) = parsed.hung.last() {
+            eprintln!(
+                "[xtask] campaign: injection {k} ({how} into {target}) hung boot {boot}: {}",
+                run.outcome.describe()
+            );
+        }
+        all.absorb(parsed);
+        match &run.outcome {
+            Outcome::Halted | Outcome::Stopped => {}
+            Outcome::StillRunning => {
+                run_problem.get_or_insert(format!(
+                    "no halt within {} s (a hung guest)",
+                    budget.as_secs()
+                ));
+            }
+            other => {
+                run_problem.get_or_insert(other.describe());
+            }
+        }
+        match resume {
+            Some(next)
+                if !finished
+                    && next < campaign.injections
+                    && run.outcome == Outcome::Stopped
+                    && boot < MAX_BOOTS =>
+            {
+                from = next;
+                boot += 1;
+            }
+            _ => break run,
+        }
+    };
+    let mut report = Report::new(campaign, all);
+    report.seconds = started.elapsed().as_secs_f64();
+    report.host_lost = host_lost;
+    report.fat = fat;
+    report.run_problem = run_problem;
+    Ok((report, last))
+}
+
+/// One boot of the campaign on `disk`; stops at the supervisor's
+/// REQUEST_LOST_MARK (that boot's workload can never go on).
+fn boot_once(
+    campaign: &Campaign,
+    image: &Image,
+    disk: &Path,
+    log: &Path,
+    timeout: Duration,
+    echo: bool,
+    started: std::time::Instant,
+) -> Result<Run> {
     // Progress on stderr: every tenth of the injections, and every line
     // that must not be there, as it comes (a long run is hours).
     let step = (campaign.injections / 10).max(1);
-    let started = std::time::Instant::now();
     let progress = |line: &str| {
         if let Some(inj) = parse_injection(line) {
             if (inj.k + 1) % step == 0 {
@@ -714,17 +889,18 @@ pub fn run_image(
         } else if FAILURE_MARKERS.iter().any(|m| line.contains(m))
             || line.contains(USER_FAULT_PREFIX)
             || line.contains("[campaign] lost ")
+            || line.contains(REQUEST_LOST_MARK)
         {
             eprintln!("[xtask] campaign: {}", line.trim());
         }
-        false
+        line.contains(REQUEST_LOST_MARK)
     };
-    let run = runner::run(
+    runner::run(
         &image.path,
         &Options {
             machine: Machine {
                 icount: true,
-                disk: Some(disk.clone()),
+                disk: Some(disk.to_path_buf()),
                 ..Machine::default()
             },
             timeout: Some(timeout),
@@ -734,19 +910,7 @@ pub fn run_image(
             stop_when: Some(&progress),
             input: None,
         },
-    )?;
-    let mut report = Report::new(campaign, parse(&run.transcript));
-    report.seconds = run.elapsed.as_secs_f64();
-    report.run_problem = match &run.outcome {
-        Outcome::Halted => None,
-        Outcome::StillRunning => Some(format!(
-            "no halt within {} s (a hung guest)",
-            timeout.as_secs()
-        )),
-        other => Some(other.describe()),
-    };
-    check_disk(&disk, &mut report);
-    Ok((report, run))
+    )
 }
 
 /// Where the figures go as JSON.
@@ -860,13 +1024,62 @@ mod tests {
         assert_eq!(r.by_target["pong"].kernel_failures, 1);
         assert_eq!(r.by_how["panic"].hangs, 1, "the unfinished injection");
         assert_eq!(r.data_lost(), 2);
-        assert_eq!(r.unaccounted(), vec![2, 3]);
+        assert_eq!(r.unaccounted(), vec![3], "2 hung, 3 was never made");
         let problems = r.problems(&c).join("\n");
         assert!(problems.contains("during injection 2 (panic into pong)"));
         assert!(problems.contains("reproduce: cargo xtask reliability --injections 4 --seed 7"));
-        assert!(problems.contains("no `[campaign] done` line"));
+        assert!(problems.contains("injection 2 (panic into pong) hung the workload"));
         assert!(problems.contains("/rel/f2.bin"));
         assert!(problems.contains("start with seed 0x7 and 4"));
+    }
+
+    #[test]
+    fn a_hung_boot_is_counted_and_the_next_boot_merged() {
+        let c = Campaign {
+            seed: 7,
+            injections: 3,
+        };
+        let first = parse(&transcript(&[
+            "[campaign] start: seed 0x7, 3 injections into [\"blk\", \"fs\", \"pong\"] from injection 0",
+            "[campaign] unacked /rel/f0.bin",
+            "[campaign] acked /rel/f0.bin 100 0x00000001",
+            "[campaign] inj 0 target blk how fault seed 0x1 outcome restarted recovery_ticks 10 ops 2",
+            "[campaign] unacked /rel/f1.bin",
+            "[campaign] acked /rel/f1.bin 200 0x00000002",
+            "[campaign] unacked /rel/f1.bin",
+            "[super] injecting registers into fs (seed 0x2, at 0x40a920)",
+            "[super] fs: its clients got no answer for 2000 ms, 1000 ms after its restart too: a request it had taken was dropped (incarnation 3)",
+        ]));
+        assert_eq!(first.hung, vec![(1, "fs".into(), "registers".into())]);
+        assert_eq!(first.resume_at(), Some(2));
+        assert_eq!(
+            first.acked,
+            vec![("/rel/f0.bin".into(), 100, 1)],
+            "f1 was being written again when the boot ended: nothing promised"
+        );
+        let second = parse(&transcript(&[
+            "[campaign] start: seed 0x7, 3 injections into [\"blk\", \"fs\", \"pong\"] from injection 2",
+            "[campaign] inj 2 target pong how hang seed 0x3 outcome restarted recovery_ticks 30 ops 2",
+            "[campaign] acked /rel/f2.bin 300 0x00000003",
+            "[campaign] done: 3 injections, 2 workload operations, 0 errors recovered, 0 acknowledged files lost",
+        ]));
+        assert_eq!(second.from, 2);
+        assert!(second.hung.is_empty());
+        let mut all = Parsed::default();
+        all.absorb(first);
+        all.absorb(second);
+        assert_eq!(
+            (all.boots, all.start, all.acked.len()),
+            (2, Some((7, 3)), 2)
+        );
+        let r = Report::new(&c, all);
+        assert_eq!((r.total.hangs, r.by_how["registers"].hangs), (1, 1));
+        assert_eq!(r.total.restarted, 2);
+        assert!(r.unaccounted().is_empty());
+        let problems = r.problems(&c);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("injection 1 (registers into fs) hung the workload"));
+        assert!(r.table().contains("boots: 2 (1 hung)"));
     }
 
     #[test]

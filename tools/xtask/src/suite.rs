@@ -1189,7 +1189,7 @@ fn reliability_check(ctx: &mut Ctx) -> Verdict {
             t.skipped,
             t.median_ticks().unwrap_or(0) * reliability::INSTRUCTIONS_PER_TICK,
             t.p99_ticks().unwrap_or(0) * reliability::INSTRUCTIONS_PER_TICK,
-            rel.parsed.done.map(|d| d[1]).unwrap_or(0),
+            t.ops,
             rel.parsed.acked.len(),
             rel.seconds
         ))

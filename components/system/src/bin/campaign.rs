@@ -20,7 +20,7 @@ use core::fmt::Write;
 
 use libcerne::files::{flags, Files, FsError};
 use libcerne::interface::{BufRange, Error, ProtocolError, SharedBuffer};
-use libcerne::sel4::{Cap, Endpoint, Tcb};
+use libcerne::sel4::{Cap, Endpoint, Notification, Tcb};
 use libcerne::supervisor::{self, Injection, State, SupervisorError};
 
 include!(concat!(env!("OUT_DIR"), "/campaign.rs"));
@@ -40,6 +40,11 @@ const DEADLINE_MS: u64 = 1000;
 const STABLE_MS: u64 = 150;
 /// Tries of one workload step before it counts as failed.
 const TRIES: usize = 4;
+/// Written by the host when it boots the campaign again after a hang
+/// (`cargo xtask reliability`): the decimal number of the injection to
+/// start from. The injections before it are drawn and skipped, so
+/// injection k is the same in every boot.
+const START_FILE: &str = "/campaign/start";
 
 fn parse_u64(s: Option<&str>, default: u64) -> u64 {
     let Some(s) = s else { return default };
@@ -142,12 +147,19 @@ impl Workload {
     }
 
     /// One step, tried again after the errors a restart causes.
-    fn step(&mut self, k: u64, seed: u64) {
+    /// Each write is bracketed by `unacked` and `acked` lines, so that the
+    /// host knows what must read back even if the boot ends mid-step.
+    fn step(&mut self, console: &mut impl Write, k: u64, seed: u64) {
         let f = (k as usize) % FILES;
         for _ in 0..TRIES {
             self.ops += 1;
+            self.acked[f] = None;
+            self.report(console, f);
             match self.write(f, seed) {
-                Ok(()) => break,
+                Ok(()) => {
+                    self.report(console, f);
+                    break;
+                }
                 Err(e) if recoverable(&e) => self.errors += 1,
                 Err(_) => {
                     self.errors += 1;
@@ -171,6 +183,36 @@ impl Workload {
                 }
             }
         }
+    }
+}
+
+impl Workload {
+    /// The injection to start from: [`START_FILE`], or 0.
+    fn start(&mut self) -> u64 {
+        let Ok(h) = self.files.open(START_FILE, flags::READ) else {
+            return 0;
+        };
+        let mut text = [0u8; 20];
+        let n = self.files.read(h, &mut text).unwrap_or(0);
+        let _ = self.files.close(h);
+        core::str::from_utf8(&text[..n])
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// One line for file `i`'s promise: what must read back, or nothing.
+    fn report(&self, console: &mut impl Write, i: usize) {
+        let _ = match self.acked[i] {
+            Some(a) => writeln!(
+                console,
+                "[campaign] acked {} {} {:#010x}",
+                path(i),
+                a.len,
+                a.crc
+            ),
+            None => writeln!(console, "[campaign] unacked {}", path(i)),
+        };
     }
 }
 
@@ -210,16 +252,24 @@ fn main(_arg: usize, _cycles: u64) -> ! {
         errors: 0,
         lost: 0,
     };
+    // The boot's file checks first: the file server is busy for seconds
+    // while fsabuse fills the disk, which the watchdog would take for a
+    // stuck target.
+    let _ = Cap::<Notification>::from_cptr(caps::NOTIFICATION).wait();
     let _ = work.files.mkdir("/rel");
+    let first = work.start();
     let _ = writeln!(
         console,
-        "[campaign] start: seed {seed:#x}, {injections} injections into {TARGETS:?}"
+        "[campaign] start: seed {seed:#x}, {injections} injections into {TARGETS:?} from injection {first}"
     );
     let mut random = Random(seed);
     for k in 0..injections {
         let target = TARGETS[(random.next() % TARGETS.len() as u64) as usize];
         let how = Injection::ALL[(random.next() % Injection::ALL.len() as u64) as usize];
         let inj_seed = random.next();
+        if k < first {
+            continue;
+        }
         let ops_before = work.ops;
         let name = sup.name(target);
         let stuck_before = sup
@@ -249,7 +299,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
             }
         };
         // The workload runs into the fault.
-        work.step(k, inj_seed);
+        work.step(&mut console, k, inj_seed);
         let name = sup.name(target);
         let status = sup.client.settle(supervisor::Settle {
             name,
@@ -327,15 +377,7 @@ fn main(_arg: usize, _cycles: u64) -> ! {
                 Err(_) => work.errors += 1,
             }
         }
-        if let Some(a) = work.acked[i] {
-            let _ = writeln!(
-                console,
-                "[campaign] acked {} {} {:#010x}",
-                path(i),
-                a.len,
-                a.crc
-            );
-        }
+        work.report(&mut console, i);
     }
     let _ = writeln!(
         console,

@@ -364,6 +364,7 @@ fn main(_arg: usize, cycles_at_entry: u64) -> ! {
         abuse.expected, abuse.unexpected
     );
     Cap::<Notification>::from_cptr(caps::ABUSE_DONE).signal();
+    Cap::<Notification>::from_cptr(caps::CHECKS_DONE).signal();
     let _ = Cap::<Tcb>::from_cptr(caps::TCB).suspend();
     unreachable!("a suspended thread does not run")
 }

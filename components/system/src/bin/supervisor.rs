@@ -26,6 +26,7 @@
 
 use core::fmt::Write;
 
+use libcerne::abi::console::REQUEST_LOST_MARK;
 use libcerne::abi::rights::CapRights;
 use libcerne::generic_timer;
 use libcerne::interface::{message_words, ProtocolError, Reply, SharedBuffer, MAX_WORDS};
@@ -190,6 +191,8 @@ struct Watch {
     child: usize,
     set_ms: u64,
     deadline_ms: u64,
+    /// Already fired once: the component was restarted as stuck.
+    restarted: bool,
 }
 
 struct Supervisor {
@@ -420,17 +423,7 @@ impl Supervisor {
         let now = self.now_ms();
         if let Some(w) = self.watch {
             if now >= w.deadline_ms {
-                self.watch = None;
-                let running = self
-                    .children
-                    .get_mut(w.child)
-                    .is_some_and(|c| c.state == State::Running);
-                if running {
-                    if let Some(c) = self.children.get_mut(w.child) {
-                        c.stuck += 1;
-                    }
-                    self.failed(w.child, Cause::Stuck(now - w.set_ms));
-                }
+                self.watch_expired(w, now);
             }
         }
         for i in 0..self.children.len() {
@@ -457,6 +450,49 @@ impl Supervisor {
                 State::Held => self.swallowed |= answer_for_held(c.spec),
                 _ => {}
             }
+        }
+    }
+
+    /// An injection's watchdog expired: its clients got no answer. The
+    /// first time the component is restarted as stuck, and the watch set
+    /// again; the restart answers the request left in its reply slot, so
+    /// a second expiry means the failed incarnation had dropped a request
+    /// it took (a reply cap discarded, e.g. by a receive with the caller
+    /// still unanswered). seL4's non-MCS model leaves that caller blocked
+    /// for good: it is reported, not restarted again.
+    fn watch_expired(&mut self, w: Watch, now: u64) {
+        self.watch = None;
+        let Some(c) = self.children.get_mut(w.child) else {
+            return;
+        };
+        let span = w.deadline_ms - w.set_ms;
+        match (c.state, w.restarted) {
+            (State::Running, false) => {
+                c.stuck += 1;
+                self.failed(w.child, Cause::Stuck(now - w.set_ms));
+                self.watch = Some(Watch {
+                    deadline_ms: now + span,
+                    restarted: true,
+                    ..w
+                });
+            }
+            (State::Running, true) => {
+                let name = c.spec.name;
+                self.log.line(format_args!(
+                    "[super] {name}: its clients got no answer for {} ms, {} ms after its restart too: {REQUEST_LOST_MARK} (incarnation {})",
+                    now - w.set_ms,
+                    span,
+                    c.incarnation
+                ));
+            }
+            // Restarting: wait for the restart to run.
+            (State::Restarting, _) => {
+                self.watch = Some(Watch {
+                    deadline_ms: now + span,
+                    ..w
+                })
+            }
+            _ => {}
         }
     }
 
@@ -983,6 +1019,7 @@ impl protocol::Server for Server<'_> {
                 child: i,
                 set_ms: now,
                 deadline_ms: now + r.deadline_ms,
+                restarted: false,
             });
         }
         self.sup.log.line(format_args!(
