@@ -505,6 +505,70 @@ impl<D: BlockDevice> BlockCache<D> {
         Ok(())
     }
 
+    /// The dirty sectors of the data region that remove a directory entry
+    /// the device still holds: a 32-byte slot whose first byte is 0xE5
+    /// (deleted) here and names a live entry on the device. Reads each
+    /// dirty data-region sector from the device to compare, so it is meant
+    /// for the few sectors one directory operation dirtied.
+    ///
+    /// # Errors
+    /// [`CacheError::Device`] from a read.
+    pub fn removal_sectors(&mut self) -> Result<Vec<u64>, CacheError> {
+        let mut dirty = Vec::new();
+        for (i, sl) in self.slots.iter().enumerate() {
+            for k in 0..self.page_sectors(sl.page) {
+                let sector = sl.page * SPP + k as u64;
+                if sl.dirty & (1 << k) != 0 && sector >= self.data_start {
+                    dirty.push((i, k, sector));
+                }
+            }
+        }
+        let mut on_device = [0u8; SECTOR_SIZE];
+        let mut out = Vec::new();
+        for (i, k, sector) in dirty {
+            self.dev.read(sector, &mut on_device)?;
+            self.stats.device_reads += 1;
+            self.stats.sectors_read += 1;
+            let base = i * PAGE_SIZE + k * SECTOR_SIZE;
+            let here = &self.data[base..base + SECTOR_SIZE];
+            let removes = here
+                .chunks_exact(32)
+                .zip(on_device.chunks_exact(32))
+                .any(|(now, was)| now[0] == 0xE5 && was[0] != 0 && was[0] != 0xE5);
+            if removes {
+                out.push(sector);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`BlockCache::sync`], except that the sectors `last` reach the
+    /// device only after everything else is durable (FATs included): for
+    /// a rename, whose new entry must be on the disk before the old one
+    /// is removed. If a write-back fails, `last` stay dirty.
+    ///
+    /// # Errors
+    /// [`CacheError::Device`] from a batch or a flush.
+    pub fn sync_with_last(&mut self, last: &[u64]) -> Result<(), CacheError> {
+        let mut held: Vec<(usize, u8)> = Vec::new();
+        for &sector in last {
+            let Some(&i) = self.map.get(&(sector / SPP)) else {
+                continue;
+            };
+            let bit = 1u8 << (sector % SPP);
+            if self.slots[i].dirty & bit != 0 {
+                self.slots[i].dirty &= !bit;
+                held.push((i, bit));
+            }
+        }
+        let first = self.sync();
+        for &(i, bit) in &held {
+            self.slots[i].dirty |= bit;
+        }
+        first?;
+        self.sync()
+    }
+
     /// Forgets every change not yet written back (the sectors are read from
     /// the device again): for a device that refuses writes.
     pub fn drop_dirty(&mut self) {

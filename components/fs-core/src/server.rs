@@ -1510,6 +1510,11 @@ impl<D: BlockDevice> FileServer<D> {
             return Err(FsError::AlreadyExists);
         }
         self.reserve(dst_last, 0)?;
+        // Crash-safe order: everything before the rename is made durable,
+        // then the rename's sectors go out with those that remove the old
+        // entry last, so a crash leaves the file under its old name, its
+        // new one, or both (the repair keeps one), never neither.
+        self.cache.with(BlockCache::sync)??;
         src_dir.rename(src_last, &dst_dir, dst_last).map_err(Fat)?;
         let mut dst_canon = dst_parent_canon;
         dst_canon.push(dst_last.clone());
@@ -1523,6 +1528,10 @@ impl<D: BlockDevice> FileServer<D> {
         }
         drop(src_dir);
         drop(dst_dir);
+        self.cache.with(|c| {
+            let last = c.removal_sectors()?;
+            c.sync_with_last(&last)
+        })??;
         for o in self.slots.iter_mut().filter_map(|s| s.open.as_mut()) {
             if has_prefix(&o.path, &src_canon) {
                 let mut path = dst_canon.clone();
