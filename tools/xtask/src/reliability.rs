@@ -58,6 +58,13 @@ pub const INSTRUCTIONS_PER_TICK: u64 = 16;
 /// The disk image a campaign boots with: `target/disk/<this>.img`, made
 /// afresh for every run.
 pub const DISK_NAME: &str = "reliability-campaign";
+/// The campaign's `-icount`: one instruction a nanosecond while the guest
+/// runs, but real time while it is idle (`sleep=on`). With `sleep=off`
+/// the virtual clock jumps to the next timer deadline whenever the guest
+/// waits, so a disk request that takes the host a few milliseconds (a
+/// loaded host) passes as seconds of guest time, and the supervisor's
+/// watchdog takes a file server waiting for its disk for a stuck one.
+pub const ICOUNT_SLEEPING: &str = "shift=0,align=off,sleep=on";
 /// The file that tells a campaign booted again where to start
 /// (components/system/src/bin/campaign.rs).
 pub const START_FILE: &str = "/campaign/start";
@@ -778,6 +785,16 @@ pub fn run_image(
 ) -> Result<(Report, Run)> {
     let started = std::time::Instant::now();
     let budget = campaign.timeout();
+    // A private copy: a build of the same system during a long campaign
+    // (with other settings) must not change what its later boots run.
+    let private = image.path.with_file_name(format!("{DISK_NAME}.elf"));
+    std::fs::copy(&image.path, &private).context(|| {
+        format!(
+            "cannot copy {} to {}",
+            image.path.display(),
+            private.display()
+        )
+    })?;
     let mut all = Parsed::default();
     let mut host_lost = Vec::new();
     let mut fat = None;
@@ -807,7 +824,7 @@ pub fn run_image(
             timeout.as_secs(),
             log.display()
         );
-        let run = boot_once(campaign, image, &disk, &log, timeout, echo, started)?;
+        let run = boot_once(campaign, &private, &disk, &log, timeout, echo, started)?;
         let parsed = parse(&run.transcript);
         let (lost, bad_fat) = check_disk(&disk, &parsed.acked);
         host_lost.extend(lost.into_iter().map(|l| format!("boot {boot}: {l}")));
@@ -866,7 +883,7 @@ pub fn run_image(
 /// REQUEST_LOST_MARK (that boot's workload can never go on).
 fn boot_once(
     campaign: &Campaign,
-    image: &Image,
+    image: &Path,
     disk: &Path,
     log: &Path,
     timeout: Duration,
@@ -896,11 +913,11 @@ fn boot_once(
         line.contains(REQUEST_LOST_MARK)
     };
     runner::run(
-        &image.path,
+        image,
         &Options {
             machine: Machine {
-                icount: true,
                 disk: Some(disk.to_path_buf()),
+                extra: vec!["-icount".into(), ICOUNT_SLEEPING.into()],
                 ..Machine::default()
             },
             timeout: Some(timeout),
