@@ -1,6 +1,6 @@
 //! Build script of the kernel binary: links it with its linker script, and
 //! turns the numeric build-time options (seL4's configuration values that
-//! programs built for seL4 depend on, SEL4-ABI.md §10.4) into constants.
+//! programs built for seL4 depend on, docs/sel4-abi.md §10.4) into constants.
 //!
 //! Numeric options are set with environment variables at build time (the
 //! table below gives each one's default and allowed range); boolean options

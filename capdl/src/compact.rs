@@ -579,7 +579,7 @@ impl<'a> SpecView<'a> {
     }
 
     /// Every table and frame mapped under the VSpace object `vspace`, with
-    /// its virtual address (SEL4-ABI.md §9.1: a level-n entry spans
+    /// its virtual address (docs/sel4-abi.md §9.1: a level-n entry spans
     /// 2^(12 + 9·(3−n)) bytes).
     pub fn mappings(&self, vspace: usize) -> Mappings<'a> {
         let is_vspace = self

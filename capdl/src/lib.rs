@@ -1,5 +1,5 @@
 //! capDL for Cerne: seL4's capability distribution language, AArch64 non-MCS
-//! subset (DESIGN.md §6, docs/capdl.md).
+//! subset (docs/design.md §6, docs/capdl.md).
 //!
 //! With the default `std` feature the crate holds the whole text tool chain:
 //! the [`model`] of a spec, the [`parser`] for seL4's capDL text syntax, the
@@ -49,7 +49,7 @@ pub use printer::print;
 pub use validate::{validate, Limits};
 
 /// The highest IRQ number of this platform (qemu-arm-virt, GICv2: maxIRQ 159,
-/// SEL4-ABI.md §1). `cerne-abi` does not carry it because it is a platform
+/// docs/sel4-abi.md §1). `cerne-abi` does not carry it because it is a platform
 /// fact rather than an ABI one; [`validate::Limits`] lets a tool use another.
 pub const MAX_IRQ: u64 = 159;
 

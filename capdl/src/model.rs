@@ -102,7 +102,7 @@ pub struct Object {
     pub origin: Origin,
 }
 
-/// The object types of the subset (SEL4-ABI.md §4) and their parameters.
+/// The object types of the subset (docs/sel4-abi.md §4) and their parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObjectKind {
     /// `ut`: untyped memory and the objects it covers.
@@ -212,7 +212,7 @@ impl Frame {
     }
 }
 
-/// Levels of the AArch64 walk below the VSpace (SEL4-ABI.md §9.1).
+/// Levels of the AArch64 walk below the VSpace (docs/sel4-abi.md §9.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PageTableLevel {
     /// `pud`: level 1, entries of 1 GiB.

@@ -4,7 +4,7 @@
 //! so a spec that does not fit is rejected before it is ever booted).
 //!
 //! The plan is pure and deterministic, needs no heap, and models seL4's
-//! retype exactly (SEL4-ABI.md §4.3): each untyped has a free index that
+//! retype exactly (docs/sel4-abi.md §4.3): each untyped has a free index that
 //! only grows, and an object of 2^n bytes goes at the free index rounded up
 //! to 2^n.
 //!

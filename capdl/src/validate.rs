@@ -24,7 +24,7 @@ use crate::model::{
 use crate::parser::article;
 
 /// Platform and configuration numbers the checks use. The defaults are
-/// this kernel's (SEL4-ABI.md §1: qemu-arm-virt, non-MCS, uniprocessor).
+/// this kernel's (docs/sel4-abi.md §1: qemu-arm-virt, non-MCS, uniprocessor).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// The highest IRQ number (maxIRQ).

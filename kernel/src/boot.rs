@@ -1,5 +1,5 @@
 //! Kernel initialisation, from the loader's hand-off to the root task's
-//! first instruction (DESIGN.md §3, SEL4-ABI.md §8.5–8.9 and §10).
+//! first instruction (docs/design.md §3, docs/sel4-abi.md §8.5–8.9 and §10).
 
 use crate::arch::{self, mmu, psci};
 use crate::{config, irq, kprintln, rootserver, sched};
@@ -21,7 +21,7 @@ fn recurse(depth: u64) -> u64 {
     recurse(depth + 1) + core::hint::black_box(frame[1])
 }
 
-/// The loader's hand-off (SEL4-ABI.md §10.1).
+/// The loader's hand-off (docs/sel4-abi.md §10.1).
 #[derive(Clone, Copy, Debug)]
 pub struct HandOff {
     /// Physical start of the root-task image.

@@ -1,4 +1,4 @@
-//! Building the root task from the boot image (SEL4-ABI.md §8.5–8.9): its
+//! Building the root task from the boot image (docs/sel4-abi.md §8.5–8.9): its
 //! VSpace with the image, IPC buffer, BootInfo and extra-bootinfo frames,
 //! its CNode and TCB, and the untyped capabilities for everything left.
 
@@ -135,7 +135,7 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
     );
 
     // The VSpace: image pages RWX, IPC buffer and BootInfo RW + XN, extra
-    // bootinfo RW + X (SEL4-ABI.md §8.9).
+    // bootinfo RW + X (docs/sel4-abi.md §8.9).
     let mut tables = mmu::WindowTableMemory {
         allocate: || {
             free.allocate_aligned(12)
@@ -181,7 +181,7 @@ pub fn create(platform: &Platform, hand_off: &HandOff, kernel: Region, dtb: Regi
         dtb.size,
     );
 
-    // Slots (SEL4-ABI.md §8.5): fixed caps, then paging, extra BI frames,
+    // Slots (docs/sel4-abi.md §8.5): fixed caps, then paging, extra BI frames,
     // image frames, untypeds, and the empty rest.
     let mut slot = NUM_INITIAL_CAPS as u64;
     let user_image_paging = SlotRegion {
@@ -312,7 +312,7 @@ struct RootObjects<'a> {
 }
 
 /// Turns the root task's memory into objects of the object model, writes
-/// their caps into the root CNode in seL4's slot order (SEL4-ABI.md §8.5),
+/// their caps into the root CNode in seL4's slot order (docs/sel4-abi.md §8.5),
 /// and makes the root thread current.
 fn install_caps(o: &RootObjects<'_>) {
     use cerne_abi::slots::*;

@@ -74,7 +74,7 @@ extern "C" fn handle_user_entry(_context: u64, kind: u64) -> ! {
     sched::schedule_and_return()
 }
 
-/// The seL4 fault an EL0 synchronous exception raises (SEL4-ABI.md §7.2).
+/// The seL4 fault an EL0 synchronous exception raises (docs/sel4-abi.md §7.2).
 fn decode_fault(class: u64, esr: u64, far: u64, elr: u64) -> Fault {
     let fsr = esr & 0xffff_ffff;
     match class {

@@ -1,7 +1,7 @@
 //! The loader's sequence, from a running CPU at EL1 with the MMU off to the
 //! jump into the kernel: find the DTB and the console, plan the layout,
 //! move the DTB, load the kernel and the root task, build the boot
-//! translation tables, turn the MMU on, and hand over (SEL4-ABI.md §10).
+//! translation tables, turn the MMU on, and hand over (docs/sel4-abi.md §10).
 
 use cerne_loader::dtb;
 use cerne_loader::elf::Image;

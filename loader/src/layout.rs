@@ -1,5 +1,5 @@
 //! Where everything goes, decided before anything is written (seL4's
-//! elfloader order, SEL4-ABI.md §10.1 and §10.4):
+//! elfloader order, docs/sel4-abi.md §10.1 and §10.4):
 //!
 //! 1. the kernel at its ELF physical addresses (p_paddr, from the start
 //!    of RAM);

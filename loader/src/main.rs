@@ -6,7 +6,7 @@
 //! then the DTB, then the root task and a page of its program headers),
 //! turns the MMU on with the kernel's 1 GiB slot mapped through TTBR1, and
 //! enters the kernel with the elfloader's hand-off registers
-//! (SEL4-ABI.md §10). See docs/boot.md.
+//! (docs/sel4-abi.md §10). See docs/boot.md.
 //!
 //! The binary holds the machine-facing parts (entry, MMU, console, the
 //! boot sequence); the pure decisions (device-tree reading, ELF parsing,

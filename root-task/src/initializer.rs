@@ -1,5 +1,5 @@
 //! The capDL initializer: builds the system the embedded bundle describes
-//! (DESIGN.md §6, docs/systems.md), with no heap.
+//! (docs/design.md §6, docs/systems.md), with no heap.
 //!
 //! 1. Creates every object from untyped memory following
 //!    [`capdl::plan`] (fixed-address objects placed exactly, the rest

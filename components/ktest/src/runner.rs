@@ -47,7 +47,7 @@ static DONE_EP: AtomicU64 = AtomicU64::new(0);
 static WATCHDOG_EP: AtomicU64 = AtomicU64::new(0);
 static DRIVER_TCB: AtomicU64 = AtomicU64::new(0);
 
-/// The boot caps (SEL4-ABI.md §8.5).
+/// The boot caps (docs/sel4-abi.md §8.5).
 pub fn boot_caps() -> BootCaps {
     let c = |s: usize| s as CPtr;
     BootCaps {

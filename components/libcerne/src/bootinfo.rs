@@ -1,4 +1,4 @@
-//! The root task's view of BootInfo (SEL4-ABI.md §8.7): typed access and
+//! The root task's view of BootInfo (docs/sel4-abi.md §8.7): typed access and
 //! summaries of the untyped list.
 
 use cerne_abi::bootinfo::{BootInfo, UntypedDesc};

@@ -1,7 +1,7 @@
 //! Program entry: `_start` sets up the stack and calls the program's main.
 //!
 //! The kernel starts a root task with x0 = BootInfo address and SP_EL0 = 0
-//! (SEL4-ABI.md §8.9), so the runtime provides a stack. A component started
+//! (docs/sel4-abi.md §8.9), so the runtime provides a stack. A component started
 //! by the capDL initializer gets its stack pointer from its spec (the TOML's
 //! `stack`), and `_start` keeps it: the static stack is only used when SP is
 //! zero.

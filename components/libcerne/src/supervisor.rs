@@ -295,7 +295,7 @@ crate::interface! {
 /// What a fault message says: a short cause, the address it names (the
 /// faulting data or instruction address, the CPtr of a cap fault, the
 /// pc), and the pc. `label` is the message's label (the seL4 fault type),
-/// `mr` its words (SEL4-ABI.md §7 layouts, `cerne_abi::fault`).
+/// `mr` its words (docs/sel4-abi.md §7 layouts, `cerne_abi::fault`).
 pub fn fault_cause(label: u64, mr: &[u64]) -> (&'static str, u64, u64) {
     use cerne_abi::fault as f;
     let at = |i: usize| mr.get(i).copied().unwrap_or(0);

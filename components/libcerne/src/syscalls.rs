@@ -1,4 +1,4 @@
-//! seL4 system calls on the `svc #0` register convention (SEL4-ABI.md §2.2).
+//! seL4 system calls on the `svc #0` register convention (docs/sel4-abi.md §2.2).
 
 #[cfg(target_arch = "aarch64")]
 use cerne_abi::syscall::Syscall;

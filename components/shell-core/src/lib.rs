@@ -20,7 +20,7 @@ pub use editor::{Echo, Fed, LineEditor, MAX_LINE};
 
 use cerne_abi::fault::FaultType;
 
-/// The name of the seL4 fault whose message label is `label` (SEL4-ABI.md
+/// The name of the seL4 fault whose message label is `label` (docs/sel4-abi.md
 /// §7.2), as the process manager reports it in a faulted process's
 /// status; `"unknown"` for any other label.
 pub fn fault_name(label: i64) -> &'static str {

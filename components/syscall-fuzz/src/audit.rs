@@ -28,7 +28,7 @@ pub fn root_slots(bi: &BootInfo) -> Word {
     (1 << bi.init_thread_cnode_size_bits).min(MAX_ROOT_SLOTS as Word)
 }
 
-/// Checks the root CNode's initial caps against SEL4-ABI.md §8.5 and
+/// Checks the root CNode's initial caps against docs/sel4-abi.md §8.5 and
 /// BootInfo's regions; returns how many slots were checked.
 pub fn check_boot_caps(bi: &BootInfo) -> Word {
     use CapTag::*;

@@ -13,7 +13,7 @@ pub const CNODE_SLOTS: Word = 1 << CNODE_BITS;
 /// Guard size of the victim's CSpace root cap (guard value 0): radix plus
 /// guard make a full 64-bit cptr.
 pub const CNODE_GUARD_BITS: Word = 64 - CNODE_BITS;
-/// The cap data that puts that guard on a CNode cap (SEL4-ABI.md §8.2).
+/// The cap data that puts that guard on a CNode cap (docs/sel4-abi.md §8.2).
 pub const CNODE_GUARD_DATA: Word = CNODE_GUARD_BITS;
 
 /// The victim's own TCB (a copy of the root task's cap).

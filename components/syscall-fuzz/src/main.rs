@@ -121,7 +121,7 @@ fn fault_pc(r: &RecvRegs) -> Option<Word> {
 }
 
 /// Checks a fault of the victim at its `svc` against the call it made
-/// (SEL4-ABI.md §7.2): the UnknownSyscall fault of an unknown number
+/// (docs/sel4-abi.md §7.2): the UnknownSyscall fault of an unknown number
 /// carries x0..x7 as issued.
 ///
 /// A fault message at the `svc` of a *valid* call is no fault of that

@@ -140,7 +140,7 @@ enum Arg {
 }
 
 /// The message words and extra caps of invocation `label`, in libsel4's
-/// order (SEL4-ABI.md §5); each extra cap is named by the slot that held
+/// order (docs/sel4-abi.md §5); each extra cap is named by the slot that held
 /// a cap of the right type when the epoch began.
 fn shape(label: Word) -> (&'static [Arg], &'static [Word]) {
     use layout::{CNODE as C, FRAME as F, NOTIFICATION as N, TCB as T, UNTYPED as U, VSPACE as V};

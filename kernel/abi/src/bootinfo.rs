@@ -1,4 +1,4 @@
-//! seL4_BootInfo and the extra-bootinfo chunks (SEL4-ABI.md §8.7–8.8).
+//! seL4_BootInfo and the extra-bootinfo chunks (docs/sel4-abi.md §8.7–8.8).
 //!
 //! The kernel writes one [`BootInfo`] into the BootInfo frame; the root task
 //! reads it at the address it receives in x0.

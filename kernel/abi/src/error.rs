@@ -1,5 +1,5 @@
 //! seL4_Error: the error codes an invocation returns in the reply label
-//! (SEL4-ABI.md §6.1), and how many error message registers each carries.
+//! (docs/sel4-abi.md §6.1), and how many error message registers each carries.
 
 use crate::Word;
 

@@ -1,4 +1,4 @@
-//! Fault types and fault-message layouts (SEL4-ABI.md §7).
+//! Fault types and fault-message layouts (docs/sel4-abi.md §7).
 
 use crate::Word;
 

@@ -1,4 +1,4 @@
-//! Invocation labels (SEL4-ABI.md §5.1): the MessageInfo label of a call to
+//! Invocation labels (docs/sel4-abi.md §5.1): the MessageInfo label of a call to
 //! a kernel object, numbered as seL4's generator numbers them here.
 
 use crate::Word;

@@ -1,4 +1,4 @@
-//! The 1024-byte IPC buffer (SEL4-ABI.md §3.3).
+//! The 1024-byte IPC buffer (docs/sel4-abi.md §3.3).
 
 use crate::{CPtr, Word};
 use static_assertions::{const_assert, const_assert_eq};

@@ -1,7 +1,7 @@
 //! The seL4 user-kernel ABI for AArch64, non-MCS, uniprocessor, kernel at EL1,
 //! as Rust constants and `repr(C)` layouts.
 //!
-//! Every number here is an ABI fact from `SEL4-ABI.md` (the seL4 commit it was
+//! Every number here is an ABI fact from `docs/sel4-abi.md` (the seL4 commit it was
 //! read from is named there). The kernel, the object model, user space and the
 //! host tools all take their numbers from this crate, so a number is written
 //! once. Layouts carry compile-time checks of their offsets against the ABI

@@ -1,4 +1,4 @@
-//! Lookup-failure encoding (SEL4-ABI.md §6.2, §8.1): the type word and the
+//! Lookup-failure encoding (docs/sel4-abi.md §6.2, §8.1): the type word and the
 //! words that follow it in a FailedLookup error or a CapFault message.
 
 use crate::Word;

@@ -1,4 +1,4 @@
-//! seL4_MessageInfo, the one-word message descriptor in x1 (SEL4-ABI.md §3.1–3.2).
+//! seL4_MessageInfo, the one-word message descriptor in x1 (docs/sel4-abi.md §3.1–3.2).
 
 use crate::Word;
 

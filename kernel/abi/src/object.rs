@@ -1,5 +1,5 @@
 //! Object types, their sizes and the capability type tags
-//! (SEL4-ABI.md §4.1, §8.6).
+//! (docs/sel4-abi.md §4.1, §8.6).
 
 use crate::Word;
 

@@ -1,4 +1,4 @@
-//! The seL4_CapRights word (SEL4-ABI.md §8.4): Write, Read, Grant, GrantReply.
+//! The seL4_CapRights word (docs/sel4-abi.md §8.4): Write, Read, Grant, GrantReply.
 
 use crate::Word;
 

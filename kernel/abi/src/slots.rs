@@ -1,4 +1,4 @@
-//! Initial slots of the root task's CNode (SEL4-ABI.md §8.5).
+//! Initial slots of the root task's CNode (docs/sel4-abi.md §8.5).
 
 /// Always null.
 pub const CAP_NULL: usize = 0;
@@ -38,7 +38,7 @@ pub const NUM_INITIAL_CAPS: usize = 16;
 /// Default log2 of the root CNode's slot count (ROOT_CNODE_SIZE_BITS).
 pub const DEFAULT_ROOT_CNODE_SIZE_BITS: usize = 12;
 
-/// What each initial slot holds in this configuration (SEL4-ABI.md §8.5),
+/// What each initial slot holds in this configuration (docs/sel4-abi.md §8.5),
 /// as the cap type tag DebugCapIdentify returns.
 pub const INITIAL_CAP_TAGS: [(usize, crate::object::CapTag); NUM_INITIAL_CAPS] = {
     use crate::object::CapTag;

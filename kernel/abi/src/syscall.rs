@@ -1,4 +1,4 @@
-//! System call numbers (SEL4-ABI.md §2.1) and the `svc #0` register roles.
+//! System call numbers (docs/sel4-abi.md §2.1) and the `svc #0` register roles.
 //!
 //! The number goes in x7. Anything outside the present set raises an
 //! UnknownSyscall fault carrying the full x7 value. Of seL4's benchmark

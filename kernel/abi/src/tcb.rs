@@ -1,4 +1,4 @@
-//! TCB flags (seL4_TCBFlag, set with TCB_SetFlags, SEL4-ABI.md §5.4).
+//! TCB flags (seL4_TCBFlag, set with TCB_SetFlags, docs/sel4-abi.md §5.4).
 
 /// seL4_TCBFlag_fpuDisabled: FP/SIMD access by the thread traps
 /// (UserException with exception class 0x07).

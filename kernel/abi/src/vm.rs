@@ -1,4 +1,4 @@
-//! Virtual-memory ABI facts (SEL4-ABI.md §9): attributes, frame VM rights,
+//! Virtual-memory ABI facts (docs/sel4-abi.md §9): attributes, frame VM rights,
 //! ASID geometry and the user address limit.
 
 use crate::rights::CapRights;

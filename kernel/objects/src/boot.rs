@@ -1,5 +1,5 @@
 //! Boot-time creation of the root task's objects and caps, at physical
-//! addresses the kernel chooses (SEL4-ABI.md §8.5–8.9). The kernel allocates
+//! addresses the kernel chooses (docs/sel4-abi.md §8.5–8.9). The kernel allocates
 //! naturally aligned memory from free RAM, then calls these to turn it into
 //! objects, write caps into the root CNode, and configure the first thread.
 #![forbid(unsafe_code)]

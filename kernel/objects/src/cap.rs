@@ -1,7 +1,7 @@
 //! Capabilities: the decoded [`Cap`] the object model computes with, and its
 //! two-word in-memory encoding (what a slot stores).
 //!
-//! Word 0 holds the type tag (bits 63..59, the seL4 cap tag of SEL4-ABI.md
+//! Word 0 holds the type tag (bits 63..59, the seL4 cap tag of docs/sel4-abi.md
 //! §8.6) and the object address with small fields; word 1 holds the badge,
 //! guard, free index or mapping. `decode(encode(c)) == c` for every cap the
 //! kernel can make (checked by a property test).

@@ -1,4 +1,4 @@
-//! CNode invocations (SEL4-ABI.md §5.5) and the cap transformations they
+//! CNode invocations (docs/sel4-abi.md §5.5) and the cap transformations they
 //! use: rights masking, cap data (badge / guard, §8.2–8.3) and derivation
 //! (§8.4).
 #![forbid(unsafe_code)]

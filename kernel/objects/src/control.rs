@@ -1,4 +1,4 @@
-//! Invocations of the control caps (SEL4-ABI.md §5.6, §5.7, §5.11):
+//! Invocations of the control caps (docs/sel4-abi.md §5.6, §5.7, §5.11):
 //! IRQControl / IRQHandler, DomainSet, ASIDControl and ASIDPool.
 #![forbid(unsafe_code)]
 

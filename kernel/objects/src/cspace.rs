@@ -1,5 +1,5 @@
 //! CSpace addressing: guarded-radix resolution of a cptr through CNode caps
-//! (SEL4-ABI.md §8.1) and the lookups built on it, with every lookup-failure
+//! (docs/sel4-abi.md §8.1) and the lookups built on it, with every lookup-failure
 //! kind reported as seL4 reports it (§6.2).
 #![forbid(unsafe_code)]
 

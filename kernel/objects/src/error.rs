@@ -1,5 +1,5 @@
 //! Invocation errors: a seL4_Error with its error message registers
-//! (SEL4-ABI.md §6.1), as invocations return them.
+//! (docs/sel4-abi.md §6.1), as invocations return them.
 #![forbid(unsafe_code)]
 
 use cerne_abi::error::Error;

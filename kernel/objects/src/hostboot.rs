@@ -1,4 +1,4 @@
-//! The kernel's boot sequence (SEL4-ABI.md §8.5–8.9) on a host arena, for
+//! The kernel's boot sequence (docs/sel4-abi.md §8.5–8.9) on a host arena, for
 //! tests and proofs (host only, like `invariants`). It lays out the root
 //! task's objects the way the kernel binary does: root CNode, TCB, VSpace
 //! with ASID 1 in pool 0, IPC buffer and BootInfo frames, page tables, a

@@ -1,4 +1,4 @@
-//! IPC at the object level (SEL4-ABI.md §3, §7, §11): endpoint send and
+//! IPC at the object level (docs/sel4-abi.md §3, §7, §11): endpoint send and
 //! receive, message-register copy, cap transfer with Grant and unwrapping,
 //! non-MCS reply caps, notifications (signal, wait, poll, binding), fault
 //! messages and fault replies, and cancelling a thread's IPC.

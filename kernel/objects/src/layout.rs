@@ -1,7 +1,7 @@
 //! In-memory layouts of the kernel objects that hold state: the TCB (with the
 //! register save area the exception entry writes), endpoints and
 //! notifications, and CNode slots. Compile-time checks show each fits in
-//! its object size (2^size_bits bytes, SEL4-ABI.md §4.1).
+//! its object size (2^size_bits bytes, docs/sel4-abi.md §4.1).
 #![forbid(unsafe_code)]
 
 use cerne_abi::object::{ENDPOINT_BITS, NOTIFICATION_BITS, SLOT_BITS, TCB_BITS};

@@ -1,7 +1,7 @@
 //! The seL4 object model of Cerne: capabilities, CNodes and CSpace
 //! addressing, the derivation tree, untyped retype, TCBs, endpoints,
 //! notifications, IPC, reply caps and the scheduler's queues, with seL4's
-//! semantics as `SEL4-ABI.md` gives them.
+//! semantics as `docs/sel4-abi.md` gives them.
 //!
 //! No heap, no assembly, no architecture code: everything builds and is
 //! tested on the host, where physical memory is a simulated arena. Objects

@@ -1,4 +1,4 @@
-//! Untyped_Retype (SEL4-ABI.md §4.3): argument checks in seL4's order,
+//! Untyped_Retype (docs/sel4-abi.md §4.3): argument checks in seL4's order,
 //! reset of an untyped without children (zeroing its used range top-down in
 //! 256-byte chunks), aligned placement, and creation of the new objects with
 //! their caps as derivation-tree children of the untyped.

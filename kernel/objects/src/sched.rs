@@ -1,4 +1,4 @@
-//! The scheduler (SEL4-ABI.md §11): one FIFO ready queue per priority with a
+//! The scheduler (docs/sel4-abi.md §11): one FIFO ready queue per priority with a
 //! two-level bitmap, seL4's scheduler actions, round robin on the timer
 //! tick, Yield, and the thread-state changes that (de)schedule.
 #![forbid(unsafe_code)]

@@ -1,4 +1,4 @@
-//! System calls of the current thread (SEL4-ABI.md §2, §5.2, §6): the
+//! System calls of the current thread (docs/sel4-abi.md §2, §5.2, §6): the
 //! syscall dispatch, capability invocation with its error replies, Recv,
 //! Reply, Yield, the debug calls, user faults and interrupts, and the
 //! scheduling step that ends every kernel entry.

@@ -1,4 +1,4 @@
-//! TCB invocations (SEL4-ABI.md §5.4): registers, Configure / SetSpace /
+//! TCB invocations (docs/sel4-abi.md §5.4): registers, Configure / SetSpace /
 //! SetIPCBuffer, priorities with the MCP rule (§11), Suspend / Resume,
 //! notification binding, TLS base and flags.
 #![forbid(unsafe_code)]

@@ -1,5 +1,5 @@
 //! Thread CPU-time accounting: seL4's thread-utilisation benchmark
-//! interface (`CONFIG_BENCHMARK_TRACK_UTILISATION`, SEL4-ABI.md §2.1
+//! interface (`CONFIG_BENCHMARK_TRACK_UTILISATION`, docs/sel4-abi.md §2.1
 //! numbers −23 … −26), the mechanism a user-level priority-policy server
 //! measures threads with.
 //!

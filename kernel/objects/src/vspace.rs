@@ -1,4 +1,4 @@
-//! VSpace, page-table and frame invocations (SEL4-ABI.md §5.8–5.10, §9).
+//! VSpace, page-table and frame invocations (docs/sel4-abi.md §5.8–5.10, §9).
 //!
 //! Translation tables are real AArch64 stage-1 tables (4 KiB granule, four
 //! levels, 9 index bits per level): the object model writes descriptors

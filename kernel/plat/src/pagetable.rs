@@ -2,7 +2,7 @@
 //! addresses (VMSAv8-64, stage 1, EL1&0 regime).
 //!
 //! This module owns the bit layout of descriptors, the MAIR_EL1 and TCR_EL1
-//! values that loader and kernel share (SEL4-ABI.md §10.2), and a generic
+//! values that loader and kernel share (docs/sel4-abi.md §10.2), and a generic
 //! mapper that builds tables through the [`TableMemory`] trait. It knows
 //! nothing about how a physical table address becomes a reference: the
 //! loader (MMU off, identity), the kernel (tables reached through its kernel
@@ -55,7 +55,7 @@ pub const fn coverage(level: usize) -> u64 {
 
 /// Memory types, by their index into MAIR_EL1 (the descriptor's AttrIndx).
 ///
-/// The indices are seL4's (SEL4-ABI.md §10.2); the loader programs
+/// The indices are seL4's (docs/sel4-abi.md §10.2); the loader programs
 /// MAIR_EL1 with [`MAIR_VALUE`] and the kernel never rewrites it.
 #[repr(u64)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -151,7 +151,7 @@ impl Access {
 ///
 /// Descriptors built from these always have AF = 1 (no access-flag faults)
 /// and SH = 0b00 (non-shareable), as seL4's uniprocessor build
-/// (SEL4-ABI.md §9.3). Device memory ignores SH (it is always treated as
+/// (docs/sel4-abi.md §9.3). Device memory ignores SH (it is always treated as
 /// outer shareable).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Attributes {
@@ -539,7 +539,7 @@ pub fn translate<M: TableMemory>(mem: &mut M, root_paddr: u64, vaddr: u64) -> Op
 /// these descriptors can hold.
 pub const PA_RANGE_48_BITS: u64 = 0b101;
 
-/// TCR_EL1 for the layout loader and kernel share (SEL4-ABI.md §10.2):
+/// TCR_EL1 for the layout loader and kernel share (docs/sel4-abi.md §10.2):
 /// T0SZ = T1SZ = 16 (48-bit VAs in both halves), TG0 = TG1 = 4 KiB,
 /// IRGN/ORGN write-back write-allocate for both, SH = 0b00 (non-shareable
 /// table walks, as seL4's uniprocessor build), A1 = 0 (the ASID comes from

@@ -1,5 +1,5 @@
 //! Cutting free physical ranges into the naturally aligned power-of-two
-//! blocks that boot untyped capabilities describe (SEL4-ABI.md §4.1, §8.7).
+//! blocks that boot untyped capabilities describe (docs/sel4-abi.md §4.1, §8.7).
 
 use crate::region::{Region, RegionSet, RegionSetFull};
 

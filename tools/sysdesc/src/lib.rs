@@ -1,4 +1,4 @@
-//! Cerne system descriptions (DESIGN.md §6, docs/systems.md): a TOML file
+//! Cerne system descriptions (docs/design.md §6, docs/systems.md): a TOML file
 //! names components, the channels, notifications and shared memory between
 //! them, and the devices and IRQs they drive. This crate
 //!

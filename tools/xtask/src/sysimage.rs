@@ -20,7 +20,7 @@ use crate::cargo::{self, TARGET};
 use crate::cli::{SystemArgs, SystemVerb};
 use crate::error::{Context, Error, Result};
 
-/// QEMU virt's RAM base (QEMU-NOTES.md).
+/// QEMU virt's RAM base (docs/qemu-virt.md).
 pub const RAM_BASE: u64 = 0x4000_0000;
 /// QEMU virt's GICv2 distributor and CPU interface, which the kernel keeps
 /// out of the device untypeds.

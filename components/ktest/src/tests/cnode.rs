@@ -1,4 +1,4 @@
-//! CNode invocations (SEL4-ABI.md §5.5) and CSpace addressing (§8.1–8.4):
+//! CNode invocations (docs/sel4-abi.md §5.5) and CSpace addressing (§8.1–8.4):
 //! Copy, Mint, Move, Mutate, Rotate, Delete, Revoke, SaveCaller,
 //! CancelBadgedSends, with rights, badges, guards and every lookup error.
 

@@ -1,5 +1,5 @@
 //! Call and ReplyRecv in the situations a fast path takes or must leave to
-//! the slow path (DESIGN.md §4, SEL4-ABI.md §11): servers above, at and
+//! the slow path (docs/design.md §4, docs/sel4-abi.md §11): servers above, at and
 //! below the caller's priority, queued callers, callers without GrantReply,
 //! suspended callers, and the registers a short reply leaves alone. Each
 //! result must be exactly what the slow path gives.

@@ -1,4 +1,4 @@
-//! Faults (SEL4-ABI.md §7): CapFault, UnknownSyscall, UserException and
+//! Faults (docs/sel4-abi.md §7): CapFault, UnknownSyscall, UserException and
 //! VMFault messages to a handler, the handler's reply restarting the thread
 //! or rewriting its registers, badges, unusable handlers, threads with no
 //! handler restarted through WriteRegisters, and the FPU flag.

@@ -1,4 +1,4 @@
-//! Endpoint IPC (SEL4-ABI.md §2.3, §3, §11): message lengths, badges, the
+//! Endpoint IPC (docs/sel4-abi.md §2.3, §3, §11): message lengths, badges, the
 //! NB variants, queues, cap transfer and unwrapping, Grant and GrantReply,
 //! reply caps, call chains, and what the registers hold afterwards.
 

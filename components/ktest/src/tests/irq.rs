@@ -1,4 +1,4 @@
-//! IRQControl and IRQHandler (SEL4-ABI.md §5.6): issuing handlers, the
+//! IRQControl and IRQHandler (docs/sel4-abi.md §5.6): issuing handlers, the
 //! range, ownership and slot checks, trigger modes, and the handler's
 //! notification binding. (Delivery from a real device is tested by the
 //! `irq-uart` system, not here.)

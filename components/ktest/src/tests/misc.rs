@@ -1,4 +1,4 @@
-//! The debug system calls (SEL4-ABI.md §2.3), the initial CSpace and
+//! The debug system calls (docs/sel4-abi.md §2.3), the initial CSpace and
 //! BootInfo the root task was given (§8.5–8.8), invoking null and
 //! ASIDControl / IRQControl / DomainSet caps with wrong labels, and Yield.
 
@@ -50,7 +50,7 @@ fn bootinfo_regions(env: &mut Env) -> TestResult {
 
 fn bootinfo_ipc_buffer(env: &mut Env) -> TestResult {
     // The root task's IPC buffer is where BootInfo says, right before the
-    // BootInfo frame (SEL4-ABI.md §8.9), and is that frame cap's page.
+    // BootInfo frame (docs/sel4-abi.md §8.9), and is that frame cap's page.
     let bi = env.bi;
     let bi_addr = bi as *const _ as Word;
     check_eq!(bi.ipc_buffer + BOOTINFO_FRAME_SIZE as Word, bi_addr);

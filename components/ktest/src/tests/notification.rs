@@ -1,4 +1,4 @@
-//! Notifications (SEL4-ABI.md §3.6, §11): signal, wait and poll, badge
+//! Notifications (docs/sel4-abi.md §3.6, §11): signal, wait and poll, badge
 //! OR-ing, waiter queues, binding to a TCB and what a bound thread sees.
 
 use crate::framework::*;

@@ -1,4 +1,4 @@
-//! Scheduling (SEL4-ABI.md §11): priorities and preemption on wake-up,
+//! Scheduling (docs/sel4-abi.md §11): priorities and preemption on wake-up,
 //! Yield, round robin and timer preemption at equal priority, priority
 //! changes, Suspend, MCP, and the DomainSet with one domain (§5.7).
 

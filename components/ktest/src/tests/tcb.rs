@@ -1,4 +1,4 @@
-//! TCB invocations (SEL4-ABI.md §5.4, §7.4): configuration, registers,
+//! TCB invocations (docs/sel4-abi.md §5.4, §7.4): configuration, registers,
 //! priorities and MCP, IPC buffer, notification binding, TLS and flags.
 
 use super::fault::insn_at;

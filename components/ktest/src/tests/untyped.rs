@@ -1,4 +1,4 @@
-//! Untyped_Retype (SEL4-ABI.md §4.3, §5.3): every object type, the error
+//! Untyped_Retype (docs/sel4-abi.md §4.3, §5.3): every object type, the error
 //! checks in their order, memory accounting and reuse after revoke.
 
 use crate::framework::*;

@@ -1,5 +1,5 @@
 //! Thread CPU-time accounting through seL4's thread-utilisation calls
-//! (SEL4-ABI.md §2.1 −23, −24, −26; docs/kernel.md): a running thread is
+//! (docs/sel4-abi.md §2.1 −23, −24, −26; docs/kernel.md): a running thread is
 //! charged and a blocked one is not, resets, seL4's silence on a cap that
 //! is not a TCB, and the totals bound every thread's share.
 

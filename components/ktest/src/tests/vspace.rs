@@ -1,4 +1,4 @@
-//! Address spaces (SEL4-ABI.md §5.8–5.11, §9): frames of every size and
+//! Address spaces (docs/sel4-abi.md §5.8–5.11, §9): frames of every size and
 //! page tables at every level, the Page_Map / PageTable_Map error checks,
 //! rights and execute-never enforced (with TLB maintenance on remap and
 //! unmap), cache maintenance on frames and VSpaces, GetAddress, ASID

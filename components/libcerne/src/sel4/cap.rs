@@ -1,4 +1,4 @@
-//! Typed capability pointers (DESIGN.md §5): `Cap<Endpoint>` offers only
+//! Typed capability pointers (docs/design.md §5): `Cap<Endpoint>` offers only
 //! what an endpoint cap can do. The type is a promise of the program, not
 //! of the kernel: [`Cap::cast`] re-types a cptr, which is how one invokes a
 //! cap as the wrong type on purpose (the kernel must then refuse).

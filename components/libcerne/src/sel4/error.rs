@@ -1,4 +1,4 @@
-//! An invocation's error reply (SEL4-ABI.md §6.1): the seL4_Error in the
+//! An invocation's error reply (docs/sel4-abi.md §6.1): the seL4_Error in the
 //! reply label and the error message registers that come with it.
 
 use cerne_abi::error::Error;

@@ -1,4 +1,4 @@
-//! Messages of any length (SEL4-ABI.md §3): MR0..MR3 in registers, MR4 and
+//! Messages of any length (docs/sel4-abi.md §3): MR0..MR3 in registers, MR4 and
 //! up and the extra caps in the IPC buffer, as libsel4's `seL4_Call` and
 //! friends place them; and the generic kernel-object invocation with its
 //! error reply.

@@ -1,4 +1,4 @@
-//! The calling thread's IPC buffer (SEL4-ABI.md §3.3): MR4 and up, extra
+//! The calling thread's IPC buffer (docs/sel4-abi.md §3.3): MR4 and up, extra
 //! cap cptrs, unwrapped badges, and the receive path.
 //!
 //! Each thread keeps the address of its own buffer in its TLS register

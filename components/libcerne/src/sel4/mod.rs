@@ -6,7 +6,7 @@
 //! * [`ipc`]: messages of any length and the generic invocation, with
 //!   errors as [`error::InvocationError`];
 //! * [`cap`]: typed capability pointers; [`objects`]: every invocation of
-//!   SEL4-ABI.md §5 as methods of the cap type it belongs to;
+//!   docs/sel4-abi.md §5 as methods of the cap type it belongs to;
 //! * [`benchmark`]: seL4's thread-utilisation (CPU-time) calls.
 
 pub mod benchmark;

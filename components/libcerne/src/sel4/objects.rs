@@ -1,4 +1,4 @@
-//! Every invocation of SEL4-ABI.md §5, marshalled as libsel4's generated
+//! Every invocation of docs/sel4-abi.md §5, marshalled as libsel4's generated
 //! stubs do (§5.2): cap parameters become extra caps in declaration order,
 //! every other parameter one message word in declaration order (the bool
 //! flags of the register calls share word 0, arch flags in bits 8..15).
@@ -222,7 +222,7 @@ impl Cap<CNode> {
 }
 
 /// seL4_UserContext: the 36 registers of ReadRegisters / WriteRegisters in
-/// the ABI's order (SEL4-ABI.md §7.4).
+/// the ABI's order (docs/sel4-abi.md §7.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserContext(pub [Word; USER_CONTEXT_WORDS]);
 

@@ -1,5 +1,5 @@
 //! The raw seL4 system calls on the `svc #0` register convention
-//! (SEL4-ABI.md §2.2): x7 = number, x0 = cptr / badge, x1 = MessageInfo,
+//! (docs/sel4-abi.md §2.2): x7 = number, x0 = cptr / badge, x1 = MessageInfo,
 //! x2..x5 = MR0..MR3. These functions move registers only; the IPC buffer
 //! (MR4 and up, extra caps, receive slot) is the business of
 //! [`super::ipc_buffer`] and [`super::ipc`].

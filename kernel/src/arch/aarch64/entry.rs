@@ -2,7 +2,7 @@
 //!
 //! The loader (Cerne's or seL4's elfloader) jumps to `_start` at EL1 with the
 //! MMU on, the kernel image mapped at its link address through TTBR1, and the
-//! hand-off of SEL4-ABI.md §10.1 in x0..x5. `_start` masks interrupts, selects
+//! hand-off of docs/sel4-abi.md §10.1 in x0..x5. `_start` masks interrupts, selects
 //! SP_EL1, zeroes BSS and calls [`crate::boot::kernel_init`] on the kernel
 //! stack.
 

@@ -1,7 +1,7 @@
 //! The kernel's own address space (TTBR1) and switching user address spaces
 //! (TTBR0 with ASIDs).
 //!
-//! Layout (SEL4-ABI.md §9.2): the physical window maps physical address `p`
+//! Layout (docs/sel4-abi.md §9.2): the physical window maps physical address `p`
 //! at [`WINDOW_BASE`]` + p` (RAM as Normal memory, the kernel's devices as
 //! Device memory); the kernel image lives at its link address in the last
 //! 1 GiB slot. Translation tables for the kernel come from a small pool in
