@@ -1412,32 +1412,56 @@ fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
         problems.extend(more);
     }
     // The host names the faulting instruction from the image's ELFs: the
-    // write in el0-fault.rs's main, at its line.
+    // write in el0-fault.rs's `inner`, at its line; and the frame records
+    // of the stack name its callers at their call sites: `outer`'s call of
+    // `inner`, then `main`'s call of `outer`.
     let image = ctx.image("el0-fault")?;
     let named = crate::symbolize::annotate(
         &run.transcript.console,
         &crate::symbolize::Sources::of(&image),
     );
     let source = "components/boot-tests/src/bin/el0-fault.rs";
-    let line = std::fs::read_to_string(cargo::workspace_root().join(source))
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .position(|l| l.contains("write_volatile(UNMAPPED"))
-        })
-        .map(|i| i + 1);
-    let want = line.map(|l| format!("el0_fault::main at {source}:{l}"));
-    let pc = named.iter().find(|l| l.contains(" PC "));
-    match (&want, pc) {
-        (Some(want), Some(pc)) if pc.contains(want.as_str()) => {}
-        _ => problems.push(format!(
-            "the fault's PC should be named `{}`; the host printed {named:?}",
-            want.as_deref().unwrap_or("(the write in el0-fault.rs)")
-        )),
+    let text = std::fs::read_to_string(cargo::workspace_root().join(source)).unwrap_or_default();
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| format!("{source}:{}", i + 1))
+    };
+    let wanted = [
+        (
+            " PC ",
+            "el0_fault::inner",
+            line_of("write_volatile(UNMAPPED"),
+        ),
+        (
+            " frame ",
+            "el0_fault::outer",
+            line_of("    inner(core::hint::black_box"),
+        ),
+        (
+            " frame ",
+            "el0_fault::main",
+            line_of("    outer(0xdead_beef)"),
+        ),
+    ];
+    for (what, function, at) in &wanted {
+        let want = at.as_ref().map(|at| format!("{function} at {at}"));
+        let found = named
+            .iter()
+            .any(|l| l.contains(what) && want.as_ref().is_some_and(|w| l.contains(w.as_str())));
+        if !found {
+            problems.push(format!(
+                "a{}line should name `{}`; the host printed {named:?}",
+                what,
+                want.as_deref().unwrap_or(function)
+            ));
+        }
     }
+    let pc = named.iter().find(|l| l.contains(" PC "));
+    let frames = named.iter().filter(|l| l.contains(" frame ")).count();
     if problems.is_empty() {
         Ok(format!(
-            "fault reported, thread suspended, clean halt; {}",
+            "fault reported, thread suspended, clean halt; {frames} frame records named; {}",
             pc.map(|l| l.trim_start_matches("[xtask] "))
                 .unwrap_or_default()
         ))
