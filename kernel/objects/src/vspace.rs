@@ -95,7 +95,7 @@ impl Kernel<'_> {
     /// walks a faulting thread's frame records with it.
     pub fn read_user_word(&self, t: u64, vaddr: u64) -> Option<u64> {
         const PTE_AP_EL0: u64 = 1 << 6;
-        if vaddr % 8 != 0 || vaddr >= USER_TOP {
+        if !vaddr.is_multiple_of(8) || vaddr >= USER_TOP {
             return None;
         }
         let Cap::VSpace {
