@@ -499,14 +499,18 @@ fn run(bi: &BootInfo, bundle: &Bundle<'static>) -> Result<Summary, InitError> {
     }
     for t in spec
         .iter_objects()
-        .filter(|t| t.kind() == ObjectKindCode::Tcb && resumes(t))
+        .filter(|t| t.kind() == ObjectKindCode::Tcb)
     {
-        // Name the thread after its object (a description's `C_tcb` is
-        // component `C`), so that fault reports name the component and the
+        // Name every thread after its object (a description's `C_tcb` is
+        // component `C`), those the supervisor starts too, so that fault
+        // reports and the shell's `threads` name the component and the
         // host tools can find its program (docs/debugging.md).
         let name = t.name();
         let name = name.strip_suffix("_tcb").unwrap_or(name);
         libcerne::sel4::syscall::debug_name_thread(slots.object(t.index), name);
+        if !resumes(&t) {
+            continue;
+        }
         Cap::<Tcb>::from_cptr(slots.object(t.index))
             .resume()
             .map_err(invocation("starting", t.index))?;

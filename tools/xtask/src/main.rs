@@ -7,6 +7,7 @@ mod bench;
 mod cargo;
 mod cli;
 mod console;
+mod debugging;
 mod disk;
 mod elf;
 mod error;

@@ -199,6 +199,11 @@ fn checks() -> Vec<Check> {
         supervision,
     ));
     v.push(Check::new(
+        "threads",
+        "the shell's `threads` on the default system: every component listed once at the description's priority, the shell running, ping inactive, pong waiting on its endpoint, the summary counting the lines",
+        threads,
+    ));
+    v.push(Check::new(
         "restart-storm",
         "pong faults at every start: restarted at once, then after 10, 20 and 40 ms, held at the fifth failure; its client ping is answered Unavailable; the storage check, the shell's restarts and ls still answer",
         restart_storm,
@@ -1007,6 +1012,41 @@ fn supervision(ctx: &mut Ctx) -> Verdict {
                 typed.as_secs_f64()
             ))
         }
+        Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(&problems, &run.transcript, ctx, NAME, again))
+        }
+    }
+}
+
+/// Bound on the `threads` session (a boot and one command).
+const THREADS_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn threads(ctx: &mut Ctx) -> Verdict {
+    use crate::debugging::{THREADS_AFTER, THREADS_SUMMARY};
+    const NAME: &str = "threads";
+    let again = "cargo xtask run (then type `threads`)";
+    let mut after = after_boot();
+    after.push(THREADS_AFTER);
+    let script = [Step::line(&after, "threads")];
+    let stop = |line: &str| expect::match_numbers(line, THREADS_SUMMARY).is_some();
+    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, THREADS_TIMEOUT, false)?;
+    let description = cargo::workspace_root().join("systems/default.toml");
+    let components: Vec<(String, u64)> = match sysdesc::load(&description) {
+        Ok(system) => system
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), u64::from(c.priority)))
+            .collect(),
+        Err(e) => return Err(format!("{}: {e:?}", description.display())),
+    };
+    match crate::debugging::threads(&run.transcript, &components) {
+        Ok(n) if problems.is_empty() => Ok(format!(
+            "{n} threads listed, each of the {} components at its priority; {:.1} s",
+            components.len(),
+            run.elapsed.as_secs_f64()
+        )),
         Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
         Err(more) => {
             problems.extend(more);
