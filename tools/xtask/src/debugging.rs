@@ -134,6 +134,69 @@ pub fn threads(t: &Transcript, components: &[(String, u64)]) -> Result<usize, Ve
     f.finish(lines.len())
 }
 
+/// What the `gdb` check types into gdb-multiarch (batch mode, after the
+/// generated script): a breakpoint in pong's main that must stop in pong's
+/// thread though other components run the same address first; the thread
+/// and backtrace there; then the next kernel entry (pong's first syscall or
+/// an interrupt while it runs), where `cerne-bt` shows the kernel's frames
+/// and pong's user frames.
+pub const GDB_COMMANDS: &str = "\
+cerne-break pong pong::main
+continue
+cerne-thread
+bt
+delete
+hbreak handle_user_entry
+continue
+cerne-bt
+kill
+";
+
+/// The assertions on the `gdb` check's output.
+pub fn gdb_session(out: &str) -> Result<(), Vec<String>> {
+    let mut f = Findings::default();
+    let lines: Vec<&str> = out.lines().collect();
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    for (needle, why) in [
+        (
+            "breakpoint 1 at pong::main stops only in thread 'pong'",
+            "cerne-break did not set its breakpoint",
+        ),
+        ("pong::main (", "the breakpoint in pong::main was not hit"),
+        (
+            "cerne: thread 'pong' (tcb 0x",
+            "cerne-thread did not name pong's thread at the breakpoint",
+        ),
+        (
+            "#0  pong::main",
+            "the backtrace at the breakpoint does not start in pong::main",
+        ),
+        (
+            "handle_user_entry (",
+            "the backtrace in the kernel does not reach handle_user_entry",
+        ),
+        (
+            "--- kernel entry from thread 'pong'",
+            "cerne-bt did not find pong's thread behind the kernel entry",
+        ),
+    ] {
+        f.expect(has(needle), || format!("{why} (no `{needle}`)"));
+    }
+    f.expect(
+        lines
+            .iter()
+            .any(|l| l.starts_with("u#") && l.contains("pong::main")),
+        || "cerne-bt's user frames do not name pong::main".into(),
+    );
+    f.expect(
+        !lines
+            .iter()
+            .any(|l| l.contains("cerne: thread '") && !l.contains("'pong'")),
+        || "a stop was in another thread than pong's".into(),
+    );
+    f.finish(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

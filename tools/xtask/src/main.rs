@@ -12,6 +12,7 @@ mod disk;
 mod elf;
 mod error;
 mod expect;
+mod gdb;
 mod image;
 mod miri;
 mod proofs;
@@ -73,6 +74,22 @@ fn execute(command: Command) -> Result<bool> {
             Ok(true)
         }
         Command::Run(args) => run(args),
+        Command::Gdb(args) => {
+            let system = systems::find(&args.system)?;
+            let image = image::build(system)?;
+            setup::ensure_gdb()?;
+            let mut cmd = gdb::command(&image, args.port, &args.gdb_args)?;
+            eprintln!(
+                "[xtask] attaching {} to localhost:{} (script {})",
+                gdb::GDB,
+                args.port,
+                gdb::dir().join(format!("{}.gdb", system.name)).display()
+            );
+            let status = cmd
+                .status()
+                .map_err(|e| Error::new(format!("cannot run {}: {e}", gdb::GDB)))?;
+            Ok(status.success())
+        }
         Command::Test(args) => suite::run(&args),
         Command::Proofs { long } => proofs::run(long).map(|()| true),
         Command::System(args) => sysimage::command(&args),
@@ -105,6 +122,19 @@ fn run(args: RunArgs) -> Result<bool> {
         Some(path) => (path.clone(), None),
         None => {
             let built = image::build(system)?;
+            if args.gdb {
+                let script = gdb::write_script(&built, gdb::DEFAULT_PORT)?;
+                eprintln!(
+                    "[xtask] QEMU waits for GDB on port {}: attach with `cargo xtask gdb{}` (script {})",
+                    gdb::DEFAULT_PORT,
+                    if system.name == systems::DEFAULT {
+                        String::new()
+                    } else {
+                        format!(" --system {}", system.name)
+                    },
+                    script.display()
+                );
+            }
             (built.path.clone(), Some(symbolize::Sources::of(&built)))
         }
     };
@@ -118,7 +148,14 @@ fn run(args: RunArgs) -> Result<bool> {
             mem: args.mem,
             icount: false,
             disk,
-            extra: args.qemu_args,
+            extra: if args.gdb {
+                gdb::qemu_flags(gdb::DEFAULT_PORT)
+                    .into_iter()
+                    .chain(args.qemu_args)
+                    .collect()
+            } else {
+                args.qemu_args
+            },
         },
         timeout: args.timeout.map(Duration::from_secs),
         interactive: true,

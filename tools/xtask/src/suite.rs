@@ -204,6 +204,11 @@ fn checks() -> Vec<Check> {
         threads,
     ));
     v.push(Check::new(
+        "gdb",
+        "gdb-multiarch in batch mode against QEMU with the generated script: cerne-break pong pong::main stops in pong's thread (not the components that run that address first), bt names pong::main, and at the next kernel entry cerne-bt shows the kernel's frames and pong's user frames",
+        gdb_check,
+    ));
+    v.push(Check::new(
         "restart-storm",
         "pong faults at every start: restarted at once, then after 10, 20 and 40 ms, held at the fifth failure; its client ping is answered Unavailable; the storage check, the shell's restarts and ls still answer",
         restart_storm,
@@ -1052,6 +1057,66 @@ fn threads(ctx: &mut Ctx) -> Verdict {
             problems.extend(more);
             Err(report(&problems, &run.transcript, ctx, NAME, again))
         }
+    }
+}
+
+/// Bound on the GDB session (a boot under the debugger, two stops).
+const GDB_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn gdb_check(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "gdb";
+    let again = "cargo xtask run --gdb, and in another terminal cargo xtask gdb (then the commands of debugging::GDB_COMMANDS)";
+    let image = ctx.image(systems::DEFAULT)?;
+    let (disk, _) = crate::disk::fresh_image(NAME, "default").map_err(|e| e.0)?;
+    let log = ctx.log_dir.join(format!("{NAME}.log"));
+    let _ = std::fs::create_dir_all(&ctx.log_dir);
+    println!(
+        "booting {} under GDB (log: {})",
+        image.path.display(),
+        log.display()
+    );
+    let t = Instant::now();
+    let session = crate::gdb::batch_session(
+        &image,
+        Some(disk),
+        crate::debugging::GDB_COMMANDS,
+        &log,
+        GDB_TIMEOUT,
+    )
+    .map_err(|e| e.0)?;
+    let _ = std::fs::write(ctx.log_dir.join(format!("{NAME}-gdb.log")), &session.gdb);
+    let mut problems = Vec::new();
+    if !session.finished {
+        problems.push(format!(
+            "gdb-multiarch did not finish within {} s",
+            GDB_TIMEOUT.as_secs()
+        ));
+    }
+    if let Err(more) = crate::debugging::gdb_session(&session.gdb) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "breakpoint in pong::main hit in pong's thread, kernel and user frames named; {:.1} s",
+            t.elapsed().as_secs_f64()
+        ))
+    } else {
+        Err(format!(
+            "\n  - {}\n--- to see it again: {again}\n--- GDB printed:\n{}\n--- last console lines ({}):\n{}",
+            problems.join("\n  - "),
+            session.gdb,
+            log.display(),
+            session
+                .console
+                .lines()
+                .rev()
+                .take(TAIL_LINES)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
     }
 }
 
