@@ -31,7 +31,7 @@ pub struct RunArgs {
     pub mem: MemSize,
     /// Flags passed on to QEMU.
     pub qemu_args: Vec<String>,
-    /// Wait for GDB on [`crate::gdb::DEFAULT_PORT`] (`--gdb`).
+    /// Wait for GDB on [`crate::gdb::default_port`] (`--gdb`).
     pub gdb: bool,
 }
 
@@ -158,8 +158,8 @@ USAGE:
       Build target/images/<system>.elf (default system: default).
   cargo xtask run [--system NAME] [--timeout SECS] [--el2] [--mem SIZE] [--image ELF] [--gdb] [-- QEMU-ARGS...]
       Build and boot a system in QEMU, interactively (Ctrl-A X quits).
-      --gdb           QEMU waits for GDB on port 1234 before the first
-                      instruction; attach with `cargo xtask gdb`
+      --gdb           QEMU waits for GDB on port 1234 (or $CERNE_GDB_PORT)
+                      before the first instruction; attach with `cargo xtask gdb`
       --timeout SECS  stop after SECS seconds; exit 0 if the guest ran or halted
                       cleanly, non-zero on a kernel panic or fault
       --el2           enter at EL2 (-M virt,virtualization=on)
@@ -170,7 +170,8 @@ USAGE:
       Attach gdb-multiarch to a QEMU started by `run --gdb`, with the
       kernel's symbols and helpers for the components (cerne-component,
       cerne-break, cerne-thread, cerne-bt; docs/debugging.md); the script
-      is target/gdb/<system>.gdb. --port: QEMU's gdbstub (default 1234).
+      is target/gdb/<system>.gdb. It waits up to 60 s for QEMU to listen.
+      --port: QEMU's gdbstub (default 1234, or $CERNE_GDB_PORT).
   cargo xtask test [--long] [--list] [CHECK...]
       Run every check (or those whose names contain a CHECK word);
       --long: property tests with CERNE_PROOF_CASES=200000, and the
@@ -294,7 +295,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "gdb" => {
             let mut gdb = GdbArgs {
                 system: systems::DEFAULT.to_owned(),
-                port: crate::gdb::DEFAULT_PORT,
+                port: crate::gdb::default_port(),
                 gdb_args: Vec::new(),
             };
             while let Some(flag) = p.next_flag()? {

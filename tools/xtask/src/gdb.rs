@@ -21,8 +21,36 @@ use crate::error::{Context, Error, Result};
 use crate::image::Image;
 use crate::symbolize::Sources;
 
-/// The port QEMU's gdbstub listens on for `run --gdb` (QEMU's own `-s`).
+/// The port QEMU's gdbstub listens on for `run --gdb` (QEMU's own `-s`),
+/// unless [`PORT_ENV`] names another.
 pub const DEFAULT_PORT: u16 = 1234;
+/// The environment variable that moves `run --gdb` and `gdb` to another
+/// port (two users on one machine; the tutorial's check).
+pub const PORT_ENV: &str = "CERNE_GDB_PORT";
+
+/// The port `run --gdb` listens on and `gdb` attaches to by default.
+pub fn default_port() -> u16 {
+    std::env::var(PORT_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(DEFAULT_PORT)
+}
+
+/// Waits until something listens on `port` of this machine (QEMU started
+/// by `run --gdb` may still be building or booting), at most `bound`.
+/// The probe connection is closed at once; QEMU's gdbstub then waits for
+/// the next.
+pub fn wait_for_port(port: u16, bound: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > bound {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    true
+}
 /// The debugger.
 pub const GDB: &str = "gdb-multiarch";
 /// The helpers every generated script sources.

@@ -79,6 +79,12 @@ fn execute(command: Command) -> Result<bool> {
             let image = image::build(system)?;
             setup::ensure_gdb()?;
             let mut cmd = gdb::command(&image, args.port, &args.gdb_args)?;
+            if !gdb::wait_for_port(args.port, Duration::from_secs(60)) {
+                return Err(Error::new(format!(
+                    "nothing listens on port {} (start QEMU with `cargo xtask run --gdb` first)",
+                    args.port
+                )));
+            }
             eprintln!(
                 "[xtask] attaching {} to localhost:{} (script {})",
                 gdb::GDB,
@@ -123,10 +129,10 @@ fn run(args: RunArgs) -> Result<bool> {
         None => {
             let built = image::build(system)?;
             if args.gdb {
-                let script = gdb::write_script(&built, gdb::DEFAULT_PORT)?;
+                let script = gdb::write_script(&built, gdb::default_port())?;
                 eprintln!(
                     "[xtask] QEMU waits for GDB on port {}: attach with `cargo xtask gdb{}` (script {})",
-                    gdb::DEFAULT_PORT,
+                    gdb::default_port(),
                     if system.name == systems::DEFAULT {
                         String::new()
                     } else {
@@ -149,7 +155,7 @@ fn run(args: RunArgs) -> Result<bool> {
             icount: false,
             disk,
             extra: if args.gdb {
-                gdb::qemu_flags(gdb::DEFAULT_PORT)
+                gdb::qemu_flags(gdb::default_port())
                     .into_iter()
                     .chain(args.qemu_args)
                     .collect()

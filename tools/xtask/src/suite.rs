@@ -346,7 +346,7 @@ fn cargo_check(args: &[&str], long: bool) -> Verdict {
 /// Clippy on every aarch64 package, with each system's features.
 fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     setup::ensure_target().map_err(|e| e.0)?;
-    let lint = |package: &str, bin: Option<&str>, features: &[&str]| {
+    let lint = |package: &str, bins: &[&str], features: &[&str]| {
         let mut cmd = cargo::cargo();
         let target = if package == KERNEL_PACKAGE {
             cargo::KERNEL_TARGET
@@ -354,7 +354,7 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
             TARGET
         };
         cmd.args(["clippy", "--release", "--target", target, "-p", package]);
-        if let Some(bin) = bin {
+        for bin in bins {
             cmd.args(["--bin", bin]);
         }
         image::features(&mut cmd, features);
@@ -363,26 +363,50 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     };
     let mut commands: Vec<Command> = Vec::new();
     let mut seen = Vec::new();
+    let mut seen_components = Vec::new();
+    let mut failures = Vec::new();
     for sys in systems::SYSTEMS {
         let root = &sys.root_task;
-        let components = sys
-            .description
-            .map(|_| (systems::COMPONENTS_PACKAGE, None, sys.component_features));
         for (package, bin, features) in [
             (KERNEL_PACKAGE, None, sys.kernel_features),
             (root.package, Some(root.bin), root.features),
-        ]
-        .into_iter()
-        .chain(components)
-        {
+        ] {
             if !seen.contains(&(package, bin, features)) {
                 seen.push((package, bin, features));
-                commands.push(lint(package, bin, features));
+                commands.push(lint(package, bin.as_slice(), features));
             }
         }
+        // The component programs of a description, built against it (the
+        // caps constants come from it; a program it does not run does not
+        // compile against it).
+        let Some(description) = sys.description else {
+            continue;
+        };
+        if seen_components.contains(&(description, sys.component_features)) {
+            continue;
+        }
+        seen_components.push((description, sys.component_features));
+        let path = cargo::workspace_root().join(description);
+        match sysdesc::load(&path) {
+            Ok(system) => {
+                let programs: std::collections::BTreeSet<&str> = system
+                    .components
+                    .iter()
+                    .map(|c| c.program.as_str())
+                    .collect();
+                let programs: Vec<&str> = programs.into_iter().collect();
+                let mut cmd = lint(
+                    systems::COMPONENTS_PACKAGE,
+                    &programs,
+                    sys.component_features,
+                );
+                cmd.env("CERNE_SYSTEM", &path);
+                commands.push(cmd);
+            }
+            Err(e) => failures.push(format!("{description}: {e:?}")),
+        }
     }
-    commands.push(lint(crate::disk::programs::PACKAGE, None, &[]));
-    let mut failures = Vec::new();
+    commands.push(lint(crate::disk::programs::PACKAGE, &[], &[]));
     // The loader's build script embeds the parts, so lint it with the default
     // system's.
     match ctx.image(systems::DEFAULT) {

@@ -14,8 +14,10 @@
 #                               runs NAME's thread (another component running
 #                               the same address goes on)
 #   cerne-thread                the thread the kernel runs now
-#   cerne-bt                    a backtrace; stopped in the kernel, also the
-#                               user frames of the thread that entered it
+#   cerne-bt                    GDB's backtrace, then the user frames read
+#                               from the frame records (the x29 chain): of
+#                               the thread stopped at EL0, or stopped in the
+#                               kernel, of the thread that entered it
 #
 # The running thread is read from the kernel's own state (its `current`
 # TCB and the name the initializer gave it) through QEMU's physical-memory
@@ -185,32 +187,57 @@ def _describe(pc, is_return):
     return "%s%s" % (", inlined into ".join(names) or "??", where)
 
 
+def _at_function_entry(pc):
+    """Whether pc is the first instruction of its (outermost) function."""
+    try:
+        block = gdb.block_for_pc(pc)
+    except RuntimeError:
+        return False
+    start = None
+    while block is not None and not block.is_static and not block.is_global:
+        if block.function is not None:
+            start = block.start
+        block = block.superblock
+    return start == pc
+
+
 class Backtrace(gdb.Command):
-    """cerne-bt: GDB's backtrace; stopped in the kernel, also the user frames
-    (saved ELR, then the x29 chain) of the thread that entered it, named with
-    its component's symbols."""
+    """cerne-bt: GDB's backtrace, then the user frames from the frame records
+    (the x29 chain, which needs no unwind tables): of the thread stopped at
+    EL0, or, stopped in the kernel, of the thread that entered it (its saved
+    ELR and x29), named with its component's symbols."""
 
     def __init__(self):
         super().__init__("cerne-bt", gdb.COMMAND_STACK)
 
     def invoke(self, arg, from_tty):
         gdb.execute("bt")
-        if not _in_kernel():
-            return
         tcb, name = current_thread()
         if tcb == 0:
             print("--- the idle thread: no user frames")
             return
         if name in CERNE["components"]:
             load(name)
-        ctx = _phys_read(tcb, CERNE["uc_size"])
-        word = lambda off: struct.unpack_from("<Q", ctx, off)[0]
-        elr = word(CERNE["uc_elr"])
-        fp = word(CERNE["uc_x"] + 29 * 8)
-        print("--- kernel entry from thread '%s' (tcb %#x); its user frames:" % (name, tcb))
-        print("u#0  %#018x in %s" % (elr, _describe(elr, False)))
+        if _in_kernel():
+            ctx = _phys_read(tcb, CERNE["uc_size"])
+            word = lambda off: struct.unpack_from("<Q", ctx, off)[0]
+            pc = word(CERNE["uc_elr"])
+            fp = word(CERNE["uc_x"] + 29 * 8)
+            print("--- kernel entry from thread '%s' (tcb %#x); its user frames:" % (name, tcb))
+        else:
+            pc = int(gdb.parse_and_eval("$pc")) & _MASK
+            fp = int(gdb.parse_and_eval("$x29")) & _MASK
+            print("--- thread '%s' (tcb %#x); its frame records:" % (name, tcb))
+        print("u#0  %#018x in %s" % (pc, _describe(pc, False)))
+        first = 1
+        if not _in_kernel() and _at_function_entry(pc):
+            # Before its prologue a function has pushed no record yet: its
+            # caller is only in x30.
+            lr = int(gdb.parse_and_eval("$x30")) & _MASK
+            print("u#1  %#018x in %s" % (lr, _describe(lr, True)))
+            first = 2
         inferior = gdb.selected_inferior()
-        for n in range(1, 17):
+        for n in range(first, 17):
             if fp == 0 or fp % 8 != 0:
                 break
             try:
