@@ -1,6 +1,7 @@
 //! What the checks of the debugging tools assert (docs/debugging.md): the
-//! shell's `threads` listing of the default system, and the shared pieces
-//! of the GDB and tutorial checks.
+//! shell's `threads` listing of the default system, the GDB session, and
+//! the tutorial (docs/tutorial.md) read as a script: its commands, the
+//! output it promises, its GDB session and the files it quotes.
 
 use crate::console::Transcript;
 use crate::expect::Findings;
@@ -197,6 +198,152 @@ pub fn gdb_session(out: &str) -> Result<(), Vec<String>> {
     f.finish(())
 }
 
+/// One command of the tutorial, and the output lines it promises (each
+/// block's lines in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TutorialCommand {
+    /// The command line, without `$ ` (and without a trailing `&`).
+    pub line: String,
+    /// Run in the background (`&`), while the next ones run.
+    pub background: bool,
+    /// The promised output, one list per block.
+    pub expected: Vec<Vec<String>>,
+}
+
+/// What the tutorial asks of the check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tutorial {
+    /// The `$` commands of the `console` blocks, in order.
+    pub commands: Vec<TutorialCommand>,
+    /// The `(gdb)` lines of the `gdb` blocks, in order.
+    pub gdb_commands: Vec<String>,
+    /// The other lines of the `gdb` blocks: GDB's promised output, in order.
+    pub gdb_expected: Vec<String>,
+    /// Blocks marked `file=PATH`: the path and the text that must be in it.
+    pub quoted: Vec<(String, String)>,
+}
+
+/// Reads the tutorial's fenced blocks (see docs/tutorial.md's first
+/// section for the rules).
+pub fn parse_tutorial(text: &str) -> Result<Tutorial, String> {
+    let mut t = Tutorial::default();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let Some(info) = line.strip_prefix("```") else {
+            continue;
+        };
+        let info = info.trim();
+        let mut body = Vec::new();
+        let mut closed = false;
+        for (_, l) in lines.by_ref() {
+            if l.starts_with("```") {
+                closed = true;
+                break;
+            }
+            body.push(l);
+        }
+        if !closed {
+            return Err(format!("line {}: a ``` block that never ends", n + 1));
+        }
+        let mut words = info.split_whitespace();
+        let lang = words.next().unwrap_or("");
+        if let Some(path) = words.find_map(|w| w.strip_prefix("file=")) {
+            t.quoted.push((path.to_string(), body.join("\n")));
+            continue;
+        }
+        match lang {
+            "console" => {
+                let mut block: Option<Vec<String>> = None;
+                for l in body {
+                    if let Some(cmd) = l.strip_prefix("$ ") {
+                        if let (Some(b), Some(last)) = (block.take(), t.commands.last_mut()) {
+                            last.expected.push(b);
+                        }
+                        let cmd = cmd.trim();
+                        let (line, background) = match cmd.strip_suffix('&') {
+                            Some(c) => (c.trim_end().to_string(), true),
+                            None => (cmd.to_string(), false),
+                        };
+                        t.commands.push(TutorialCommand {
+                            line,
+                            background,
+                            expected: Vec::new(),
+                        });
+                        block = Some(Vec::new());
+                    } else if !l.trim().is_empty() {
+                        block
+                            .get_or_insert_with(Vec::new)
+                            .push(l.trim().to_string());
+                    }
+                }
+                match (block, t.commands.last_mut()) {
+                    (Some(b), Some(last)) => last.expected.push(b),
+                    (Some(b), None) if !b.is_empty() => {
+                        return Err(format!("line {}: output before the first command", n + 1))
+                    }
+                    _ => {}
+                }
+            }
+            "gdb" => {
+                for l in body {
+                    match l.strip_prefix("(gdb) ") {
+                        Some(c) => t.gdb_commands.push(c.trim().to_string()),
+                        None if !l.trim().is_empty() => t.gdb_expected.push(l.trim().to_string()),
+                        None => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(t)
+}
+
+/// A line as the tutorial's promises compare it: every hexadecimal number
+/// is `0x_`, every run of white space one space.
+fn normalized(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("0x") {
+            let end = after
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .unwrap_or(after.len());
+            if end > 0 {
+                out.push_str("0x_");
+                rest = &after[end..];
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if c.is_whitespace() {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.trim().to_string()
+}
+
+/// The promised lines of `expected` that `output` does not show, in order:
+/// each must lie within a line after the line of the one before.
+pub fn missing_lines(expected: &[String], output: &str) -> Vec<String> {
+    let lines: Vec<String> = output.lines().map(normalized).collect();
+    let mut at = 0;
+    let mut missing = Vec::new();
+    for want in expected {
+        let w = normalized(want);
+        match lines[at..].iter().position(|l| l.contains(&w)) {
+            Some(i) => at += i + 1,
+            None => missing.push(want.clone()),
+        }
+    }
+    missing
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +365,61 @@ pong               95   95 BlockedOnReceive       recv on endpoint 0x4a2b000
 console           200  200 BlockedOnNotification  wait on notification 0x4a2c000
 4 threads: 1 runnable, 3 blocked, 1 inactive
 cerne> ";
+
+    #[test]
+    fn the_tutorial_is_read_as_a_script() {
+        let text = "intro\n\
+```console\n$ cargo xtask one\nfirst line\n$ cargo xtask two --x &\n```\n\
+text\n```console\nlater output\n```\n\
+```gdb\n(gdb) continue\nBreakpoint 1\n(gdb) kill\n```\n\
+```rust file=a/b.rs\nfn x() {}\n```\n";
+        let t = parse_tutorial(text).unwrap();
+        assert_eq!(t.commands.len(), 2);
+        assert_eq!(t.commands[0].line, "cargo xtask one");
+        assert_eq!(t.commands[0].expected, [vec!["first line".to_string()]]);
+        assert_eq!(
+            (t.commands[1].line.as_str(), t.commands[1].background),
+            ("cargo xtask two --x", true)
+        );
+        assert_eq!(
+            t.commands[1].expected,
+            [vec![], vec!["later output".to_string()]]
+        );
+        assert_eq!(t.gdb_commands, ["continue", "kill"]);
+        assert_eq!(t.gdb_expected, ["Breakpoint 1"]);
+        assert_eq!(t.quoted, [("a/b.rs".to_string(), "fn x() {}".to_string())]);
+        assert!(parse_tutorial("```console\nno end\n").is_err());
+        assert!(parse_tutorial("```console\noutput first\n```\n").is_err());
+    }
+
+    #[test]
+    fn promised_lines_match_in_order_hex_and_spaces_aside() {
+        let out = "a 0x40094c = f\nx0             0x4     4\nb\n";
+        let want = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(missing_lines(&want(&["a 0x1 = f", "x0 0x4 4", "b"]), out).is_empty());
+        assert_eq!(
+            missing_lines(&want(&["b", "a 0x1 = f"]), out),
+            ["a 0x1 = f"]
+        );
+        assert_eq!(missing_lines(&want(&["x0 0x4 5"]), out), ["x0 0x4 5"]);
+        assert_eq!(normalized("  fp 0x00ff lr\t0xAB  "), "fp 0x_ lr 0x_");
+    }
+
+    #[test]
+    fn the_tutorial_in_the_repository_reads() {
+        let path = crate::cargo::workspace_root().join("docs/tutorial.md");
+        let t = parse_tutorial(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(t
+            .commands
+            .iter()
+            .any(|c| c.line.starts_with("cargo xtask run --system tutorial")));
+        assert!(t
+            .commands
+            .iter()
+            .any(|c| c.line.starts_with("cargo xtask gdb")));
+        assert!(!t.gdb_commands.is_empty());
+        assert!(!t.quoted.is_empty());
+    }
 
     #[test]
     fn a_good_listing_passes_and_wrong_ones_fail() {

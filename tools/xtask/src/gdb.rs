@@ -154,7 +154,7 @@ pub struct Session {
 }
 
 /// A TCP port nobody listens on now (the kernel picks it).
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::new(format!("cannot find a free TCP port: {e}")))?;
     Ok(listener

@@ -209,6 +209,11 @@ fn checks() -> Vec<Check> {
         gdb_check,
     ));
     v.push(Check::new(
+        "tutorial",
+        "docs/tutorial.md as a script: every `$` command run as shown (cargo xtask gdb fed the page's (gdb) lines), each exits 0 and prints the lines the page promises; every file the page quotes still holds the quoted text",
+        tutorial,
+    ));
+    v.push(Check::new(
         "restart-storm",
         "pong faults at every start: restarted at once, then after 10, 20 and 40 ms, held at the fifth failure; its client ping is answered Unavailable; the storage check, the shell's restarts and ls still answer",
         restart_storm,
@@ -1140,6 +1145,178 @@ fn gdb_check(ctx: &mut Ctx) -> Verdict {
                 .rev()
                 .collect::<Vec<_>>()
                 .join("\n")
+        ))
+    }
+}
+
+/// Bound on each command of the tutorial.
+const TUTORIAL_COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// What the tutorial's commands must print whatever the page says: the
+/// symbolized frame of the bug, and GDB's user frames behind a kernel
+/// entry.
+const TUTORIAL_MUST_SHOW: [&str; 3] = [
+    "= tally::Tally::slot at components/system/src/bin/tally.rs:",
+    "cerne: breakpoint 1 at ",
+    "--- kernel entry from thread 'tally'",
+];
+
+/// Runs `line` with bash at the workspace root, its output into `out` and
+/// `err`, in a process group of its own (so that it can be stopped whole).
+fn spawn_shell(
+    line: &str,
+    out: &std::path::Path,
+    err: &std::path::Path,
+    port: u16,
+) -> std::result::Result<std::process::Child, String> {
+    use std::os::unix::process::CommandExt;
+    let file = |p: &std::path::Path| {
+        std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))
+    };
+    Command::new("bash")
+        .arg("-c")
+        .arg(line)
+        .current_dir(cargo::workspace_root())
+        .env(crate::gdb::PORT_ENV, port.to_string())
+        .stdin(Stdio::null())
+        .stdout(file(out)?)
+        .stderr(file(err)?)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run `{line}`: {e}"))
+}
+
+/// Stops a process group this check started.
+fn stop_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits for `child` at most `bound`; `None` when it had to be stopped.
+fn wait_bounded(
+    child: &mut std::process::Child,
+    bound: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < bound {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop_group(child);
+    None
+}
+
+fn tutorial(ctx: &mut Ctx) -> Verdict {
+    use crate::debugging::{missing_lines, parse_tutorial};
+    const NAME: &str = "tutorial";
+    let root = cargo::workspace_root();
+    let page = root.join("docs/tutorial.md");
+    let text = std::fs::read_to_string(&page)
+        .map_err(|e| format!("cannot read {}: {e}", page.display()))?;
+    let t = parse_tutorial(&text).map_err(|e| format!("docs/tutorial.md: {e}"))?;
+    let mut problems = Vec::new();
+    for (path, quoted) in &t.quoted {
+        let file = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+        if !file.contains(quoted.as_str()) {
+            problems.push(format!(
+                "docs/tutorial.md quotes {path}, which no longer holds:\n{quoted}"
+            ));
+        }
+    }
+    // Build first, so that a build failure is named as such.
+    ctx.image("tutorial")?;
+    let dir = ctx.log_dir.join(NAME);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let gdb_file = dir.join("session.gdb");
+    std::fs::write(&gdb_file, t.gdb_commands.join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", gdb_file.display()))?;
+    let port = crate::gdb::free_port().map_err(|e| e.0)?;
+    let started = Instant::now();
+    let mut background = Vec::new();
+    let mut everything = String::new();
+    for (i, c) in t.commands.iter().enumerate() {
+        let mut line = c.line.clone();
+        let is_gdb = line.starts_with("cargo xtask gdb");
+        if is_gdb {
+            line.push_str(&format!(" -- -batch -x {}", gdb_file.display()));
+        }
+        println!("+ {line}{}", if c.background { " &" } else { "" });
+        let (out, err) = (dir.join(format!("{i}.out")), dir.join(format!("{i}.err")));
+        let mut child = spawn_shell(&line, &out, &err, port)?;
+        if c.background {
+            background.push((line, child, out, err));
+            continue;
+        }
+        let status = wait_bounded(&mut child, TUTORIAL_COMMAND_TIMEOUT);
+        let output = format!(
+            "{}\n{}",
+            std::fs::read_to_string(&out).unwrap_or_default(),
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        everything.push_str(&output);
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => problems.push(format!(
+                "`{line}` ended with {s} (output: {})",
+                out.display()
+            )),
+            None => problems.push(format!(
+                "`{line}` did not end within {} s",
+                TUTORIAL_COMMAND_TIMEOUT.as_secs()
+            )),
+        }
+        let mut promised = c.expected.clone();
+        if is_gdb {
+            promised.push(t.gdb_expected.clone());
+        }
+        for block in &promised {
+            let missing = missing_lines(block, &output);
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "`{line}` did not print, in this order, {missing:?} (output: {}, {})",
+                    out.display(),
+                    err.display()
+                ));
+            }
+        }
+    }
+    for (line, mut child, out, err) in background {
+        if wait_bounded(&mut child, Duration::from_secs(30)).is_none() {
+            problems.push(format!(
+                "`{line} &` was still running after the commands that follow it"
+            ));
+        }
+        everything.push_str(&std::fs::read_to_string(&out).unwrap_or_default());
+        everything.push_str(&std::fs::read_to_string(&err).unwrap_or_default());
+    }
+    for needle in TUTORIAL_MUST_SHOW {
+        if !everything.contains(needle) {
+            problems.push(format!("no command of the tutorial printed `{needle}`"));
+        }
+    }
+    let svg = root.join("target/systems/tutorial/tutorial.svg");
+    let drawn = std::fs::read_to_string(&svg).unwrap_or_default();
+    if !(drawn.contains("tally") && drawn.contains("adder")) {
+        problems.push(format!("{} does not show both components", svg.display()));
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "{} commands, {} GDB commands, {} quoted files as the page shows them; {:.1} s",
+            t.commands.len(),
+            t.gdb_commands.len(),
+            t.quoted.len(),
+            started.elapsed().as_secs_f64()
+        ))
+    } else {
+        Err(format!(
+            "\n  - {}\n--- the commands' output: {}",
+            problems.join("\n  - "),
+            dir.display()
         ))
     }
 }
