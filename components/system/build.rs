@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// The programs this crate builds.
-const PROGRAMS: [&str; 12] = [
+const PROGRAMS: [&str; 14] = [
     "console-driver",
     "shell",
     "ping",
@@ -18,6 +18,9 @@ const PROGRAMS: [&str; 12] = [
     "policy",
     "supervisor",
     "campaign",
+    // The tutorial's (systems/tutorial.toml).
+    "tally",
+    "adder",
 ];
 
 /// Channels whose protocols carry bytes in the shared buffer

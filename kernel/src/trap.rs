@@ -157,7 +157,42 @@ pub fn report_unhandled_fault(k: &mut Kernel<'_>, tcb: u64, fault: Fault) {
         c.sp_el0
     );
     print_registers(&c.x);
+    print_frame_records(k, tcb, c.x[29]);
     kprintln!("{THREAD_SUSPENDED}: '{name}'");
+}
+
+/// Most frame records a fault report walks.
+const MAX_FRAME_RECORDS: usize = 16;
+
+/// The frame records of the faulting thread's stack, from x29 (AAPCS64: a
+/// record is the caller's x29, then the return address), read through the
+/// thread's own page tables: `    frame N: fp 0x... lr 0x...` lines, up to
+/// [`MAX_FRAME_RECORDS`]. The walk stops at a zero or unreadable record and
+/// at one that does not lie above the last (a stack grows down), so a
+/// corrupt chain ends it rather than looping. The host names each return
+/// address (docs/debugging.md).
+fn print_frame_records(k: &Kernel<'_>, tcb: u64, x29: u64) {
+    let mut fp = x29;
+    for n in 1..=MAX_FRAME_RECORDS {
+        if fp == 0 {
+            return;
+        }
+        let (Some(next), Some(lr)) = (
+            k.read_user_word(tcb, fp),
+            k.read_user_word(tcb, fp.wrapping_add(8)),
+        ) else {
+            kprintln!("    frame {n}: fp {fp:#018x} not readable");
+            return;
+        };
+        if lr == 0 {
+            return;
+        }
+        kprintln!("    frame {n}: fp {fp:#018x} lr {lr:#018x}");
+        if next <= fp {
+            return;
+        }
+        fp = next;
+    }
 }
 
 fn print_registers(x: &[u64; 31]) {

@@ -35,6 +35,7 @@ policy on|off             apply the priority policy, or fixed priorities
 crash <component> [how]   make a supervised component fail: fault (default), panic, hang, bad-write
 caps <component>          the caps a component holds: the spec's, and live if supervised
 restarts                  every supervised component: state, restarts, last recovery
+threads                   every thread: name, priority, state, what it waits for
 ";
 
 /// An absolute path, made from what was typed.
@@ -173,6 +174,8 @@ pub enum Command<'a> {
     Caps(&'a str),
     /// `restarts`.
     Restarts,
+    /// `threads`.
+    Threads,
 }
 
 /// Why a line is not a command; its `Display` is the one-line message.
@@ -312,6 +315,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, Usage<'_>> {
         }
         "caps" => Command::Caps(one(rest, "caps <component>")?),
         "restarts" => none(rest, "restarts").map(|()| Command::Restarts)?,
+        "threads" => none(rest, "threads").map(|()| Command::Threads)?,
         other => return Err(Usage::Unknown(other)),
     })
 }

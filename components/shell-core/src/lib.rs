@@ -6,6 +6,8 @@
 //!   what to echo and hands back the finished line on Enter.
 //! * [`command`]: [`parse`] turns a line into a [`Command`] or a one-line
 //!   [`Usage`] message; paths are made absolute ([`Path`]).
+//! * [`threads`]: the lines of `threads`, from what the kernel's
+//!   DebugThreadInfo says of each thread.
 //! * [`fault_name`]: the name of an seL4 fault label, for
 //!   `[pid N] fault <name> at <addr>`.
 #![no_std]
@@ -14,6 +16,7 @@
 
 pub mod command;
 pub mod editor;
+pub mod threads;
 
 pub use command::{parse, Command, Path, Run, Usage, HELP};
 pub use editor::{Echo, Fed, LineEditor, MAX_LINE};

@@ -3,7 +3,9 @@
 //! The number goes in x7. Anything outside the present set raises an
 //! UnknownSyscall fault carrying the full x7 value. Of seL4's benchmark
 //! calls only the thread-utilisation ones (−23 … −26) are present
-//! ([`crate::benchmark`]).
+//! ([`crate::benchmark`]). Cerne's own debug calls start at
+//! [`CERNE_DEBUG_BASE`] (−64), far below every number seL4 gives a
+//! meaning in any configuration (its MCS numbering ends at −33).
 
 /// A system call number as passed in x7 (negative, two's complement).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,7 +29,13 @@ pub enum Syscall {
     BenchmarkResetThreadUtilisation = -24,
     BenchmarkDumpAllThreadsUtilisation = -25,
     BenchmarkResetAllThreadsUtilisation = -26,
+    /// Cerne's: the state of the n-th thread of the kernel's list of every
+    /// TCB ([`thread_info`]; docs/kernel.md).
+    DebugThreadInfo = -64,
 }
+
+/// The first of Cerne's own debug calls (numbers −64 and below).
+pub const CERNE_DEBUG_BASE: i64 = -64;
 
 /// Lowest number of the kernel's range check (`SYSCALL_MIN`).
 pub const SYSCALL_MIN: i64 = -8;
@@ -57,6 +65,7 @@ impl Syscall {
             -24 => BenchmarkResetThreadUtilisation,
             -25 => BenchmarkDumpAllThreadsUtilisation,
             -26 => BenchmarkResetAllThreadsUtilisation,
+            -64 => DebugThreadInfo,
             _ => return None,
         })
     }
@@ -69,6 +78,26 @@ impl Syscall {
 
 /// Longest thread name DebugNameThread reads before it gives up (bytes).
 pub const DEBUG_NAME_THREAD_MAX: usize = 960;
+
+/// DebugThreadInfo (−64), Cerne's: x0 = n, an index into the kernel's
+/// list of every TCB in the order they were made (seL4 debug builds keep
+/// the same list, `ksDebugTCBs`). On return x0 is [`thread_info::FOUND`]
+/// when there is an n-th thread, else 0 and nothing else is written;
+/// x1 its `ThreadState` code, x2 its priority, x3 its MCP, x4 what it is
+/// blocked on (the endpoint or notification it waits at, or for BlockedOnReply the TCB of the thread
+/// that holds its reply cap, 0 for none) and x5 its TCB's physical
+/// address. Its name, NUL-terminated and at most
+/// [`thread_info::NAME_MAX`] bytes with the NUL, is written to the
+/// caller's IPC buffer at `msg[0]` (byte offset 8), when the caller has a
+/// writable one. The call never faults or halts.
+pub mod thread_info {
+    /// x0 when the n-th thread exists.
+    pub const FOUND: u64 = 1;
+    /// Bytes of the name written to the IPC buffer, the NUL included.
+    pub const NAME_MAX: usize = 64;
+    /// Byte offset of the name in the IPC buffer (`msg[0]`).
+    pub const NAME_OFFSET: u64 = 8;
+}
 
 #[cfg(test)]
 mod tests {
@@ -85,6 +114,14 @@ mod tests {
             assert_eq!(Syscall::from_word((-n) as u64), None);
         }
         assert_eq!(Syscall::from_word((-27i64) as u64), None);
+        assert_eq!(
+            Syscall::from_word(CERNE_DEBUG_BASE as u64),
+            Some(Syscall::DebugThreadInfo)
+        );
+        assert_eq!(Syscall::DebugThreadInfo.word(), (-64i64) as u64);
+        for n in [30i64, 33, 63, 65] {
+            assert_eq!(Syscall::from_word((-n) as u64), None);
+        }
         assert_eq!(Syscall::from_word(1), None);
         // Only the low bits matching is not enough: the full word is compared.
         assert_eq!(Syscall::from_word(0x0000_0000_ffff_ffff), None);

@@ -133,6 +133,7 @@ impl Kernel<'_> {
     pub fn boot_create_tcb(&mut self, paddr: u64) -> Cap {
         self.mem.zero(paddr, 1 << TCB_BITS);
         tcb::init(&self.mem, paddr, self.state.current_domain);
+        self.thread_list_add(paddr);
         self.setup_reply_master(paddr);
         Cap::thread(paddr)
     }

@@ -66,6 +66,7 @@ impl Kernel<'_> {
             Cap::Thread { tcb } if fin => {
                 self.unbind_notification(tcb);
                 self.suspend(tcb);
+                self.thread_list_remove(tcb);
                 // seL4's fpuRelease: the registers of a thread that is going
                 // away belong to no one (nothing to save), and the TCB's
                 // memory may become another object.

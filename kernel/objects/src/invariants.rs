@@ -256,7 +256,39 @@ pub fn check(k: &Kernel<'_>, roots: &[u64]) -> Result<(), String> {
             k.state.fpu_owner
         ));
     }
+    check_thread_list(k, &tcbs)?;
     check_threads(k, &tcbs, &slots)
+}
+
+/// The list of every TCB (`crate::threads`) is doubly linked end to end
+/// and holds every thread a cap names.
+fn check_thread_list(k: &Kernel<'_>, tcbs: &BTreeSet<u64>) -> Result<(), String> {
+    use crate::layout::TCB_DEBUG_LINKS_OFFSET;
+    let links = |t: u64| k.mem.read::<[u64; 2]>(t + TCB_DEBUG_LINKS_OFFSET);
+    let mut on_list = BTreeSet::new();
+    let (mut prev, mut t) = (0, k.state.all_threads[0]);
+    while t != 0 {
+        if !on_list.insert(t) {
+            return Err(format!("thread list: {t:#x} twice"));
+        }
+        let [next, back] = links(t);
+        if back != prev {
+            return Err(format!(
+                "thread list: {t:#x} links back to {back:#x}, not {prev:#x}"
+            ));
+        }
+        (prev, t) = (t, next);
+    }
+    if k.state.all_threads[1] != prev {
+        return Err(format!(
+            "thread list ends at {prev:#x}, its tail says {:#x}",
+            k.state.all_threads[1]
+        ));
+    }
+    match tcbs.difference(&on_list).next() {
+        Some(missing) => Err(format!("thread {missing:#x} is not on the thread list")),
+        None => Ok(()),
+    }
 }
 
 fn check_threads(

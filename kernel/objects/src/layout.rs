@@ -129,6 +129,9 @@ pub struct UtilisationCounters {
 pub const TCB_CONTEXT_OFFSET: u64 = 0;
 /// Offset of [`TcbFields`] in a TCB.
 pub const TCB_FIELDS_OFFSET: u64 = 512;
+/// Offset of the two links of the kernel's list of every TCB (next, then
+/// previous; `crate::threads`).
+pub const TCB_DEBUG_LINKS_OFFSET: u64 = 944;
 /// Offset of [`UtilisationCounters`] in a TCB.
 pub const TCB_UTILISATION_OFFSET: u64 = 960;
 /// Offset of the TCB's own slots (CTable, VTable, Reply, Caller, Buffer).
@@ -153,8 +156,9 @@ pub const TCB_BUFFER: u64 = 4;
 
 const_assert!(TCB_CONTEXT_OFFSET as usize + UC_SIZE <= TCB_FIELDS_OFFSET as usize);
 const_assert!(
-    TCB_FIELDS_OFFSET as usize + size_of::<TcbFields>() <= TCB_UTILISATION_OFFSET as usize
+    TCB_FIELDS_OFFSET as usize + size_of::<TcbFields>() <= TCB_DEBUG_LINKS_OFFSET as usize
 );
+const_assert!(TCB_DEBUG_LINKS_OFFSET as usize + 16 <= TCB_UTILISATION_OFFSET as usize);
 const_assert!(
     TCB_UTILISATION_OFFSET as usize + size_of::<UtilisationCounters>() <= TCB_SLOTS_OFFSET as usize
 );

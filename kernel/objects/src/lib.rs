@@ -69,6 +69,7 @@ pub mod state;
 pub mod syscall;
 pub mod tcb;
 pub mod tcb_inv;
+pub mod threads;
 pub mod utilisation;
 pub mod vspace;
 

@@ -206,6 +206,7 @@ impl Kernel<'_> {
             },
             ObjectType::Tcb => {
                 tcb::init(&self.mem, p, self.state.current_domain);
+                self.thread_list_add(p);
                 Cap::Thread { tcb: p }
             }
             ObjectType::Endpoint => Cap::Endpoint {

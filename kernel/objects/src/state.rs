@@ -104,6 +104,10 @@ pub struct KernelState {
     /// stale while it is the owner; the arch layer switches owners when
     /// another thread traps on its first FP/SIMD access.
     pub fpu_owner: u64,
+    /// First and last TCB of the list of every TCB, in the order they were
+    /// made (seL4 debug builds' `ksDebugTCBs`; `crate::threads`), 0 when
+    /// empty.
+    pub all_threads: [u64; 2],
 }
 
 impl KernelState {
@@ -137,6 +141,7 @@ impl KernelState {
             tlb_flushes: crate::effects::TlbFlushes::NONE,
             utilisation: crate::utilisation::UtilisationState::new(),
             fpu_owner: 0,
+            all_threads: [0; 2],
         }
     }
 }

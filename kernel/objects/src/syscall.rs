@@ -84,6 +84,10 @@ impl Kernel<'_> {
                 Event::None
             }
             Syscall::DebugNameThread => self.debug_name_thread(t),
+            Syscall::DebugThreadInfo => {
+                self.debug_thread_info(t);
+                Event::None
+            }
             Syscall::BenchmarkGetThreadUtilisation => {
                 self.benchmark_get_thread_utilisation(t);
                 Event::None

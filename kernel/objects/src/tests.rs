@@ -922,6 +922,111 @@ fn debug_syscalls() {
 }
 
 #[test]
+fn debug_thread_info_lists_every_thread_in_creation_order() {
+    use cerne_abi::syscall::thread_info::{FOUND, NAME_MAX, NAME_OFFSET};
+    with_booted(8, |k, l| {
+        let t = l.tcb;
+        let root = CAP_INIT_THREAD_CNODE as u64;
+        // After boot: the root task's thread alone, running.
+        let first = k.thread_info(0).expect("the root thread");
+        assert_eq!((first.tcb, first.state), (t, ThreadState::Running));
+        assert_eq!(k.thread_info(1), None);
+        // Three new TCBs join the list in the order they were made.
+        let d = l.first_free_slot;
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d, 3));
+        let made: Vec<u64> = (0..3)
+            .map(|i| match k.slot_cap(cnode_slot(l.root_cnode, d + i)) {
+                Cap::Thread { tcb } => tcb,
+                c => panic!("{c:?}"),
+            })
+            .collect();
+        let listed: Vec<u64> = k.all_threads().collect();
+        assert_eq!(listed, [t, made[0], made[1], made[2]]);
+        k.set_thread_name(made[1], b"pong");
+        // The call from user space: x0 = n in; x0..x5 and the name out.
+        let ask = |k: &mut Kernel<'_>, n: u64| {
+            k.user_context_mut(t).x[0] = n;
+            assert_eq!(
+                k.handle_syscall(Syscall::DebugThreadInfo.word()),
+                crate::syscall::Event::None
+            );
+            let x = k.user_context_mut(t).x;
+            let name: [u8; NAME_MAX] = k.mem.read(l.ipc_buffer.0 + NAME_OFFSET);
+            let len = name.iter().position(|b| *b == 0).unwrap();
+            (x, name[..len].to_vec())
+        };
+        let (x, name) = ask(k, 2);
+        assert_eq!(x[..6], [FOUND, 0, 0, 0, 0, made[1]]);
+        assert_eq!(name, b"pong");
+        let (x, _) = ask(k, 0);
+        assert_eq!((x[0], x[1], x[5]), (FOUND, ThreadState::Running as u64, t));
+        assert_eq!(x[2], k.tcb_fields(t).priority);
+        let (x, _) = ask(k, 4);
+        assert_eq!(x[0], 0);
+        let (x, _) = ask(k, u64::MAX);
+        assert_eq!(x[0], 0);
+        // A long name is cut to NAME_MAX - 1 bytes and NUL-terminated.
+        k.set_thread_name(made[0], &[b'a'; 200]);
+        let (_, name) = ask(k, 1);
+        assert_eq!(name.len(), NAME_MAX - 1);
+        // Deleting the middle thread's only cap takes it off the list.
+        ok(&call(k, root, L::CNodeDelete, &[d + 1, 64], &[]));
+        let listed: Vec<u64> = k.all_threads().collect();
+        assert_eq!(listed, [t, made[0], made[2]]);
+        let (x, _) = ask(k, 2);
+        assert_eq!((x[0], x[5]), (FOUND, made[2]));
+        // First and last go too; the list stays linked.
+        ok(&call(k, root, L::CNodeDelete, &[d + 2, 64], &[]));
+        ok(&call(k, root, L::CNodeDelete, &[d, 64], &[]));
+        assert_eq!(k.all_threads().collect::<Vec<_>>(), [t]);
+        assert_eq!(k.state.all_threads, [t, t]);
+        check(k, l);
+    });
+}
+
+#[test]
+fn user_words_are_read_through_the_threads_own_page_tables() {
+    with_booted(8, |k, l| {
+        let t = l.tcb;
+        let d = l.first_free_slot;
+        let vs = CAP_INIT_THREAD_VSPACE as u64;
+        let va = 0x100_0000_0000u64;
+        ok(&retype(k, l, big(l), ObjectType::PageTable, 0, d, 3));
+        ok(&retype(k, l, big(l), ObjectType::SmallPage, 0, d + 3, 2));
+        for i in 0..3 {
+            ok(&call(k, d + i, L::ArmPageTableMap, &[va, 3], &[vs]));
+        }
+        // A cached read-write page, and an uncached one beside it.
+        ok(&call(k, d + 3, L::ArmPageMap, &[va, 0x3, 0x1], &[vs]));
+        ok(&call(
+            k,
+            d + 4,
+            L::ArmPageMap,
+            &[va + 0x1000, 0x3, 0x0],
+            &[vs],
+        ));
+        let Cap::Frame { paddr, .. } = k.slot_cap(cnode_slot(l.root_cnode, d + 3)) else {
+            panic!()
+        };
+        k.mem.write_word(paddr + 0x40, 0x1234_5678_9abc_def0);
+        assert_eq!(k.read_user_word(t, va + 0x40), Some(0x1234_5678_9abc_def0));
+        // Unaligned, uncached (as device registers are), unmapped, or above
+        // user space: nothing read.
+        assert_eq!(k.read_user_word(t, va + 0x41), None);
+        assert_eq!(k.read_user_word(t, va + 0x1040), None);
+        assert_eq!(k.read_user_word(t, va + 0x2000), None);
+        assert_eq!(k.read_user_word(t, 0x7000_0000_0000), None);
+        assert_eq!(k.read_user_word(t, 0xffff_0000_0000_0000), None);
+        // A thread with no VSpace reads nothing.
+        ok(&retype(k, l, big(l), ObjectType::Tcb, 0, d + 5, 1));
+        let Cap::Thread { tcb: other } = k.slot_cap(cnode_slot(l.root_cnode, d + 5)) else {
+            panic!()
+        };
+        assert_eq!(k.read_user_word(other, va + 0x40), None);
+    });
+}
+
+#[test]
 #[cfg_attr(
     miri,
     ignore = "slow under Miri; same code paths as the tests Miri runs"

@@ -87,6 +87,41 @@ impl Kernel<'_> {
         }
     }
 
+    /// The word at user address `vaddr` of thread `t`'s address space, as
+    /// EL0 would read it, or `None` when `t` has no assigned VSpace, the
+    /// address is unaligned or above user space, no page maps it, the page
+    /// denies EL0 reads, or it is not normal write-back RAM the kernel
+    /// holds (device registers are never read). The kernel's fault report
+    /// walks a faulting thread's frame records with it.
+    pub fn read_user_word(&self, t: u64, vaddr: u64) -> Option<u64> {
+        const PTE_AP_EL0: u64 = 1 << 6;
+        if !vaddr.is_multiple_of(8) || vaddr >= USER_TOP {
+            return None;
+        }
+        let Cap::VSpace {
+            paddr: root,
+            asid: Some(_),
+        } = self.tcb_cap(t, crate::layout::TCB_VTABLE)
+        else {
+            return None;
+        };
+        let PtSlot { slot, bits_left } = self.lookup_pt_slot(root, vaddr);
+        let pte = self.mem.read_word(slot);
+        let leaf = match bits_left {
+            PAGE_TABLE_BITS => PTE_TABLE_OR_PAGE,
+            21 | 30 => PTE_BLOCK,
+            _ => return None,
+        };
+        if pte & 0b11 != leaf || pte & PTE_AP_EL0 == 0 || (pte >> 2) & 0b111 != MAIR_NORMAL_WB {
+            return None;
+        }
+        let offset_mask = (1u64 << bits_left) - 1;
+        let paddr = (pte & PTE_ADDR_MASK & !offset_mask) | (vaddr & offset_mask);
+        self.mem
+            .contains(paddr, 8)
+            .then(|| self.mem.read_word(paddr))
+    }
+
     fn vspace_of(&self, asid: u16) -> SysResult<u64> {
         self.find_vspace_for_asid(asid)
             .ok_or(SyscallError::FailedLookup {

@@ -31,6 +31,19 @@ pub struct RunArgs {
     pub mem: MemSize,
     /// Flags passed on to QEMU.
     pub qemu_args: Vec<String>,
+    /// Wait for GDB on [`crate::gdb::default_port`] (`--gdb`).
+    pub gdb: bool,
+}
+
+/// Arguments of `gdb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GdbArgs {
+    /// The system whose symbols to load.
+    pub system: String,
+    /// The port QEMU's gdbstub listens on.
+    pub port: u16,
+    /// Flags passed on to gdb-multiarch.
+    pub gdb_args: Vec<String>,
 }
 
 /// Arguments of `test`.
@@ -129,6 +142,8 @@ pub enum Command {
     Disk(DiskArgs),
     /// `reliability`
     Reliability(ReliabilityArgs),
+    /// `gdb`
+    Gdb(GdbArgs),
     /// `help`, `--help`, or nothing.
     Help,
 }
@@ -141,14 +156,22 @@ pub fn usage() -> String {
 USAGE:
   cargo xtask build [--system NAME | --all]
       Build target/images/<system>.elf (default system: default).
-  cargo xtask run [--system NAME] [--timeout SECS] [--el2] [--mem SIZE] [--image ELF] [-- QEMU-ARGS...]
+  cargo xtask run [--system NAME] [--timeout SECS] [--el2] [--mem SIZE] [--image ELF] [--gdb] [-- QEMU-ARGS...]
       Build and boot a system in QEMU, interactively (Ctrl-A X quits).
+      --gdb           QEMU waits for GDB on port 1234 (or $CERNE_GDB_PORT)
+                      before the first instruction; attach with `cargo xtask gdb`
       --timeout SECS  stop after SECS seconds; exit 0 if the guest ran or halted
                       cleanly, non-zero on a kernel panic or fault
       --el2           enter at EL2 (-M virt,virtualization=on)
       --mem SIZE      guest RAM, e.g. 256M or 2G (default 512M)
       --image ELF     boot this ELF as it is, building nothing
       -- ARGS         extra flags appended to the QEMU command line
+  cargo xtask gdb [--system NAME] [--port N] [-- GDB-ARGS...]
+      Attach gdb-multiarch to a QEMU started by `run --gdb`, with the
+      kernel's symbols and helpers for the components (cerne-component,
+      cerne-break, cerne-thread, cerne-bt; docs/debugging.md); the script
+      is target/gdb/<system>.gdb. It waits up to 60 s for QEMU to listen.
+      --port: QEMU's gdbstub (default 1234, or $CERNE_GDB_PORT).
   cargo xtask test [--long] [--list] [CHECK...]
       Run every check (or those whose names contain a CHECK word);
       --long: property tests with CERNE_PROOF_CASES=200000, and the
@@ -240,6 +263,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 el2: false,
                 mem: MemSize::DEFAULT,
                 qemu_args: Vec::new(),
+                gdb: false,
             };
             while let Some(flag) = p.next_flag()? {
                 match flag.as_str() {
@@ -255,12 +279,39 @@ pub fn parse(args: &[String]) -> Result<Command> {
                         })?);
                     }
                     "--el2" => run.el2 = true,
+                    "--gdb" => run.gdb = true,
                     "--mem" => run.mem = p.value(&flag)?.parse()?,
                     _ => return Err(p.unknown(verb, &flag)),
                 }
             }
+            if run.gdb && run.image.is_some() {
+                return Err(Error::new(
+                    "--gdb needs a system the xtask builds (its symbols), not --image",
+                ));
+            }
             run.qemu_args = p.trailing();
             Command::Run(run)
+        }
+        "gdb" => {
+            let mut gdb = GdbArgs {
+                system: systems::DEFAULT.to_owned(),
+                port: crate::gdb::default_port(),
+                gdb_args: Vec::new(),
+            };
+            while let Some(flag) = p.next_flag()? {
+                match flag.as_str() {
+                    "--system" => gdb.system = p.value(&flag)?,
+                    "--port" => {
+                        let v = p.value(&flag)?;
+                        gdb.port = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            Error::new(format!("--port takes a TCP port (1..65535), not `{v}`"))
+                        })?;
+                    }
+                    _ => return Err(p.unknown(verb, &flag)),
+                }
+            }
+            gdb.gdb_args = p.trailing();
+            Command::Gdb(gdb)
         }
         "test" => {
             let mut test = TestArgs::default();
@@ -373,7 +424,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "help" | "--help" | "-h" => Command::Help,
         other => {
             return Err(Error::new(format!(
-            "unknown command `{other}`; the commands are build, run, test, proofs, bench, reliability, system, disk \
+            "unknown command `{other}`; the commands are build, run, gdb, test, proofs, bench, reliability, system, disk \
                  (see `cargo xtask help`)"
         )))
         }
@@ -548,8 +599,41 @@ mod tests {
                 el2: true,
                 mem: MemSize::mib(2048),
                 qemu_args: vec!["-s".into(), "-S".into()],
+                gdb: false,
             })
         );
+    }
+
+    #[test]
+    fn gdb_flags() {
+        let Command::Run(r) = parse_str("run --gdb").unwrap() else {
+            panic!()
+        };
+        assert!(r.gdb);
+        assert_eq!(
+            parse_str("gdb").unwrap(),
+            Command::Gdb(GdbArgs {
+                system: "default".into(),
+                port: 1234,
+                gdb_args: vec![],
+            })
+        );
+        assert_eq!(
+            parse_str("gdb --system tutorial --port 4000 -- -batch -x f").unwrap(),
+            Command::Gdb(GdbArgs {
+                system: "tutorial".into(),
+                port: 4000,
+                gdb_args: vec!["-batch".into(), "-x".into(), "f".into()],
+            })
+        );
+        for bad in [
+            "gdb --port 0",
+            "gdb --port x",
+            "gdb extra",
+            "run --gdb --image x.elf",
+        ] {
+            assert!(parse_str(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

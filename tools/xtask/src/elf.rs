@@ -1,5 +1,7 @@
 //! Sizes of an ELF image: the bytes its loadable segments occupy in memory
-//! (sum of PT_LOAD `p_memsz`) and the size of the file.
+//! (sum of PT_LOAD `p_memsz`) and the size of the file; and how far its
+//! virtual addresses lie from its physical ones (the GDB script reads the
+//! kernel's statics through physical memory).
 
 use std::path::Path;
 
@@ -53,6 +55,28 @@ pub fn loaded_size(elf: &[u8]) -> std::result::Result<u64, String> {
     Ok(total)
 }
 
+/// `p_vaddr - p_paddr` (wrapping) of the first PT_LOAD segment of a 64-bit
+/// little-endian ELF: what to subtract from a virtual address of the image
+/// to get its physical one.
+pub fn load_offset(elf: &[u8]) -> std::result::Result<u64, String> {
+    if elf.get(..4) != Some(b"\x7fELF".as_slice()) {
+        return Err("bad magic".into());
+    }
+    let phoff = read_u64(elf, 0x20)?;
+    let phentsize = u64::from(read_u16(elf, 0x36)?);
+    let phnum = u64::from(read_u16(elf, 0x38)?);
+    for i in 0..phnum {
+        let at = phoff
+            .checked_add(i * phentsize)
+            .and_then(|a| usize::try_from(a).ok())
+            .ok_or("program header offset overflows")?;
+        if read_u32(elf, at)? == PT_LOAD {
+            return Ok(read_u64(elf, at + 0x10)?.wrapping_sub(read_u64(elf, at + 0x18)?));
+        }
+    }
+    Err("no PT_LOAD segment".into())
+}
+
 fn field<const N: usize>(elf: &[u8], at: usize) -> std::result::Result<[u8; N], String> {
     at.checked_add(N)
         .and_then(|end| elf.get(at..end))
@@ -98,6 +122,17 @@ mod tests {
     fn sums_only_load_segments() {
         let image = elf(&[(PT_LOAD, 0x1000), (4, 0x50), (PT_LOAD, 0x234)]);
         assert_eq!(loaded_size(&image), Ok(0x1234));
+    }
+
+    #[test]
+    fn load_offset_is_vaddr_minus_paddr_of_the_first_load_segment() {
+        let mut image = elf(&[(4, 0), (PT_LOAD, 0x1000), (PT_LOAD, 0x10)]);
+        let ph = 64 + 56;
+        image[ph + 0x10..ph + 0x18].copy_from_slice(&0xffff_ffff_c000_0000u64.to_le_bytes());
+        image[ph + 0x18..ph + 0x20].copy_from_slice(&0x4000_0000u64.to_le_bytes());
+        assert_eq!(load_offset(&image), Ok(0xffff_ffff_8000_0000));
+        assert!(load_offset(&elf(&[(4, 0)])).is_err());
+        assert!(load_offset(b"").is_err());
     }
 
     #[test]

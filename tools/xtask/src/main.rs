@@ -7,10 +7,12 @@ mod bench;
 mod cargo;
 mod cli;
 mod console;
+mod debugging;
 mod disk;
 mod elf;
 mod error;
 mod expect;
+mod gdb;
 mod image;
 mod miri;
 mod proofs;
@@ -72,6 +74,28 @@ fn execute(command: Command) -> Result<bool> {
             Ok(true)
         }
         Command::Run(args) => run(args),
+        Command::Gdb(args) => {
+            let system = systems::find(&args.system)?;
+            let image = image::build(system)?;
+            setup::ensure_gdb()?;
+            let mut cmd = gdb::command(&image, args.port, &args.gdb_args)?;
+            if !gdb::wait_for_port(args.port, Duration::from_secs(60)) {
+                return Err(Error::new(format!(
+                    "nothing listens on port {} (start QEMU with `cargo xtask run --gdb` first)",
+                    args.port
+                )));
+            }
+            eprintln!(
+                "[xtask] attaching {} to localhost:{} (script {})",
+                gdb::GDB,
+                args.port,
+                gdb::dir().join(format!("{}.gdb", system.name)).display()
+            );
+            let status = cmd
+                .status()
+                .map_err(|e| Error::new(format!("cannot run {}: {e}", gdb::GDB)))?;
+            Ok(status.success())
+        }
         Command::Test(args) => suite::run(&args),
         Command::Proofs { long } => proofs::run(long).map(|()| true),
         Command::System(args) => sysimage::command(&args),
@@ -104,6 +128,19 @@ fn run(args: RunArgs) -> Result<bool> {
         Some(path) => (path.clone(), None),
         None => {
             let built = image::build(system)?;
+            if args.gdb {
+                let script = gdb::write_script(&built, gdb::default_port())?;
+                eprintln!(
+                    "[xtask] QEMU waits for GDB on port {}: attach with `cargo xtask gdb{}` (script {})",
+                    gdb::default_port(),
+                    if system.name == systems::DEFAULT {
+                        String::new()
+                    } else {
+                        format!(" --system {}", system.name)
+                    },
+                    script.display()
+                );
+            }
             (built.path.clone(), Some(symbolize::Sources::of(&built)))
         }
     };
@@ -117,7 +154,14 @@ fn run(args: RunArgs) -> Result<bool> {
             mem: args.mem,
             icount: false,
             disk,
-            extra: args.qemu_args,
+            extra: if args.gdb {
+                gdb::qemu_flags(gdb::default_port())
+                    .into_iter()
+                    .chain(args.qemu_args)
+                    .collect()
+            } else {
+                args.qemu_args
+            },
         },
         timeout: args.timeout.map(Duration::from_secs),
         interactive: true,

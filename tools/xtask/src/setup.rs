@@ -1,7 +1,8 @@
-//! Making sure the machine has what the other verbs need: QEMU for aarch64
-//! and the `aarch64-unknown-none` and `aarch64-unknown-none-softfloat` Rust
-//! targets. Installs them where it can
-//! (QEMU through apt-get when running as root), else says what to install.
+//! Making sure the machine has what the other verbs need: QEMU for aarch64,
+//! gdb-multiarch for `cargo xtask gdb`, and the `aarch64-unknown-none` and
+//! `aarch64-unknown-none-softfloat` Rust targets. Installs them where it
+//! can (QEMU and GDB through apt-get when running as root), else says what
+//! to install.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -22,33 +23,63 @@ pub fn ensure_qemu() -> Result<()> {
 }
 
 fn find_or_install_qemu() -> Result<()> {
-    if cargo::on_path(QEMU) {
+    find_or_install(
+        QEMU,
+        QEMU_DEBIAN_PACKAGE,
+        &format!(
+            "Debian/Ubuntu: sudo apt-get install -y {QEMU_DEBIAN_PACKAGE}\n  \
+             Fedora:        sudo dnf install -y qemu-system-aarch64\n  \
+             macOS:         brew install qemu"
+        ),
+    )
+}
+
+/// The Debian package of gdb-multiarch.
+const GDB_DEBIAN_PACKAGE: &str = "gdb-multiarch";
+
+/// Ensures `gdb-multiarch` is on `$PATH`, installing it with apt-get when
+/// running as root on a Debian-like system.
+pub fn ensure_gdb() -> Result<()> {
+    static DONE: OnceLock<Result<()>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        find_or_install(
+            crate::gdb::GDB,
+            GDB_DEBIAN_PACKAGE,
+            &format!(
+                "Debian/Ubuntu: sudo apt-get install -y {GDB_DEBIAN_PACKAGE}\n  \
+                 Fedora:        sudo dnf install -y gdb (its gdb debugs aarch64; link it as gdb-multiarch)"
+            ),
+        )
+    })
+    .clone()
+}
+
+/// `binary` on `$PATH`, or installed from the Debian `package` with
+/// apt-get (as root); `how` tells a user what to run otherwise.
+fn find_or_install(binary: &str, package: &str, how: &str) -> Result<()> {
+    if cargo::on_path(binary) {
         return Ok(());
     }
-    let how = format!(
-        "{QEMU} is not installed. Install it, then run the command again:\n  \
-         Debian/Ubuntu: sudo apt-get install -y {QEMU_DEBIAN_PACKAGE}\n  \
-         Fedora:        sudo dnf install -y qemu-system-aarch64\n  \
-         macOS:         brew install qemu"
-    );
+    let how =
+        format!("{binary} is not installed. Install it, then run the command again:\n  {how}");
     if !is_root() || !cargo::on_path("apt-get") {
         return Err(Error::new(how));
     }
-    eprintln!("==> {QEMU} is missing; installing {QEMU_DEBIAN_PACKAGE} with apt-get");
+    eprintln!("==> {binary} is missing; installing {package} with apt-get");
     let mut update = Command::new("apt-get");
     update.arg("update");
     let mut install = Command::new("apt-get");
     install
-        .args(["install", "-y", QEMU_DEBIAN_PACKAGE])
+        .args(["install", "-y", package])
         .env("DEBIAN_FRONTEND", "noninteractive");
     cargo::run(&mut update)
         .and_then(|()| cargo::run(&mut install))
         .map_err(|e| Error::new(format!("{e}\n{how}")))?;
-    if cargo::on_path(QEMU) {
+    if cargo::on_path(binary) {
         Ok(())
     } else {
         Err(Error::new(format!(
-            "apt-get installed {QEMU_DEBIAN_PACKAGE} but {QEMU} is still not on PATH\n{how}"
+            "apt-get installed {package} but {binary} is still not on PATH\n{how}"
         )))
     }
 }

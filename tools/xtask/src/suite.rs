@@ -199,6 +199,21 @@ fn checks() -> Vec<Check> {
         supervision,
     ));
     v.push(Check::new(
+        "threads",
+        "the shell's `threads` on the default system: every component listed once at the description's priority, the shell running, ping inactive, pong waiting on its endpoint, the summary counting the lines",
+        threads,
+    ));
+    v.push(Check::new(
+        "gdb",
+        "gdb-multiarch in batch mode against QEMU with the generated script: cerne-break pong pong::main stops in pong's thread (not the components that run that address first), bt names pong::main, and at the next kernel entry cerne-bt shows the kernel's frames and pong's user frames",
+        gdb_check,
+    ));
+    v.push(Check::new(
+        "tutorial",
+        "docs/tutorial.md as a script: every `$` command run as shown (cargo xtask gdb fed the page's (gdb) lines), each exits 0 and prints the lines the page promises; every file the page quotes still holds the quoted text",
+        tutorial,
+    ));
+    v.push(Check::new(
         "restart-storm",
         "pong faults at every start: restarted at once, then after 10, 20 and 40 ms, held at the fifth failure; its client ping is answered Unavailable; the storage check, the shell's restarts and ls still answer",
         restart_storm,
@@ -336,7 +351,7 @@ fn cargo_check(args: &[&str], long: bool) -> Verdict {
 /// Clippy on every aarch64 package, with each system's features.
 fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     setup::ensure_target().map_err(|e| e.0)?;
-    let lint = |package: &str, bin: Option<&str>, features: &[&str]| {
+    let lint = |package: &str, bins: &[&str], features: &[&str]| {
         let mut cmd = cargo::cargo();
         let target = if package == KERNEL_PACKAGE {
             cargo::KERNEL_TARGET
@@ -344,7 +359,7 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
             TARGET
         };
         cmd.args(["clippy", "--release", "--target", target, "-p", package]);
-        if let Some(bin) = bin {
+        for bin in bins {
             cmd.args(["--bin", bin]);
         }
         image::features(&mut cmd, features);
@@ -353,26 +368,50 @@ fn clippy_aarch64(ctx: &mut Ctx) -> Verdict {
     };
     let mut commands: Vec<Command> = Vec::new();
     let mut seen = Vec::new();
+    let mut seen_components = Vec::new();
+    let mut failures = Vec::new();
     for sys in systems::SYSTEMS {
         let root = &sys.root_task;
-        let components = sys
-            .description
-            .map(|_| (systems::COMPONENTS_PACKAGE, None, sys.component_features));
         for (package, bin, features) in [
             (KERNEL_PACKAGE, None, sys.kernel_features),
             (root.package, Some(root.bin), root.features),
-        ]
-        .into_iter()
-        .chain(components)
-        {
+        ] {
             if !seen.contains(&(package, bin, features)) {
                 seen.push((package, bin, features));
-                commands.push(lint(package, bin, features));
+                commands.push(lint(package, bin.as_slice(), features));
             }
         }
+        // The component programs of a description, built against it (the
+        // caps constants come from it; a program it does not run does not
+        // compile against it).
+        let Some(description) = sys.description else {
+            continue;
+        };
+        if seen_components.contains(&(description, sys.component_features)) {
+            continue;
+        }
+        seen_components.push((description, sys.component_features));
+        let path = cargo::workspace_root().join(description);
+        match sysdesc::load(&path) {
+            Ok(system) => {
+                let programs: std::collections::BTreeSet<&str> = system
+                    .components
+                    .iter()
+                    .map(|c| c.program.as_str())
+                    .collect();
+                let programs: Vec<&str> = programs.into_iter().collect();
+                let mut cmd = lint(
+                    systems::COMPONENTS_PACKAGE,
+                    &programs,
+                    sys.component_features,
+                );
+                cmd.env("CERNE_SYSTEM", &path);
+                commands.push(cmd);
+            }
+            Err(e) => failures.push(format!("{description}: {e:?}")),
+        }
     }
-    commands.push(lint(crate::disk::programs::PACKAGE, None, &[]));
-    let mut failures = Vec::new();
+    commands.push(lint(crate::disk::programs::PACKAGE, &[], &[]));
     // The loader's build script embeds the parts, so lint it with the default
     // system's.
     match ctx.image(systems::DEFAULT) {
@@ -1015,6 +1054,273 @@ fn supervision(ctx: &mut Ctx) -> Verdict {
     }
 }
 
+/// Bound on the `threads` session (a boot and one command).
+const THREADS_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn threads(ctx: &mut Ctx) -> Verdict {
+    use crate::debugging::{THREADS_AFTER, THREADS_SUMMARY};
+    const NAME: &str = "threads";
+    let again = "cargo xtask run (then type `threads`)";
+    let mut after = after_boot();
+    after.push(THREADS_AFTER);
+    let script = [Step::line(&after, "threads")];
+    let stop = |line: &str| expect::match_numbers(line, THREADS_SUMMARY).is_some();
+    let (run, mut problems) = default_session(ctx, NAME, &script, &stop, THREADS_TIMEOUT, false)?;
+    let description = cargo::workspace_root().join("systems/default.toml");
+    let components: Vec<(String, u64)> = match sysdesc::load(&description) {
+        Ok(system) => system
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), u64::from(c.priority)))
+            .collect(),
+        Err(e) => return Err(format!("{}: {e:?}", description.display())),
+    };
+    match crate::debugging::threads(&run.transcript, &components) {
+        Ok(n) if problems.is_empty() => Ok(format!(
+            "{n} threads listed, each of the {} components at its priority; {:.1} s",
+            components.len(),
+            run.elapsed.as_secs_f64()
+        )),
+        Ok(_) => Err(report(&problems, &run.transcript, ctx, NAME, again)),
+        Err(more) => {
+            problems.extend(more);
+            Err(report(&problems, &run.transcript, ctx, NAME, again))
+        }
+    }
+}
+
+/// Bound on the GDB session (a boot under the debugger, two stops).
+const GDB_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn gdb_check(ctx: &mut Ctx) -> Verdict {
+    const NAME: &str = "gdb";
+    let again = "cargo xtask run --gdb, and in another terminal cargo xtask gdb (then the commands of debugging::GDB_COMMANDS)";
+    let image = ctx.image(systems::DEFAULT)?;
+    let (disk, _) = crate::disk::fresh_image(NAME, "default").map_err(|e| e.0)?;
+    let log = ctx.log_dir.join(format!("{NAME}.log"));
+    let _ = std::fs::create_dir_all(&ctx.log_dir);
+    println!(
+        "booting {} under GDB (log: {})",
+        image.path.display(),
+        log.display()
+    );
+    let t = Instant::now();
+    let session = crate::gdb::batch_session(
+        &image,
+        Some(disk),
+        crate::debugging::GDB_COMMANDS,
+        &log,
+        GDB_TIMEOUT,
+    )
+    .map_err(|e| e.0)?;
+    let _ = std::fs::write(ctx.log_dir.join(format!("{NAME}-gdb.log")), &session.gdb);
+    let mut problems = Vec::new();
+    if !session.finished {
+        problems.push(format!(
+            "gdb-multiarch did not finish within {} s",
+            GDB_TIMEOUT.as_secs()
+        ));
+    }
+    if let Err(more) = crate::debugging::gdb_session(&session.gdb) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "breakpoint in pong::main hit in pong's thread, kernel and user frames named; {:.1} s",
+            t.elapsed().as_secs_f64()
+        ))
+    } else {
+        Err(format!(
+            "\n  - {}\n--- to see it again: {again}\n--- GDB printed:\n{}\n--- last console lines ({}):\n{}",
+            problems.join("\n  - "),
+            session.gdb,
+            log.display(),
+            session
+                .console
+                .lines()
+                .rev()
+                .take(TAIL_LINES)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
+    }
+}
+
+/// Bound on each command of the tutorial.
+const TUTORIAL_COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// What the tutorial's commands must print whatever the page says: the
+/// symbolized frame of the bug, and GDB's user frames behind a kernel
+/// entry.
+const TUTORIAL_MUST_SHOW: [&str; 3] = [
+    "= tally::Tally::slot at components/system/src/bin/tally.rs:",
+    "cerne: breakpoint 1 at ",
+    "--- kernel entry from thread 'tally'",
+];
+
+/// Runs `line` with bash at the workspace root, its output into `out` and
+/// `err`, in a process group of its own (so that it can be stopped whole).
+fn spawn_shell(
+    line: &str,
+    out: &std::path::Path,
+    err: &std::path::Path,
+    port: u16,
+) -> std::result::Result<std::process::Child, String> {
+    use std::os::unix::process::CommandExt;
+    let file = |p: &std::path::Path| {
+        std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))
+    };
+    Command::new("bash")
+        .arg("-c")
+        .arg(line)
+        .current_dir(cargo::workspace_root())
+        .env(crate::gdb::PORT_ENV, port.to_string())
+        .stdin(Stdio::null())
+        .stdout(file(out)?)
+        .stderr(file(err)?)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot run `{line}`: {e}"))
+}
+
+/// Stops a process group this check started.
+fn stop_group(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits for `child` at most `bound`; `None` when it had to be stopped.
+fn wait_bounded(
+    child: &mut std::process::Child,
+    bound: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < bound {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop_group(child);
+    None
+}
+
+fn tutorial(ctx: &mut Ctx) -> Verdict {
+    use crate::debugging::{missing_lines, parse_tutorial};
+    const NAME: &str = "tutorial";
+    let root = cargo::workspace_root();
+    let page = root.join("docs/tutorial.md");
+    let text = std::fs::read_to_string(&page)
+        .map_err(|e| format!("cannot read {}: {e}", page.display()))?;
+    let t = parse_tutorial(&text).map_err(|e| format!("docs/tutorial.md: {e}"))?;
+    let mut problems = Vec::new();
+    for (path, quoted) in &t.quoted {
+        let file = std::fs::read_to_string(root.join(path)).unwrap_or_default();
+        if !file.contains(quoted.as_str()) {
+            problems.push(format!(
+                "docs/tutorial.md quotes {path}, which no longer holds:\n{quoted}"
+            ));
+        }
+    }
+    // Build first, so that a build failure is named as such.
+    ctx.image("tutorial")?;
+    let dir = ctx.log_dir.join(NAME);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let gdb_file = dir.join("session.gdb");
+    std::fs::write(&gdb_file, t.gdb_commands.join("\n") + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", gdb_file.display()))?;
+    let port = crate::gdb::free_port().map_err(|e| e.0)?;
+    let started = Instant::now();
+    let mut background = Vec::new();
+    let mut everything = String::new();
+    for (i, c) in t.commands.iter().enumerate() {
+        let mut line = c.line.clone();
+        let is_gdb = line.starts_with("cargo xtask gdb");
+        if is_gdb {
+            line.push_str(&format!(" -- -batch -x {}", gdb_file.display()));
+        }
+        println!("+ {line}{}", if c.background { " &" } else { "" });
+        let (out, err) = (dir.join(format!("{i}.out")), dir.join(format!("{i}.err")));
+        let mut child = spawn_shell(&line, &out, &err, port)?;
+        if c.background {
+            background.push((line, child, out, err));
+            continue;
+        }
+        let status = wait_bounded(&mut child, TUTORIAL_COMMAND_TIMEOUT);
+        let output = format!(
+            "{}\n{}",
+            std::fs::read_to_string(&out).unwrap_or_default(),
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        everything.push_str(&output);
+        match status {
+            Some(s) if s.success() => {}
+            Some(s) => problems.push(format!(
+                "`{line}` ended with {s} (output: {})",
+                out.display()
+            )),
+            None => problems.push(format!(
+                "`{line}` did not end within {} s",
+                TUTORIAL_COMMAND_TIMEOUT.as_secs()
+            )),
+        }
+        let mut promised = c.expected.clone();
+        if is_gdb {
+            promised.push(t.gdb_expected.clone());
+        }
+        for block in &promised {
+            let missing = missing_lines(block, &output);
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "`{line}` did not print, in this order, {missing:?} (output: {}, {})",
+                    out.display(),
+                    err.display()
+                ));
+            }
+        }
+    }
+    for (line, mut child, out, err) in background {
+        if wait_bounded(&mut child, Duration::from_secs(30)).is_none() {
+            problems.push(format!(
+                "`{line} &` was still running after the commands that follow it"
+            ));
+        }
+        everything.push_str(&std::fs::read_to_string(&out).unwrap_or_default());
+        everything.push_str(&std::fs::read_to_string(&err).unwrap_or_default());
+    }
+    for needle in TUTORIAL_MUST_SHOW {
+        if !everything.contains(needle) {
+            problems.push(format!("no command of the tutorial printed `{needle}`"));
+        }
+    }
+    let svg = root.join("target/systems/tutorial/tutorial.svg");
+    let drawn = std::fs::read_to_string(&svg).unwrap_or_default();
+    if !(drawn.contains("tally") && drawn.contains("adder")) {
+        problems.push(format!("{} does not show both components", svg.display()));
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "{} commands, {} GDB commands, {} quoted files as the page shows them; {:.1} s",
+            t.commands.len(),
+            t.gdb_commands.len(),
+            t.quoted.len(),
+            started.elapsed().as_secs_f64()
+        ))
+    } else {
+        Err(format!(
+            "\n  - {}\n--- the commands' output: {}",
+            problems.join("\n  - "),
+            dir.display()
+        ))
+    }
+}
+
 /// Bound on the restart-storm session.
 const RESTART_STORM_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -1412,32 +1718,56 @@ fn el0_fault(ctx: &mut Ctx, name: &str, el2: bool) -> Verdict {
         problems.extend(more);
     }
     // The host names the faulting instruction from the image's ELFs: the
-    // write in el0-fault.rs's main, at its line.
+    // write in el0-fault.rs's `inner`, at its line; and the frame records
+    // of the stack name its callers at their call sites: `outer`'s call of
+    // `inner`, then `main`'s call of `outer`.
     let image = ctx.image("el0-fault")?;
     let named = crate::symbolize::annotate(
         &run.transcript.console,
         &crate::symbolize::Sources::of(&image),
     );
     let source = "components/boot-tests/src/bin/el0-fault.rs";
-    let line = std::fs::read_to_string(cargo::workspace_root().join(source))
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .position(|l| l.contains("write_volatile(UNMAPPED"))
-        })
-        .map(|i| i + 1);
-    let want = line.map(|l| format!("el0_fault::main at {source}:{l}"));
-    let pc = named.iter().find(|l| l.contains(" PC "));
-    match (&want, pc) {
-        (Some(want), Some(pc)) if pc.contains(want.as_str()) => {}
-        _ => problems.push(format!(
-            "the fault's PC should be named `{}`; the host printed {named:?}",
-            want.as_deref().unwrap_or("(the write in el0-fault.rs)")
-        )),
+    let text = std::fs::read_to_string(cargo::workspace_root().join(source)).unwrap_or_default();
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.contains(needle))
+            .map(|i| format!("{source}:{}", i + 1))
+    };
+    let wanted = [
+        (
+            " PC ",
+            "el0_fault::inner",
+            line_of("write_volatile(UNMAPPED"),
+        ),
+        (
+            " frame ",
+            "el0_fault::outer",
+            line_of("    inner(core::hint::black_box"),
+        ),
+        (
+            " frame ",
+            "el0_fault::main",
+            line_of("    outer(0xdead_beef)"),
+        ),
+    ];
+    for (what, function, at) in &wanted {
+        let want = at.as_ref().map(|at| format!("{function} at {at}"));
+        let found = named
+            .iter()
+            .any(|l| l.contains(what) && want.as_ref().is_some_and(|w| l.contains(w.as_str())));
+        if !found {
+            problems.push(format!(
+                "a{}line should name `{}`; the host printed {named:?}",
+                what,
+                want.as_deref().unwrap_or(function)
+            ));
+        }
     }
+    let pc = named.iter().find(|l| l.contains(" PC "));
+    let frames = named.iter().filter(|l| l.contains(" frame ")).count();
     if problems.is_empty() {
         Ok(format!(
-            "fault reported, thread suspended, clean halt; {}",
+            "fault reported, thread suspended, clean halt; {frames} frame records named; {}",
             pc.map(|l| l.trim_start_matches("[xtask] "))
                 .unwrap_or_default()
         ))

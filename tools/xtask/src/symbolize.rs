@@ -6,13 +6,18 @@
 //! component's own program for a described system's thread (the root task
 //! names each thread after its component), the root task for `rootserver`,
 //! the kernel for a kernel exception — with the `addr2line` crate (gimli's
-//! DWARF reader), inline frames included.
+//! DWARF reader), inline frames included. The kernel's report of an
+//! unhandled user fault also lists the frame records of the thread's stack
+//! (`frame N: fp .. lr ..`, the x29 chain), and each return address is
+//! named the same way; so are the PCs of the supervisor's and the process
+//! manager's fault lines.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use cerne_abi::console::{
-    KERNEL_EXCEPTION_PREFIX, PROCESS_FAULT_MARK, PROCESS_FAULT_PREFIX, USER_FAULT_PREFIX,
+    KERNEL_EXCEPTION_PREFIX, PROCESS_FAULT_MARK, PROCESS_FAULT_PREFIX, THREAD_SUSPENDED,
+    USER_FAULT_PREFIX,
 };
 
 use crate::image::{self, Image};
@@ -143,6 +148,33 @@ fn process_fault(line: &str) -> Option<(&str, u64)> {
     Some((program, u64::from_str_radix(pc, 16).ok()?))
 }
 
+/// The component and PC of a supervisor's failure line:
+/// `[super] NAME failed: WHAT at 0x.., pc 0x.. (incarnation N)`.
+fn supervised_fault(line: &str) -> Option<(&str, u64)> {
+    let rest = line.split("[super] ").nth(1)?;
+    let (name, tail) = rest.split_once(" failed: ")?;
+    let pc = tail.split(", pc 0x").nth(1)?;
+    let pc = pc.split(|c: char| !c.is_ascii_hexdigit()).next()?;
+    Some((name, u64::from_str_radix(pc, 16).ok()?))
+}
+
+/// A frame record line of a fault report: `frame N: fp 0x.. lr 0x..`.
+fn frame_record(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim_start().strip_prefix("frame ")?;
+    let (n, rest) = rest.split_once(':')?;
+    let n = n.parse().ok()?;
+    Some((n, register(rest, " lr")?))
+}
+
+/// `frames` as one line: innermost inline frame first.
+fn joined(frames: &[Named]) -> String {
+    frames
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", inlined into ")
+}
+
 fn thread_of(line: &str) -> Option<&str> {
     let rest = line.split("in thread '").nth(1)?;
     rest.split('\'').next()
@@ -169,6 +201,20 @@ pub fn annotate(console: &[String], sources: &Sources) -> Vec<String> {
         } else {
             None
         };
+        if let Some((component, pc)) = supervised_fault(line) {
+            out.push(match sources.threads.get(component) {
+                Some((program, elf)) => match name(elf, pc) {
+                    Some(frames) => format!(
+                        "[xtask] component '{component}' (program {program}) PC {pc:#x} = {}",
+                        joined(&frames)
+                    ),
+                    None => format!(
+                        "[xtask] component '{component}' (program {program}) PC {pc:#x}: no symbols for it"
+                    ),
+                },
+                None => format!("[xtask] component '{component}' PC {pc:#x}: no program known"),
+            });
+        }
         if let Some((program, pc)) = process_fault(line) {
             let elf = sources.programs.as_ref().map(|d| d.join(program));
             let named = elf.as_deref().and_then(|e| name(e, pc));
@@ -190,22 +236,27 @@ pub fn annotate(console: &[String], sources: &Sources) -> Vec<String> {
             i += 1;
             continue;
         };
-        // The registers follow within the next dozen lines.
+        // The registers follow within the next dozen lines, then the frame
+        // records, up to the suspension line.
         let report = &console[i..console.len().min(i + 14)];
         let pc = report.iter().find_map(|l| register(l, "ELR"));
         let lr = report.iter().find_map(|l| register(l, "x30"));
-        for (what, addr) in [("PC", pc), ("LR", lr.map(|a| a.saturating_sub(4)))] {
+        let frames: Vec<(String, Option<u64>)> = console[i + 1..]
+            .iter()
+            .take(40)
+            .take_while(|l| !l.contains(THREAD_SUSPENDED) && !l.contains(USER_FAULT_PREFIX))
+            .filter_map(|l| frame_record(l))
+            .map(|(n, lr)| (format!("frame {n}"), Some(lr.saturating_sub(4))))
+            .collect();
+        let registers = [
+            ("PC".to_string(), pc),
+            ("LR".to_string(), lr.map(|a| a.saturating_sub(4))),
+        ];
+        for (what, addr) in registers.into_iter().chain(frames) {
             let Some(addr) = addr else { continue };
             let named = elf.as_deref().and_then(|e| name(e, addr));
             out.push(match named {
-                Some(frames) => format!(
-                    "[xtask] {who} {what} {addr:#x} = {}",
-                    frames
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", inlined into ")
-                ),
+                Some(frames) => format!("[xtask] {who} {what} {addr:#x} = {}", joined(&frames)),
                 None => format!("[xtask] {who} {what} {addr:#x}: no symbols for it"),
             });
         }
@@ -233,6 +284,21 @@ mod tests {
             Some(("crashme", 0x4004c4))
         );
         assert_eq!(process_fault("[procs] pid 7 killed"), None);
+        assert_eq!(
+            supervised_fault(
+                "[super] pong failed: instruction fault at 0x10, pc 0x10 (incarnation 0)"
+            ),
+            Some(("pong", 0x10))
+        );
+        assert_eq!(
+            supervised_fault("[super] pong failed: panic: boom (incarnation 1)"),
+            None
+        );
+        assert_eq!(
+            frame_record("    frame 3: fp 0x0000000000412f80 lr 0x00000000004001a4"),
+            Some((3, 0x4001a4))
+        );
+        assert_eq!(frame_record("    frame 2: fp 0x10 not readable"), None);
         assert_eq!(
             thread_of("[cerne] unhandled user fault in thread 'blk': data abort"),
             Some("blk")

@@ -83,6 +83,16 @@ pub const SYSTEMS: &[System] = &[
         disk: Some("default"),
     },
     System {
+        name: "tutorial",
+        about: "systems/tutorial.toml: the first-component tutorial's tally server and adder client (docs/tutorial.md); the server faults on purpose, then the kernel halts when idle",
+        kernel_features: &["idle-halt"],
+        kernel_env: DESCRIBED_KERNEL_ENV,
+        root_task: ROOT_TASK,
+        description: Some("systems/tutorial.toml"),
+        component_features: &[],
+        disk: None,
+    },
+    System {
         name: "default-bench",
         about: "the default system reporting each component's first instruction (run under icount)",
         kernel_features: &["pmu-user"],

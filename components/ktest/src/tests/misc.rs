@@ -139,6 +139,41 @@ fn name_thread(env: &mut Env) -> TestResult {
     Ok(())
 }
 
+fn thread_info_lists_a_new_thread(env: &mut Env) -> TestResult {
+    // Cerne's DebugThreadInfo (-64): a thread made and named here is on the
+    // kernel's list, Inactive at the priority it was given; the calling
+    // thread is there too, Running; past the end there is nothing.
+    let t = env.thread(|v| set_shared(0, v), 3, 140, 0)?;
+    syscall::debug_name_thread(t.tcb.cptr(), "ktest-listed");
+    let mut found = None;
+    let mut running = 0;
+    let mut n = 0;
+    while let Some(info) = syscall::debug_thread_info(n) {
+        if info.name() == "ktest-listed" {
+            found = Some(info);
+        }
+        if info.state == 1 {
+            running += 1;
+        }
+        n += 1;
+        check!(n < 100_000);
+    }
+    let Some(info) = found else {
+        return Err(fail(
+            file!(),
+            line!(),
+            format_args!("not listed among {n} threads"),
+        ));
+    };
+    check_eq!((info.state, info.priority, info.blocked_on), (0, 140, 0));
+    check_eq!(running, 1);
+    check!(syscall::debug_thread_info(n).is_none());
+    check!(syscall::debug_thread_info(Word::MAX).is_none());
+    check!(t.tcb.resume().is_ok());
+    check_eq!(shared(0), 3);
+    Ok(())
+}
+
 fn dump_scheduler(_env: &mut Env) -> TestResult {
     syscall::debug_dump_scheduler();
     Ok(())
@@ -190,6 +225,7 @@ tests![
     invoke_reply_less_thread,
     yield_returns,
     name_thread,
+    thread_info_lists_a_new_thread,
     dump_scheduler,
     snapshot,
     send_performs_invocation,

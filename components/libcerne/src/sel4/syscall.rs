@@ -128,6 +128,61 @@ pub fn debug_name_thread(tcb: CPtr, name: &str) {
     raw_syscall(Syscall::DebugNameThread.word(), [tcb, 0, 0, 0, 0, 0]);
 }
 
+/// What Cerne's DebugThreadInfo says of one thread (docs/kernel.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadInfo {
+    /// The TCB's physical address (the kernel's name for it).
+    pub tcb: Word,
+    /// Its `ThreadState` code (0 Inactive ... 6 BlockedOnNotification).
+    pub state: Word,
+    /// Its priority.
+    pub priority: Word,
+    /// Its maximum controlled priority.
+    pub mcp: Word,
+    /// The endpoint or notification it waits at, or for BlockedOnReply the
+    /// TCB holding its reply cap; 0 for none.
+    pub blocked_on: Word,
+    /// Its name (DebugNameThread's), NUL-padded.
+    pub name: [u8; cerne_abi::syscall::thread_info::NAME_MAX],
+}
+
+impl ThreadInfo {
+    /// The name as text (`?` if it is not UTF-8).
+    pub fn name(&self) -> &str {
+        let n = self
+            .name
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(self.name.len());
+        core::str::from_utf8(&self.name[..n]).unwrap_or("?")
+    }
+}
+
+/// Cerne's DebugThreadInfo (−64): the `n`-th thread of the kernel's list of
+/// every TCB, in the order they were made; `None` past the end. The name
+/// comes back in this thread's IPC buffer.
+pub fn debug_thread_info(n: Word) -> Option<ThreadInfo> {
+    use cerne_abi::syscall::thread_info::{FOUND, NAME_MAX, NAME_OFFSET};
+    let r = raw_syscall(Syscall::DebugThreadInfo.word(), [n, 0, 0, 0, 0, 0]);
+    if r[0] != FOUND {
+        return None;
+    }
+    let mut name = [0u8; NAME_MAX];
+    let first = (NAME_OFFSET / 8) as usize - 1;
+    for (i, chunk) in name.chunks_mut(8).enumerate() {
+        let word = super::ipc_buffer::mr(first + i).to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
+    Some(ThreadInfo {
+        state: r[1],
+        priority: r[2],
+        mcp: r[3],
+        blocked_on: r[4],
+        tcb: r[5],
+        name,
+    })
+}
+
 /// seL4_DebugHalt: stop the machine.
 pub fn debug_halt() -> ! {
     raw_syscall(Syscall::DebugHalt.word(), [0; 6]);

@@ -237,4 +237,7 @@ fn supervision_commands() {
     }
     assert_eq!(usage("caps"), "usage: caps <component>");
     assert_eq!(usage("restarts now"), "usage: restarts");
+    assert_eq!(parse(" threads "), Ok(Command::Threads));
+    assert_eq!(usage("threads pong"), "usage: threads");
+    assert!(HELP.lines().any(|l| l.starts_with("threads ")));
 }

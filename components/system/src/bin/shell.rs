@@ -1,7 +1,8 @@
 //! The shell (docs/shell.md): a prompt on the console that lists, prints,
 //! writes and removes files through the file server, runs programs from
 //! `/bin` through the process manager, and shows processes, priorities,
-//! memory and time since boot.
+//! memory and time since boot, and every thread of the system (the
+//! kernel's DebugThreadInfo).
 //!
 //! Line editing and parsing are `cerne-shell`'s (tested on the host); this
 //! program only moves bytes between the console and the servers. It reads
@@ -29,6 +30,9 @@ include!(concat!(env!("OUT_DIR"), "/shell.rs"));
 const PROMPT: &str = "cerne> ";
 /// Most processes `ps` shows.
 const MAX_LISTED: usize = 64;
+/// Most threads `threads` lists (the default system has 13, and the
+/// process manager at most 64 processes).
+const MAX_THREADS: usize = 96;
 /// Bytes of a [`ProcessRecord`].
 const RECORD: usize = core::mem::size_of::<ProcessRecord>();
 /// Bytes in a KiB.
@@ -127,6 +131,7 @@ impl Shell {
             Command::Crash(component, how) => self.crash(component, how),
             Command::Caps(component) => self.caps(component),
             Command::Restarts => self.restarts(),
+            Command::Threads => self.threads(),
             Command::Policy(on) => self.set_policy(on),
         }
     }
@@ -418,6 +423,49 @@ impl Shell {
                 let _ = writeln!(self.out, "restarts: {}", Why(e));
             }
         }
+    }
+
+    /// `threads`: every thread of the kernel's list, read with
+    /// DebugThreadInfo one at a time (the first [`MAX_THREADS`] listed).
+    fn threads(&mut self) {
+        use cerne_shell::threads::{Line, Summary, Thread, HEADER};
+        use libcerne::sel4::syscall::{debug_thread_info, ThreadInfo};
+        let mut infos = [None::<ThreadInfo>; MAX_THREADS];
+        let mut n = 0;
+        let mut more = 0;
+        while let Some(info) = debug_thread_info((n + more) as u64) {
+            match infos.get_mut(n) {
+                Some(slot) => {
+                    *slot = Some(info);
+                    n += 1;
+                }
+                None => more += 1,
+            }
+        }
+        let mut all = [Thread {
+            name: "",
+            tcb: 0,
+            state: 0,
+            priority: 0,
+            mcp: 0,
+            blocked_on: 0,
+        }; MAX_THREADS];
+        for (t, info) in all.iter_mut().zip(infos.iter().flatten()) {
+            *t = Thread {
+                name: info.name(),
+                tcb: info.tcb,
+                state: info.state,
+                priority: info.priority,
+                mcp: info.mcp,
+                blocked_on: info.blocked_on,
+            };
+        }
+        let all = &all[..n];
+        let _ = writeln!(self.out, "{HEADER}");
+        for thread in all {
+            let _ = writeln!(self.out, "{}", Line { thread, all });
+        }
+        let _ = writeln!(self.out, "{}", Summary { all, more });
     }
 
     fn prio_info(&mut self, i: &PrioInfo) {
